@@ -1,0 +1,197 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TeamSpec describes a social-work team. Labels on the Team select it into CaseloadQuotas.
+type TeamSpec struct {
+	// displayName is the team's name as staff know it, e.g. "North Locality CP Team".
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	DisplayName string `json:"displayName,omitempty"`
+
+	// service is the service the team belongs to, in free text, e.g. "Child protection" or
+	// "Adults LD".
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Service string `json:"service,omitempty"`
+}
+
+// ReservationRole says whether a reservation holds a case as its lead or as a co-worker.
+// +kubebuilder:validation:Enum=Lead;CoWorker
+type ReservationRole string
+
+const (
+	// RoleLead is the allocated practitioner, who carries the whole weight.
+	RoleLead ReservationRole = "Lead"
+	// RoleCoWorker is a co-worker, who carries the quota's coWorkerShare of the weight.
+	RoleCoWorker ReservationRole = "CoWorker"
+)
+
+// Reservation is one entry of the allocation ledger: an allocation that admission has let
+// through and that the operator's caches may not show yet. It records the facts each quota
+// needs to weigh the case, so every quota that selects the team can count it.
+type Reservation struct {
+	// id is the UID of the admission request that made the reservation.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	ID string `json:"id"`
+
+	// practitioner is the name of the Practitioner the case was allocated to.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Practitioner string `json:"practitioner"`
+
+	// case is the name of the Case.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Case string `json:"case"`
+
+	// role is Lead or CoWorker.
+	// +required
+	Role ReservationRole `json:"role"`
+
+	// caseType is the case's spec.type when it was admitted.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	CaseType string `json:"caseType"`
+
+	// complexity is the case's spec.complexity when it was admitted.
+	// +required
+	Complexity Complexity `json:"complexity"`
+
+	// children is the case's spec.children when it was admitted.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Children int32 `json:"children"`
+
+	// weight is what the reservation weighs under the quota named in the Team's status.quota.
+	// +optional
+	Weight Decimal `json:"weight,omitempty"`
+
+	// expiresAt is when the reservation lapses. By then every cache has seen the Case.
+	// +required
+	ExpiresAt metav1.Time `json:"expiresAt"`
+}
+
+// TeamStatus is the team's caseload as the operator last computed it.
+type TeamStatus struct {
+	// observedGeneration is the generation of the spec this status was computed from.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// quota names the CaseloadQuota these figures come from: the enforcing quota that leaves the
+	// team the least headroom.
+	// +optional
+	Quota string `json:"quota,omitempty"`
+
+	// practitioners is the number of practitioners in the team.
+	// +optional
+	Practitioners int32 `json:"practitioners"`
+
+	// availablePractitioners is the number of practitioners available for new work.
+	// +optional
+	AvailablePractitioners int32 `json:"availablePractitioners"`
+
+	// cases is the number of open cases of the team.
+	// +optional
+	Cases int32 `json:"cases"`
+
+	// children is the number of children in the team's open cases.
+	// +optional
+	Children int32 `json:"children"`
+
+	// unallocated is the number of open cases with no allocated practitioner.
+	// +optional
+	Unallocated int32 `json:"unallocated"`
+
+	// oldestUnallocatedDays is how many days the longest-waiting unallocated case has waited.
+	// +optional
+	OldestUnallocatedDays int32 `json:"oldestUnallocatedDays"`
+
+	// overdueCases is the number of open cases past their timescale or allocation deadline.
+	// +optional
+	OverdueCases int32 `json:"overdueCases"`
+
+	// weight is the sum of the members' weights.
+	// +optional
+	Weight Decimal `json:"weight,omitempty"`
+
+	// capacity is the team's capacity: its teamCap, or else the sum of the members' capacities.
+	// +optional
+	Capacity Decimal `json:"capacity,omitempty"`
+
+	// headroom is capacity minus weight; negative when the team is over capacity.
+	// +optional
+	Headroom SignedDecimal `json:"headroom,omitempty"`
+
+	// utilisationPercent is weight as a whole percentage of capacity.
+	// +optional
+	UtilisationPercent int32 `json:"utilisationPercent"`
+
+	// band is Green, Amber or Red.
+	// +optional
+	Band Band `json:"band,omitempty"`
+
+	// overCapacityPractitioners is the number of members over their capacity.
+	// +optional
+	OverCapacityPractitioners int32 `json:"overCapacityPractitioners"`
+
+	// reservations is the allocation ledger: allocations admitted but perhaps not yet seen by
+	// every cache. Admission writes it with compare-and-swap; the operator drops expired entries.
+	// +optional
+	// +listType=map
+	// +listMapKey=id
+	// +listMapKey=practitioner
+	// +kubebuilder:validation:MaxItems=500
+	Reservations []Reservation `json:"reservations,omitempty"`
+
+	// conditions are Ready, Reconciling, Stalled and OverCapacity.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +kubebuilder:validation:MaxItems=8
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// Team is a social-work team. Practitioners and Cases name it in spec.team.
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=tm,categories=caseload
+// +kubebuilder:printcolumn:name="Service",type=string,JSONPath=`.spec.service`,priority=1
+// +kubebuilder:printcolumn:name="Cases",type=integer,JSONPath=`.status.cases`
+// +kubebuilder:printcolumn:name="Unallocated",type=integer,JSONPath=`.status.unallocated`
+// +kubebuilder:printcolumn:name="Overdue",type=integer,JSONPath=`.status.overdueCases`,priority=1
+// +kubebuilder:printcolumn:name="Weight",type=string,JSONPath=`.status.weight`
+// +kubebuilder:printcolumn:name="Capacity",type=string,JSONPath=`.status.capacity`
+// +kubebuilder:printcolumn:name="Utilisation",type=string,JSONPath=`.status.utilisationPercent`
+// +kubebuilder:printcolumn:name="Band",type=string,JSONPath=`.status.band`
+// +kubebuilder:printcolumn:name="Quota",type=string,JSONPath=`.status.quota`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Team struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's metadata; labels select the team into quotas.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec describes the team.
+	// +optional
+	Spec TeamSpec `json:"spec,omitempty"`
+
+	// status is the team's caseload as the operator last computed it.
+	// +optional
+	Status TeamStatus `json:"status,omitempty"`
+}
+
+// TeamList is a list of Teams.
+// +kubebuilder:object:root=true
+type TeamList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Team `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Team{}, &TeamList{})
+}

@@ -1,0 +1,79 @@
+package policy
+
+import (
+	"fmt"
+	"sort"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+)
+
+// Audit lists every way a team breaks the policy on day d, whatever the policy's
+// enforcementAction: practitioners over capacity or maxCases, excluded case types held as lead,
+// the team over its caps, and cases left unallocated past their deadline. Reality is recorded,
+// never refused: an audit finds, it does not decide.
+func (p *Policy) Audit(t TeamView, d Day) []Finding {
+	var out []Finding
+	add := func(kind, name, rule, msg string) {
+		out = append(out, Finding{Policy: p.Name, Action: p.Action, Kind: kind, Name: name, Rule: rule, Message: msg})
+	}
+	for _, m := range t.Members {
+		pr := m.Practitioner
+		c := p.CapacityOf(pr, d)
+		if !c.Capped {
+			continue
+		}
+		load := p.LoadOf(m.Holdings)
+		if load.Weight > c.Value {
+			add("Practitioner", pr.Name, "practitionerCaps.maxWeight",
+				fmt.Sprintf("%s carries %s of %s (%s)", pr.Name, load.Weight, c.Value, c.Explanation))
+		}
+		if c.Cap.MaxCases != nil && load.Cases > *c.Cap.MaxCases {
+			add("Practitioner", pr.Name, "practitionerCaps.maxCases",
+				fmt.Sprintf("%s holds %d open cases; a %s holds at most %d", pr.Name, load.Cases, pr.Grade, *c.Cap.MaxCases))
+		}
+		for _, h := range m.Holdings {
+			if h.Role == v1alpha1.RoleLead && c.Cap.Excluded[h.Case.Type] {
+				add("Practitioner", pr.Name, "practitionerCaps.excludedCaseTypes",
+					fmt.Sprintf("%s leads case %s (%s), which a %s may hold only as a co-worker", pr.Name, h.Case.Name, h.Case.Type, pr.Grade))
+			}
+		}
+	}
+
+	tl := p.teamLoad(t.Members)
+	if p.TeamMaxWeight != nil && tl.Weight > *p.TeamMaxWeight {
+		add("Team", t.Name, "teamCap.maxWeight", fmt.Sprintf("team %s carries %s of %s", t.Name, tl.Weight, *p.TeamMaxWeight))
+	}
+	if p.TeamMaxAveragePerFTE != nil && tl.FTE > 0 && int64(tl.Weight)*1000 > int64(*p.TeamMaxAveragePerFTE)*int64(tl.FTE) {
+		avg := Milli(mulDivUp(int64(tl.Weight), 1000, int64(tl.FTE)))
+		add("Team", t.Name, "teamCap.maxAveragePerFTE",
+			fmt.Sprintf("team %s averages %s per FTE, over %s (%s over %s FTE)", t.Name, avg, *p.TeamMaxAveragePerFTE, tl.Weight, tl.FTE))
+	}
+
+	for _, c := range t.Cases {
+		timing := p.Timing(c, d)
+		if timing.PastAllocationDeadline {
+			waited := d.DaysSince(c.WaitingSince())
+			add("Case", c.Name, "allocationDeadlines",
+				fmt.Sprintf("case %s (%s) has waited %d days unallocated; its deadline is %d days", c.Name, c.Type, waited, p.AllocationDeadlines[c.Type]))
+		}
+	}
+	SortFindings(out)
+	return out
+}
+
+// SortFindings orders findings by kind, name, rule and message, so a status list is stable.
+func SortFindings(fs []Finding) {
+	sort.Slice(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		return a.Message < b.Message
+	})
+}

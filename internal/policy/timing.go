@@ -1,0 +1,72 @@
+package policy
+
+import "time"
+
+// WaitingSince is when an unallocated case started waiting: UnallocatedSince when known, else
+// the day it opened.
+func (c Case) WaitingSince() Day {
+	if !c.UnallocatedSince.IsZero() {
+		return c.UnallocatedSince
+	}
+	return c.OpenedOn
+}
+
+// Timing is where a case stands against the policy's timescales and allocation deadlines.
+type Timing struct {
+	// DueBy is the last day of the case's timescale; zero when its type has none.
+	DueBy Day
+	// PastTimescale is true when the case is open after DueBy.
+	PastTimescale bool
+	// AllocationDeadline is the last day the case may wait unallocated; zero when it is
+	// allocated or its type has no deadline.
+	AllocationDeadline Day
+	// PastAllocationDeadline is true when the case waits unallocated longer than its type may.
+	PastAllocationDeadline bool
+	// Overdue is either of the two.
+	Overdue bool
+	// NextChange is when one of the above next changes; zero when nothing will.
+	NextChange time.Time
+}
+
+// Timing places an open case on day d against the policy. A type with maxUnallocatedDays 0
+// must never wait: it is past its deadline from the first day.
+func (p *Policy) Timing(c Case, d Day) Timing {
+	var t Timing
+	if !c.Open() {
+		return t
+	}
+	next := func(day Day) {
+		at := day.AddDays(1).Start()
+		if day.AddDays(1).After(d) && (t.NextChange.IsZero() || at.Before(t.NextChange)) {
+			t.NextChange = at
+		}
+	}
+	if days, ok := p.Timescales[c.Type]; ok && !c.OpenedOn.IsZero() {
+		t.DueBy = c.OpenedOn.AddDays(days)
+		t.PastTimescale = d.After(t.DueBy)
+		next(t.DueBy)
+	}
+	if days, ok := p.AllocationDeadlines[c.Type]; ok && c.AllocatedTo == "" {
+		t.AllocationDeadline = c.WaitingSince().AddDays(days)
+		t.PastAllocationDeadline = days == 0 || d.After(t.AllocationDeadline)
+		next(t.AllocationDeadline)
+	}
+	t.Overdue = t.PastTimescale || t.PastAllocationDeadline
+	return t
+}
+
+// NextReductionChange is when the practitioner's capacity next changes because a reduction
+// ends: the start of the day after the earliest Until on or after d. Zero when none will.
+func NextReductionChange(pr Practitioner, d Day) time.Time {
+	var at time.Time
+	for _, r := range pr.Reductions {
+		if r.Until.IsZero() || r.Until.Before(d) {
+			continue
+		}
+		end := r.Until.AddDays(1).Start()
+		if at.IsZero() || end.Before(at) {
+			at = end
+		}
+	}
+	return at
+}
