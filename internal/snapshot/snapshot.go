@@ -1,0 +1,133 @@
+// Package snapshot reads one team's world through the indexes: the Team, its Practitioners,
+// its open Cases and the CaseloadQuotas that select it, parsed for the policy engine. The
+// reconcilers and the admission webhook both start from a Snapshot, so they count the same
+// cases the same way.
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/index"
+	"caseload.dev/caseload-operator/internal/policy"
+)
+
+// Snapshot is a team as the engine sees it.
+type Snapshot struct {
+	// Team is nil when no Team of that name exists.
+	Team          *v1alpha1.Team
+	Practitioners []v1alpha1.Practitioner
+	// OpenCases are the team's open cases, sorted by name.
+	OpenCases []v1alpha1.Case
+	// Quotas are the CaseloadQuotas that select the team, sorted by name; Policies are the
+	// same quotas parsed, in the same order. A quota that does not parse is left out of
+	// Policies and named in Unparsable.
+	Quotas     []v1alpha1.CaseloadQuota
+	Policies   []*policy.Policy
+	Unparsable []string
+	// View is the team for the policy engine.
+	View policy.TeamView
+}
+
+// Load reads the snapshot of team in namespace through r, which must have the indexes of
+// package index (a manager's cache does).
+func Load(ctx context.Context, r client.Reader, namespace, team string) (*Snapshot, error) {
+	s := &Snapshot{}
+	var t v1alpha1.Team
+	switch err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: team}, &t); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return nil, err
+	default:
+		s.Team = &t
+	}
+
+	var prs v1alpha1.PractitionerList
+	if err := r.List(ctx, &prs, client.InNamespace(namespace), client.MatchingFields{index.PractitionerByTeam: team}); err != nil {
+		return nil, fmt.Errorf("list practitioners of team %s: %w", team, err)
+	}
+	s.Practitioners = prs.Items
+	var cases v1alpha1.CaseList
+	if err := r.List(ctx, &cases, client.InNamespace(namespace), client.MatchingFields{index.OpenCaseByTeam: team}); err != nil {
+		return nil, fmt.Errorf("list cases of team %s: %w", team, err)
+	}
+	s.OpenCases = cases.Items
+	sort.Slice(s.OpenCases, func(i, j int) bool { return s.OpenCases[i].Name < s.OpenCases[j].Name })
+
+	if s.Team != nil {
+		quotas, err := QuotasSelecting(ctx, r, s.Team)
+		if err != nil {
+			return nil, err
+		}
+		s.Quotas = quotas
+		for i := range quotas {
+			p, errs := policy.FromSpec(quotas[i].Namespace+"/"+quotas[i].Name, quotas[i].Spec)
+			if len(errs) > 0 {
+				s.Unparsable = append(s.Unparsable, quotas[i].Name)
+				continue
+			}
+			s.Policies = append(s.Policies, p)
+		}
+	}
+
+	engineCases := make([]policy.Case, len(s.OpenCases))
+	for i := range s.OpenCases {
+		engineCases[i] = policy.CaseFrom(&s.OpenCases[i])
+	}
+	engineWorkers := make([]policy.Practitioner, len(s.Practitioners))
+	for i := range s.Practitioners {
+		engineWorkers[i] = policy.PractitionerFrom(&s.Practitioners[i])
+	}
+	s.View = policy.TeamView{Name: team, Members: policy.MembersOf(engineWorkers, engineCases), Cases: engineCases}
+	return s, nil
+}
+
+// Member returns the engine's view of a practitioner of the team, and whether there is one.
+func (s *Snapshot) Member(name string) (policy.Member, bool) {
+	for _, m := range s.View.Members {
+		if m.Practitioner.Name == name {
+			return m, true
+		}
+	}
+	return policy.Member{}, false
+}
+
+// QuotasSelecting lists the CaseloadQuotas in the team's namespace whose teamSelector matches
+// it, sorted by name. A selector that does not parse selects nothing.
+func QuotasSelecting(ctx context.Context, r client.Reader, team *v1alpha1.Team) ([]v1alpha1.CaseloadQuota, error) {
+	var all v1alpha1.CaseloadQuotaList
+	if err := r.List(ctx, &all, client.InNamespace(team.Namespace)); err != nil {
+		return nil, fmt.Errorf("list quotas in %s: %w", team.Namespace, err)
+	}
+	var out []v1alpha1.CaseloadQuota
+	for _, q := range all.Items {
+		if Selects(&q, team) {
+			out = append(out, q)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Selects reports whether the quota's teamSelector matches the team; an empty selector
+// selects every team in the namespace.
+func Selects(q *v1alpha1.CaseloadQuota, team *v1alpha1.Team) bool {
+	if q.Namespace != team.Namespace {
+		return false
+	}
+	if q.Spec.TeamSelector == nil {
+		return true
+	}
+	sel, err := metav1.LabelSelectorAsSelector(q.Spec.TeamSelector)
+	if err != nil {
+		return false
+	}
+	return sel.Matches(labels.Set(team.Labels))
+}

@@ -1,0 +1,118 @@
+// Package testenv starts a real kube-apiserver and etcd (controller-runtime's envtest) with the
+// operator's CRDs installed, for the integration tests of every package. The binaries come from
+// KUBEBUILDER_ASSETS, or else from hack/setup-envtest.sh, which downloads or builds them.
+package testenv
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+)
+
+// Env is a running control plane with the CRDs installed.
+type Env struct {
+	Environment *envtest.Environment
+	Config      *rest.Config
+	Scheme      *runtime.Scheme
+	// Client talks straight to the apiserver, with no cache.
+	Client client.Client
+	// Root is the repository's top directory.
+	Root string
+}
+
+// Options change what Start installs.
+type Options struct {
+	// WebhookConfigs installs config/webhook/manifests.yaml, served by envtest's local webhook
+	// server options (Environment.WebhookInstallOptions).
+	Webhooks bool
+}
+
+// Scheme returns a scheme with the Kubernetes kinds, CRDs and the caseload.dev kinds.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme} {
+		if err := add(s); err != nil {
+			panic(err)
+		}
+	}
+	return s
+}
+
+// Root finds the repository's top directory (the one holding go.mod) from the working directory.
+func Root() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Assets returns the directory holding kube-apiserver and etcd: KUBEBUILDER_ASSETS, or what
+// hack/setup-envtest.sh prints (it builds the binaries on first use).
+func Assets(root string) (string, error) {
+	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
+		return dir, nil
+	}
+	var out bytes.Buffer
+	cmd := exec.Command(filepath.Join(root, "hack", "setup-envtest.sh"))
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("hack/setup-envtest.sh: %w", err)
+	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// Start starts the control plane. Stop it with Env.Stop.
+func Start(opts Options) (*Env, error) {
+	root, err := Root()
+	if err != nil {
+		return nil, err
+	}
+	assets, err := Assets(root)
+	if err != nil {
+		return nil, err
+	}
+	e := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		BinaryAssetsDirectory: assets,
+	}
+	if opts.Webhooks {
+		e.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}}
+	}
+	cfg, err := e.Start()
+	if err != nil {
+		return nil, fmt.Errorf("start kube-apiserver and etcd from %s: %w", assets, err)
+	}
+	scheme := Scheme()
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		_ = e.Stop()
+		return nil, err
+	}
+	return &Env{Environment: e, Config: cfg, Scheme: scheme, Client: c, Root: root}, nil
+}
+
+// Stop stops the control plane.
+func (e *Env) Stop() error { return e.Environment.Stop() }
