@@ -73,6 +73,11 @@ type Reservation struct {
 	// expiresAt is when the reservation lapses. By then every cache has seen the Case.
 	// +required
 	ExpiresAt metav1.Time `json:"expiresAt"`
+
+	// exception is set when the allocation was admitted above the cap by a manager's exception;
+	// the operator copies it into the Case's status.exception.
+	// +optional
+	Exception *CaseException `json:"exception,omitempty"`
 }
 
 // TeamStatus is the team's caseload as the operator last computed it.

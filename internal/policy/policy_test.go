@@ -410,3 +410,26 @@ func TestFromSpecRefusesWhatASchemaCannotSay(t *testing.T) {
 		}
 	}
 }
+
+func TestReservationsCountOnceUntilTheCacheCatchesUp(t *testing.T) {
+	p := walsall()
+	jo := Member{Practitioner: worker("jo", "SocialWorker", "1"), Holdings: led("jo", 13, "ChildInNeed")}
+	team := TeamView{Name: "north", Members: []Member{jo}}
+	racing := caseOf("c-racing", "ChildInNeed")
+	racing.AllocatedTo = "jo"
+
+	// Another replica admitted c-racing a moment ago; this replica's cache has not seen it.
+	withLedger := WithReservations(team, []Reserved{{Case: racing, Practitioner: "jo", Role: v1alpha1.RoleLead}, {Case: racing, Practitioner: "someone-else", Role: v1alpha1.RoleLead}})
+	if got := p.LoadOf(withLedger.Members[0].Holdings).Weight.String(); got != "14" {
+		t.Errorf("the reservation counts until the cache shows the case: 14, got %s", got)
+	}
+	// Once the cache shows c-racing held by jo, the reservation must not count twice.
+	jo.Holdings = append(jo.Holdings, Holding{Case: racing, Role: v1alpha1.RoleLead})
+	caught := WithReservations(TeamView{Name: "north", Members: []Member{jo}}, []Reserved{{Case: racing, Practitioner: "jo", Role: v1alpha1.RoleLead}})
+	if got := p.LoadOf(caught.Members[0].Holdings).Weight.String(); got != "14" {
+		t.Errorf("a reservation the cache already shows counts once: 14, got %s", got)
+	}
+	if got := p.LoadOf(team.Members[0].Holdings).Weight.String(); got != "13" {
+		t.Errorf("WithReservations must not change the team it was given: %s", got)
+	}
+}

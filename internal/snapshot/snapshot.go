@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,13 +33,17 @@ type Snapshot struct {
 	Quotas     []v1alpha1.CaseloadQuota
 	Policies   []*policy.Policy
 	Unparsable []string
-	// View is the team for the policy engine.
+	// View is the team for the policy engine, with the unexpired reservations of the Team's
+	// allocation ledger counted.
 	View policy.TeamView
+	// base is the view without the ledger, so WithLedger can apply a fresher one.
+	base policy.TeamView
 }
 
 // Load reads the snapshot of team in namespace through r, which must have the indexes of
-// package index (a manager's cache does).
-func Load(ctx context.Context, r client.Reader, namespace, team string) (*Snapshot, error) {
+// package index (a manager's cache does). Reservations of the Team's ledger that have not
+// expired by now are counted.
+func Load(ctx context.Context, r client.Reader, namespace, team string, now time.Time) (*Snapshot, error) {
 	s := &Snapshot{}
 	var t v1alpha1.Team
 	switch err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: team}, &t); {
@@ -85,8 +90,36 @@ func Load(ctx context.Context, r client.Reader, namespace, team string) (*Snapsh
 	for i := range s.Practitioners {
 		engineWorkers[i] = policy.PractitionerFrom(&s.Practitioners[i])
 	}
-	s.View = policy.TeamView{Name: team, Members: policy.MembersOf(engineWorkers, engineCases), Cases: engineCases}
+	s.base = policy.TeamView{Name: team, Members: policy.MembersOf(engineWorkers, engineCases), Cases: engineCases}
+	s.WithLedger(s.Team, now)
 	return s, nil
+}
+
+// WithLedger counts the unexpired reservations of team's ledger, replacing any counted before.
+// The webhook calls it with the Team read live from the apiserver.
+func (s *Snapshot) WithLedger(team *v1alpha1.Team, now time.Time) {
+	s.View = s.base
+	if team == nil {
+		return
+	}
+	s.Team = team
+	s.View = policy.WithReservations(s.base, Reservations(team, now))
+}
+
+// Reservations are the entries of the team's ledger that have not expired by now.
+func Reservations(team *v1alpha1.Team, now time.Time) []policy.Reserved {
+	var out []policy.Reserved
+	for _, r := range team.Status.Reservations {
+		if !r.ExpiresAt.Time.After(now) {
+			continue
+		}
+		c := policy.Case{Name: r.Case, Type: r.CaseType, Complexity: string(r.Complexity), Children: int(r.Children), Team: team.Name}
+		if r.Role == v1alpha1.RoleLead {
+			c.AllocatedTo = r.Practitioner
+		}
+		out = append(out, policy.Reserved{Case: c, Practitioner: r.Practitioner, Role: r.Role})
+	}
+	return out
 }
 
 // Member returns the engine's view of a practitioner of the team, and whether there is one.
