@@ -1,0 +1,90 @@
+package policy
+
+import (
+	"reflect"
+	"testing"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+)
+
+func TestJoiners(t *testing.T) {
+	lead, co := v1alpha1.RoleLead, v1alpha1.RoleCoWorker
+	with := func(to string, cws ...string) *Case {
+		c := caseOf("c-1", "ChildInNeed")
+		c.AllocatedTo, c.CoWorkers = to, cws
+		return &c
+	}
+	for _, tc := range []struct {
+		name          string
+		before, after *Case
+		want          []Joining
+	}{
+		{"a new unallocated case allocates nothing", nil, with(""), nil},
+		{"a new case brings its lead and co-workers", nil, with("jo", "ali"), []Joining{{"jo", lead}, {"ali", co}}},
+		{"allocating an unallocated case", with(""), with("jo"), []Joining{{"jo", lead}}},
+		{"reallocating to someone else", with("jo"), with("sam"), []Joining{{"sam", lead}}},
+		{"adding a co-worker leaves the lead alone", with("jo"), with("jo", "ali"), []Joining{{"ali", co}}},
+		{"a co-worker promoted to lead joins as lead", with("jo", "ali"), with("ali"), []Joining{{"ali", lead}}},
+		{"unallocating adds nobody", with("jo", "ali"), with(""), nil},
+		{"no change adds nobody", with("jo", "ali"), with("jo", "ali"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Joiners(tc.before, *tc.after); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Joiners = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRebasedCountsTheCaseOncePerHolderThatKeepsIt: whatever the cache shows of the case, the
+// team before the change counts it only for those who keep it, so a reallocation is not refused
+// for the weight the old lead is giving up, and a retried create is not counted twice.
+func TestRebasedCountsTheCaseOncePerHolderThatKeepsIt(t *testing.T) {
+	p := walsall()
+	jo, sam, ali := worker("jo", "SocialWorker", "1"), worker("sam", "SocialWorker", "1"), worker("ali", "SocialWorker", "1")
+	before := caseOf("c-1", "ChildInNeed")
+	before.AllocatedTo, before.CoWorkers = "jo", []string{"ali"}
+	after := before
+	after.AllocatedTo, after.CoWorkers = "sam", []string{"ali"}
+
+	cases := []Case{before}
+	team := TeamView{Name: "north", Members: MembersOf([]Practitioner{jo, sam, ali}, cases), Cases: cases}
+	// An earlier attempt at the same change left a reservation for sam.
+	team = WithReservations(team, []Reserved{{Case: after, Practitioner: "sam", Role: v1alpha1.RoleLead}})
+
+	got := Rebased(team, &before, after)
+	load := func(name string) Load { m, _ := got.Member(name); return p.LoadOf(m.Holdings) }
+	if l := load("jo"); l.Cases != 0 {
+		t.Errorf("jo gives the case up, but still holds %d", l.Cases)
+	}
+	if l := load("sam"); l.Cases != 0 {
+		t.Errorf("sam is joining: their holdings must not include the case yet, got %d", l.Cases)
+	}
+	if l := load("ali"); l.Cases != 1 || l.Weight != 500 {
+		t.Errorf("ali keeps the case as co-worker: want 1 case weighing 0.5, got %d weighing %s", l.Cases, l.Weight)
+	}
+
+	// For a new case, a cached or reserved copy from an earlier attempt is not counted.
+	got = Rebased(team, nil, after)
+	for _, name := range []string{"jo", "sam", "ali"} {
+		if l := load(name); l.Cases != 0 {
+			t.Errorf("new case: %s holds %d cases before it exists", name, l.Cases)
+		}
+	}
+}
+
+func TestExceptionDaysIsTheShortestOfThePoliciesOverridden(t *testing.T) {
+	short := walsall()
+	short.Name, short.ExceptionMaxDays = "walsall/short", 7
+	long := walsall()
+	long.Name, long.ExceptionMaxDays = "walsall/long", 28
+	bystander := walsall()
+	bystander.Name, bystander.ExceptionMaxDays = "walsall/bystander", 1
+	d := Decision{Denials: []Finding{{Policy: "walsall/short"}, {Policy: "walsall/long"}}}
+	if got := ExceptionDays([]*Policy{long, short, bystander}, d); got != 7 {
+		t.Errorf("ExceptionDays = %d, want 7 (the bystander policy denied nothing)", got)
+	}
+	if got := ExceptionDays([]*Policy{long}, Decision{}); got != 0 {
+		t.Errorf("ExceptionDays with no denials = %d, want 0", got)
+	}
+}
