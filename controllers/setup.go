@@ -1,19 +1,49 @@
 // Package controllers holds one reconciler per kind with status. Each fetches what it needs
-// through the indexes, asks the policy engine for the figures and writes status once, only when
-// it changed. None of them writes spec.
+// through the indexes, asks the policy engine for the figures (computed by the pure functions of
+// the *_status.go files) and writes status once, only when it changed. None of them writes spec:
+// the specs belong to the council's git repository.
 package controllers
 
 import (
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
 )
 
 // Options are the reconcilers' settings.
 type Options struct {
 	// PractitionerMetrics publishes per-practitioner metric series (opt-in).
 	PractitionerMetrics bool
+	// Clock tells the time; the real clock when nil. Tests set a fake one.
+	Clock clock.PassiveClock
+	// Client reads and writes; the manager's client when nil. Tests wrap it to count reads.
+	Client client.Client
 }
 
 // Setup adds every reconciler to the manager. The indexes of package index must be set up first.
 func Setup(mgr ctrl.Manager, opts Options) error {
-	return nil
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if opts.Client == nil {
+		opts.Client = mgr.GetClient()
+	}
+	m := mapper{c: opts.Client}
+	audits := newAuditStore()
+	changed := make(chan event.TypedGenericEvent[*v1alpha1.CaseloadQuota], 1024)
+	rec := mgr.GetEventRecorder("caseload-operator")
+
+	if err := (&PractitionerReconciler{Client: opts.Client, Clock: opts.Clock, Recorder: rec, Metrics: opts.PractitionerMetrics}).SetupWithManager(mgr, m); err != nil {
+		return err
+	}
+	if err := (&TeamReconciler{Client: opts.Client, Clock: opts.Clock, Audits: audits, Quotas: changed}).SetupWithManager(mgr, m); err != nil {
+		return err
+	}
+	if err := (&CaseReconciler{Client: opts.Client, Clock: opts.Clock, Recorder: rec}).SetupWithManager(mgr, m); err != nil {
+		return err
+	}
+	return (&CaseloadQuotaReconciler{Client: opts.Client, Recorder: rec, Audits: audits, Changed: changed}).SetupWithManager(mgr)
 }

@@ -113,6 +113,10 @@ type CaseStatus struct {
 	// +kubebuilder:validation:MaxLength=512
 	WeightBreakdown string `json:"weightBreakdown,omitempty"`
 
+	// lead is the practitioner that allocatedSince refers to.
+	// +optional
+	Lead string `json:"lead,omitempty"`
+
 	// allocatedSince is when the current lead was allocated.
 	// +optional
 	AllocatedSince *metav1.Time `json:"allocatedSince,omitempty"`

@@ -70,3 +70,24 @@ func NextReductionChange(pr Practitioner, d Day) time.Time {
 	}
 	return at
 }
+
+// StrictestTiming places a case against every policy that selects its team: the earliest due
+// date wins, and the case is past its allocation deadline if any policy says so.
+func StrictestTiming(policies []*Policy, c Case, d Day) Timing {
+	var out Timing
+	for _, p := range policies {
+		t := p.Timing(c, d)
+		if !t.DueBy.IsZero() && (out.DueBy.IsZero() || t.DueBy.Before(out.DueBy)) {
+			out.DueBy, out.PastTimescale = t.DueBy, t.PastTimescale
+		}
+		if !t.AllocationDeadline.IsZero() && (out.AllocationDeadline.IsZero() || t.AllocationDeadline.Before(out.AllocationDeadline)) {
+			out.AllocationDeadline = t.AllocationDeadline
+		}
+		out.PastAllocationDeadline = out.PastAllocationDeadline || t.PastAllocationDeadline
+		if !t.NextChange.IsZero() && (out.NextChange.IsZero() || t.NextChange.Before(out.NextChange)) {
+			out.NextChange = t.NextChange
+		}
+	}
+	out.Overdue = out.PastTimescale || out.PastAllocationDeadline
+	return out
+}

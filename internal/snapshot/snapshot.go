@@ -72,14 +72,7 @@ func Load(ctx context.Context, r client.Reader, namespace, team string, now time
 			return nil, err
 		}
 		s.Quotas = quotas
-		for i := range quotas {
-			p, errs := policy.FromSpec(quotas[i].Namespace+"/"+quotas[i].Name, quotas[i].Spec)
-			if len(errs) > 0 {
-				s.Unparsable = append(s.Unparsable, quotas[i].Name)
-				continue
-			}
-			s.Policies = append(s.Policies, p)
-		}
+		s.Policies, s.Unparsable = ParsePolicies(quotas)
 	}
 
 	engineCases := make([]policy.Case, len(s.OpenCases))
@@ -120,6 +113,20 @@ func Reservations(team *v1alpha1.Team, now time.Time) []policy.Reserved {
 		out = append(out, policy.Reserved{Case: c, Practitioner: r.Practitioner, Role: r.Role})
 	}
 	return out
+}
+
+// ParsePolicies parses quotas for the engine, in order. A quota that does not parse is left out
+// and named in unparsable.
+func ParsePolicies(quotas []v1alpha1.CaseloadQuota) (policies []*policy.Policy, unparsable []string) {
+	for i := range quotas {
+		p, errs := policy.FromSpec(quotas[i].Namespace+"/"+quotas[i].Name, quotas[i].Spec)
+		if len(errs) > 0 {
+			unparsable = append(unparsable, quotas[i].Name)
+			continue
+		}
+		policies = append(policies, p)
+	}
+	return policies, unparsable
 }
 
 // Member returns the engine's view of a practitioner of the team, and whether there is one.

@@ -1,0 +1,78 @@
+package controllers
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/snapshot"
+)
+
+// CaseReconciler keeps a Case's status current: its weight and how it was reached, who holds it
+// and since when, its due date, whether it is overdue, and any exception it was admitted under.
+type CaseReconciler struct {
+	Client   client.Client
+	Clock    clock.PassiveClock
+	Recorder recorder.EventRecorder
+}
+
+// +kubebuilder:rbac:groups=caseload.dev,resources=cases,verbs=get;list;watch
+// +kubebuilder:rbac:groups=caseload.dev,resources=cases/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=caseload.dev,resources=caseloadquotas,verbs=get;list;watch
+
+// Reconcile computes and writes one case's status.
+func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var c v1alpha1.Case
+	if err := r.Client.Get(ctx, req.NamespacedName, &c); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	now := r.Clock.Now()
+	in := caseInput{Now: now}
+	var team v1alpha1.Team
+	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.Team}, &team); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return ctrl.Result{}, err
+	default:
+		in.Team = &team
+		quotas, err := snapshot.QuotasSelecting(ctx, r.Client, &team)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		in.Policies, _ = snapshot.ParsePolicies(quotas)
+	}
+
+	st, deadlinePassed, next := caseStatus(&c, in)
+	if deadlinePassed && r.Recorder != nil {
+		r.Recorder.Eventf(&c, nil, corev1.EventTypeWarning, "AllocationDeadlinePassed", "Audit",
+			"case %s (%s) is unallocated past its allocation deadline: allocate it now", c.Name, c.Spec.Type)
+	}
+	if !equality.Semantic.DeepEqual(c.Status, st) {
+		patch := client.MergeFrom(c.DeepCopy())
+		c.Status = st
+		if err := r.Client.Status().Patch(ctx, &c, patch); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	return requeueAt(now, next), nil
+}
+
+// SetupWithManager watches cases, their team's labels, ledger and governing quota, and the
+// quotas that select their team.
+func (r *CaseReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("case").
+		For(&v1alpha1.Case{}, builder.WithPredicates(specChanged)).
+		Watches(&v1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(m.teamCases), builder.WithPredicates(teamInputsChanged)).
+		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.then(m.teamCases)), builder.WithPredicates(specChanged)).
+		Complete(r)
+}

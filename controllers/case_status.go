@@ -1,0 +1,148 @@
+package controllers
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/policy"
+)
+
+// caseInput is everything a case's status is computed from.
+type caseInput struct {
+	// Team is nil when the case's team does not exist.
+	Team     *v1alpha1.Team
+	Policies []*policy.Policy
+	Now      time.Time
+}
+
+// caseWeigher is the policy a case is weighed by: the one whose figures its team shows
+// (Team status.quota), else the first enforcing one, else the first; default weights without any.
+func caseWeigher(team *v1alpha1.Team, policies []*policy.Policy) *policy.Policy {
+	if team != nil && team.Status.Quota != "" {
+		for _, p := range policies {
+			if quotaName(p) == team.Status.Quota {
+				return p
+			}
+		}
+	}
+	for _, p := range policies {
+		if p.Enforcing() {
+			return p
+		}
+	}
+	if len(policies) > 0 {
+		return policies[0]
+	}
+	return defaultWeights
+}
+
+// caseStatus computes a case's status. It returns the status, whether the case has just passed
+// an allocation deadline it must not pass, and when the status next changes with no event.
+func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlinePassed bool, next time.Time) {
+	prev := c.Status
+	day := policy.DayOf(in.Now)
+	gen := c.Generation
+	st = v1alpha1.CaseStatus{ObservedGeneration: gen, Conditions: append([]metav1.Condition(nil), prev.Conditions...)}
+	ec := policy.CaseFrom(c)
+	now := metav1.NewTime(in.Now)
+
+	p := caseWeigher(in.Team, in.Policies)
+	w := p.Weigh(ec)
+	source := "default weights: no CaseloadQuota selects the team"
+	if p != defaultWeights {
+		source = "CaseloadQuota " + quotaName(p)
+	}
+	if c.IsOpen() {
+		st.Weight = v1alpha1.Decimal(w.Value.String())
+		st.WeightBreakdown = fmt.Sprintf("%s (%s)", w.Breakdown, source)
+	} else {
+		st.Weight = "0"
+		st.WeightBreakdown = fmt.Sprintf("closed on %s: a closed case weighs nothing", c.Spec.ClosedOn)
+	}
+
+	// Who holds the case, and since when.
+	switch lead := c.Spec.AllocatedTo; {
+	case lead != "" && lead == prev.Lead && prev.AllocatedSince != nil:
+		st.Lead, st.AllocatedSince = lead, prev.AllocatedSince
+	case lead != "":
+		st.Lead, st.AllocatedSince = lead, &now
+	case prev.UnallocatedSince != nil && prev.Lead == "":
+		st.UnallocatedSince = prev.UnallocatedSince
+	case prev.Lead != "":
+		st.UnallocatedSince = &now // it has just lost its lead
+	default:
+		// Never allocated: it has waited since it opened.
+		opened := metav1.NewTime(ec.OpenedOn.Start())
+		st.UnallocatedSince = &opened
+	}
+	if st.UnallocatedSince != nil {
+		ec.UnallocatedSince = policy.DayOf(st.UnallocatedSince.Time)
+	}
+
+	// Timing, by the strictest quota.
+	timing := policy.StrictestTiming(in.Policies, ec, day)
+	st.DueBy = v1alpha1.Date(timing.DueBy.String())
+	st.Overdue = timing.Overdue
+	switch {
+	case timing.PastAllocationDeadline:
+		finding(&st.Conditions, gen, v1alpha1.ConditionOverdue, true, ReasonPastDeadline,
+			fmt.Sprintf("unallocated since %s; a %s case may wait at most %s", ec.WaitingSince(), ec.Type, deadlineText(in.Policies, ec.Type)))
+	case timing.PastTimescale:
+		finding(&st.Conditions, gen, v1alpha1.ConditionOverdue, true, ReasonPastTimescale,
+			fmt.Sprintf("open past its timescale: due by %s", timing.DueBy))
+	default:
+		finding(&st.Conditions, gen, v1alpha1.ConditionOverdue, false, ReasonOnTime, "within its timescale and allocation deadline")
+	}
+	wasPast := false
+	for _, cond := range prev.Conditions {
+		if cond.Type == v1alpha1.ConditionOverdue && cond.Reason == ReasonPastDeadline && cond.Status == metav1.ConditionTrue {
+			wasPast = true
+		}
+	}
+	deadlinePassed = timing.PastAllocationDeadline && !wasPast
+
+	// An exception admitted above the cap: recorded from the team's ledger, kept until it lapses.
+	st.Exception = prev.Exception
+	if in.Team != nil {
+		for _, r := range in.Team.Status.Reservations {
+			if r.Case == c.Name && r.Exception != nil {
+				ex := *r.Exception
+				st.Exception = &ex
+			}
+		}
+	}
+	if st.Exception != nil && !st.Exception.ExpiresAt.Time.After(in.Now) {
+		st.Exception = nil
+	}
+	if st.Exception != nil && (next.IsZero() || st.Exception.ExpiresAt.Time.Before(next)) {
+		next = st.Exception.ExpiresAt.Time
+	}
+	if !timing.NextChange.IsZero() && (next.IsZero() || timing.NextChange.Before(next)) {
+		next = timing.NextChange
+	}
+
+	if in.Team == nil {
+		kstatus(&st.Conditions, gen, ReasonTeamNotFound, "",
+			fmt.Sprintf("team %s does not exist in this namespace: create it or change spec.team", c.Spec.Team))
+	} else {
+		kstatus(&st.Conditions, gen, "", "", "")
+	}
+	return st, deadlinePassed, next
+}
+
+// deadlineText says how long a case type may wait unallocated under the strictest policy.
+func deadlineText(policies []*policy.Policy, caseType string) string {
+	best := -1
+	for _, p := range policies {
+		if d, ok := p.AllocationDeadlines[caseType]; ok && (best < 0 || d < best) {
+			best = d
+		}
+	}
+	if best == 0 {
+		return "0 days: it must never be unallocated"
+	}
+	return fmt.Sprintf("%d days", best)
+}

@@ -1,0 +1,109 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
+)
+
+// CaseloadQuotaReconciler writes a quota's audit: the violations across every team it selects,
+// whatever its enforcementAction. It adds up the per-team audits the Team reconciler keeps, so it
+// never reads a case itself.
+type CaseloadQuotaReconciler struct {
+	Client   client.Client
+	Recorder recorder.EventRecorder
+	Audits   *auditStore
+	// Changed carries the quotas whose team audits changed.
+	Changed <-chan event.TypedGenericEvent[*v1alpha1.CaseloadQuota]
+}
+
+// waitForAudits is how soon a quota looks again while some of its teams have not been audited
+// under its current spec. The Team reconciler nudges it sooner when it gets there.
+const waitForAudits = 30 * time.Second
+
+// Reconcile adds up one quota's audits and writes its status.
+func (r *CaseloadQuotaReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var q v1alpha1.CaseloadQuota
+	if err := r.Client.Get(ctx, req.NamespacedName, &q); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			r.Audits.ForgetQuota(req.NamespacedName)
+			recordQuota(req.Namespace, req.Name, nil)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	invalid := ""
+	if _, errs := policy.FromSpec(q.Namespace+"/"+q.Name, q.Spec); len(errs) > 0 {
+		invalid = "the policy cannot be applied: " + errs.ToAggregate().Error()
+	}
+	var teams v1alpha1.TeamList
+	if err := r.Client.List(ctx, &teams, client.InNamespace(q.Namespace)); err != nil {
+		return ctrl.Result{}, err
+	}
+	var names []string
+	for i := range teams.Items {
+		if snapshot.Selects(&q, &teams.Items[i]) {
+			names = append(names, teams.Items[i].Name)
+		}
+	}
+	audits := r.Audits.Quota(types.NamespacedName{Namespace: q.Namespace, Name: q.Name})
+	st := quotaStatus(&q, invalid, names, audits)
+	waiting := false
+	for _, c := range st.Conditions {
+		if c.Type == v1alpha1.ConditionReconciling {
+			waiting = true
+		}
+	}
+	if !waiting && invalid == "" {
+		r.announce(&q, st)
+		recordQuota(q.Namespace, q.Name, violationsByRule(audits))
+	}
+	if !equality.Semantic.DeepEqual(q.Status, st) {
+		patch := client.MergeFrom(q.DeepCopy())
+		q.Status = st
+		if err := r.Client.Status().Patch(ctx, &q, patch); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	if waiting {
+		return ctrl.Result{RequeueAfter: waitForAudits}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+// announce records an Event when violations appear or clear.
+func (r *CaseloadQuotaReconciler) announce(q *v1alpha1.CaseloadQuota, st v1alpha1.CaseloadQuotaStatus) {
+	if r.Recorder == nil {
+		return
+	}
+	switch {
+	case q.Status.Violations == 0 && st.Violations > 0:
+		first := st.ViolationList[0]
+		r.Recorder.Eventf(q, nil, corev1.EventTypeWarning, "ViolationsFound", "Audit",
+			"%d violations (enforcementAction %s), first: %s %s breaks %s: %s", st.Violations, enforcement(q), first.Kind, first.Name, first.Rule, first.Message)
+	case q.Status.Violations > 0 && st.Violations == 0:
+		r.Recorder.Eventf(q, nil, corev1.EventTypeNormal, "ViolationsCleared", "Audit", "no violations across %d teams", st.Teams)
+	}
+}
+
+// SetupWithManager watches quotas and the nudges of the Team reconciler.
+func (r *CaseloadQuotaReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("caseloadquota").
+		For(&v1alpha1.CaseloadQuota{}, builder.WithPredicates(specChanged)).
+		WatchesRawSource(source.Channel(r.Changed, &handler.TypedEnqueueRequestForObject[*v1alpha1.CaseloadQuota]{})).
+		Complete(r)
+}

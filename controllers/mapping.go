@@ -1,0 +1,150 @@
+package controllers
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/index"
+	"caseload.dev/caseload-operator/internal/snapshot"
+)
+
+// Each map function turns an event on one object into requests for the objects whose status
+// depends on it, through the indexes. controller-runtime calls a map function with both the old
+// and the new object on an update, so a case moving from one practitioner to another reaches both.
+
+// mapper holds the cache the map functions read.
+type mapper struct{ c client.Reader }
+
+func request(ns, name string) reconcile.Request {
+	return reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}
+}
+
+// casePractitioners: a case -> its lead and co-workers.
+func (m mapper) casePractitioners(_ context.Context, obj client.Object) []reconcile.Request {
+	c, ok := obj.(*v1alpha1.Case)
+	if !ok {
+		return nil
+	}
+	var out []reconcile.Request
+	if c.Spec.AllocatedTo != "" {
+		out = append(out, request(c.Namespace, c.Spec.AllocatedTo))
+	}
+	for _, cw := range c.Spec.CoWorkers {
+		out = append(out, request(c.Namespace, cw))
+	}
+	return out
+}
+
+// caseTeam: a case -> its team. practitionerTeam: a practitioner -> its team.
+func (m mapper) caseTeam(_ context.Context, obj client.Object) []reconcile.Request {
+	if c, ok := obj.(*v1alpha1.Case); ok && c.Spec.Team != "" {
+		return []reconcile.Request{request(c.Namespace, c.Spec.Team)}
+	}
+	return nil
+}
+
+func (m mapper) practitionerTeam(_ context.Context, obj client.Object) []reconcile.Request {
+	if p, ok := obj.(*v1alpha1.Practitioner); ok && p.Spec.Team != "" {
+		return []reconcile.Request{request(p.Namespace, p.Spec.Team)}
+	}
+	return nil
+}
+
+// teamPractitioners: a team -> its practitioners.
+func (m mapper) teamPractitioners(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list v1alpha1.PractitionerList
+	if err := m.c.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index.PractitionerByTeam: obj.GetName()}); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, p := range list.Items {
+		out = append(out, request(p.Namespace, p.Name))
+	}
+	return out
+}
+
+// teamCases: a team -> its open cases.
+func (m mapper) teamCases(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list v1alpha1.CaseList
+	if err := m.c.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{index.OpenCaseByTeam: obj.GetName()}); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, 0, len(list.Items))
+	for _, c := range list.Items {
+		out = append(out, request(c.Namespace, c.Name))
+	}
+	return out
+}
+
+// quotaTeams: a quota -> the teams it selects.
+func (m mapper) quotaTeams(ctx context.Context, obj client.Object) []reconcile.Request {
+	q, ok := obj.(*v1alpha1.CaseloadQuota)
+	if !ok {
+		return nil
+	}
+	var teams v1alpha1.TeamList
+	if err := m.c.List(ctx, &teams, client.InNamespace(q.Namespace)); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	for i := range teams.Items {
+		if snapshot.Selects(q, &teams.Items[i]) {
+			out = append(out, request(q.Namespace, teams.Items[i].Name))
+		}
+	}
+	return out
+}
+
+// then chains a map function after quotaTeams: a quota -> its teams -> f of each team.
+func (m mapper) then(f func(context.Context, client.Object) []reconcile.Request) func(context.Context, client.Object) []reconcile.Request {
+	return func(ctx context.Context, obj client.Object) []reconcile.Request {
+		var out []reconcile.Request
+		for _, t := range m.quotaTeams(ctx, obj) {
+			team := &v1alpha1.Team{}
+			team.Namespace, team.Name = t.Namespace, t.Name
+			out = append(out, f(ctx, team)...)
+		}
+		return out
+	}
+}
+
+// specChanged passes creations, deletions and changes of spec (metadata.generation).
+var specChanged = predicate.GenerationChangedPredicate{}
+
+// teamInputsChanged passes a Team update that changes what others compute from it: its labels
+// (which quotas select it), its ledger (reservations counted in load), or its governing quota.
+var teamInputsChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*v1alpha1.Team)
+		n, ok2 := e.ObjectNew.(*v1alpha1.Team)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return o.Generation != n.Generation ||
+			!equality.Semantic.DeepEqual(o.Labels, n.Labels) ||
+			!equality.Semantic.DeepEqual(o.Status.Reservations, n.Status.Reservations) ||
+			o.Status.Quota != n.Status.Quota
+	},
+}
+
+// caseInputsChanged passes a Case update that changes its team's figures: its spec, or the
+// waiting time and exception its status records.
+var caseInputsChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*v1alpha1.Case)
+		n, ok2 := e.ObjectNew.(*v1alpha1.Case)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return o.Generation != n.Generation ||
+			!equality.Semantic.DeepEqual(o.Status.UnallocatedSince, n.Status.UnallocatedSince) ||
+			!equality.Semantic.DeepEqual(o.Status.Exception, n.Status.Exception)
+	},
+}

@@ -1,0 +1,132 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/index"
+	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
+)
+
+// PractitionerReconciler keeps a Practitioner's status current: cases, weight, capacity,
+// headroom, band, and the cases needing cover while they are away. It reads the practitioner's
+// own cases through the index, never the whole team.
+type PractitionerReconciler struct {
+	Client   client.Client
+	Clock    clock.PassiveClock
+	Recorder recorder.EventRecorder
+	// Metrics publishes per-practitioner series (opt-in).
+	Metrics bool
+}
+
+// +kubebuilder:rbac:groups=caseload.dev,resources=practitioners,verbs=get;list;watch
+// +kubebuilder:rbac:groups=caseload.dev,resources=practitioners/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile computes and writes one practitioner's status.
+func (r *PractitionerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var p v1alpha1.Practitioner
+	if err := r.Client.Get(ctx, req.NamespacedName, &p); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetPractitioner(req.Namespace, req.Name)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	now := r.Clock.Now()
+	in := practitionerInput{Practitioner: policy.PractitionerFrom(&p), Now: now}
+
+	var team v1alpha1.Team
+	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.Team}, &team); {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return ctrl.Result{}, err
+	default:
+		in.TeamExists = true
+		quotas, err := snapshot.QuotasSelecting(ctx, r.Client, &team)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		in.Policies, _ = snapshot.ParsePolicies(quotas)
+	}
+
+	var cases v1alpha1.CaseList
+	if err := r.Client.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{index.OpenCaseByPractitioner: p.Name}); err != nil {
+		return ctrl.Result{}, err
+	}
+	engineCases := make([]policy.Case, len(cases.Items))
+	for i := range cases.Items {
+		engineCases[i] = policy.CaseFrom(&cases.Items[i])
+	}
+	self := policy.TeamView{Members: []policy.Member{{Practitioner: in.Practitioner, Holdings: policy.HoldingsOf(p.Name, engineCases)}}}
+	if in.TeamExists {
+		self = policy.WithReservations(self, snapshot.Reservations(&team, now))
+	}
+	in.Holdings = self.Members[0].Holdings
+
+	st, next := practitionerStatus(p.Status, p.Generation, in)
+	r.announce(&p, st)
+	if !equality.Semantic.DeepEqual(p.Status, st) {
+		patch := client.MergeFrom(p.DeepCopy())
+		p.Status = st
+		if err := r.Client.Status().Patch(ctx, &p, patch); err != nil {
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	if r.Metrics {
+		recordPractitioner(p.Namespace, p.Name, &p.Status, p.Spec.Team)
+	}
+	return requeueAt(now, next), nil
+}
+
+// announce records an Event when the practitioner goes Red or comes back from it.
+func (r *PractitionerReconciler) announce(p *v1alpha1.Practitioner, st v1alpha1.PractitionerStatus) {
+	if r.Recorder == nil || p.Status.Band == st.Band {
+		return
+	}
+	switch {
+	case st.Band == v1alpha1.BandRed:
+		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, "OverCapacity", "Audit",
+			"%s is Red: weight %s of capacity %s (CaseloadQuota %s)", p.Name, st.Weight, st.Capacity, st.Quota)
+	case p.Status.Band == v1alpha1.BandRed:
+		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "BackWithinCapacity", "Audit",
+			"%s is back to %s: weight %s of capacity %s (CaseloadQuota %s)", p.Name, st.Band, st.Weight, st.Capacity, st.Quota)
+	}
+}
+
+// SetupWithManager watches practitioners, the cases they hold, their teams' labels and ledger,
+// and the quotas that select their teams.
+func (r *PractitionerReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("practitioner").
+		For(&v1alpha1.Practitioner{}, builder.WithPredicates(specChanged)).
+		Watches(&v1alpha1.Case{}, handler.EnqueueRequestsFromMapFunc(m.casePractitioners), builder.WithPredicates(specChanged)).
+		Watches(&v1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(m.teamPractitioners), builder.WithPredicates(teamInputsChanged)).
+		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.then(m.teamPractitioners)), builder.WithPredicates(specChanged)).
+		Complete(r)
+}
+
+// requeueAt asks to be called again at the next boundary (a reduction ending, midnight, a
+// reservation expiring), so day-dependent figures change on the day without polling.
+func requeueAt(now, next time.Time) ctrl.Result {
+	if next.IsZero() {
+		return ctrl.Result{}
+	}
+	d := next.Sub(now)
+	if d < time.Second {
+		d = time.Second
+	}
+	return ctrl.Result{RequeueAfter: d}
+}

@@ -1,0 +1,108 @@
+package controllers
+
+import (
+	"context"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
+)
+
+// TeamReconciler keeps a Team's status current: its totals, unallocated and overdue work, the
+// allocation ledger (dropping expired reservations), and every selecting quota's audit of it.
+type TeamReconciler struct {
+	Client client.Client
+	Clock  clock.PassiveClock
+	Audits *auditStore
+	// Quotas receives the quotas whose audits changed, for the CaseloadQuota reconciler.
+	Quotas chan<- event.TypedGenericEvent[*v1alpha1.CaseloadQuota]
+}
+
+// +kubebuilder:rbac:groups=caseload.dev,resources=teams,verbs=get;list;watch
+// +kubebuilder:rbac:groups=caseload.dev,resources=teams/status,verbs=get;update;patch
+
+// Reconcile computes and writes one team's status and audits.
+func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var t v1alpha1.Team
+	if err := r.Client.Get(ctx, req.NamespacedName, &t); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.notify(r.Audits.SetTeam(req.Namespace, req.Name, nil))
+			forgetTeam(req.Namespace, req.Name)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, err
+	}
+	now := r.Clock.Now()
+	s, err := snapshot.Load(ctx, r.Client, t.Namespace, t.Name, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	st, next := teamStatus(t.Status, t.Generation, s, now)
+	r.notify(r.Audits.SetTeam(t.Namespace, t.Name, teamAudits(s, now)))
+
+	if !equality.Semantic.DeepEqual(t.Status, st) {
+		// The admission webhook appends reservations to this same status: write only over the
+		// version read, so a reservation added meanwhile is never lost.
+		patch := client.MergeFromWithOptions(t.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		t.Status = st
+		if err := r.Client.Status().Patch(ctx, &t, patch); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{Requeue: true}, nil
+			}
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	recordTeam(t.Namespace, t.Name, &t.Status, bandCounts(s, now))
+	return requeueAt(now, next), nil
+}
+
+// notify hands the quotas whose audits changed to the CaseloadQuota reconciler without blocking.
+func (r *TeamReconciler) notify(quotas []types.NamespacedName) {
+	for _, q := range quotas {
+		obj := &v1alpha1.CaseloadQuota{}
+		obj.Namespace, obj.Name = q.Namespace, q.Name
+		ev := event.TypedGenericEvent[*v1alpha1.CaseloadQuota]{Object: obj}
+		select {
+		case r.Quotas <- ev:
+		default:
+			go func() { r.Quotas <- ev }()
+		}
+	}
+}
+
+// bandCounts counts the team's practitioners by the band their own governing quota gives them.
+func bandCounts(s *snapshot.Snapshot, now time.Time) map[string]int {
+	day := policy.DayOf(now)
+	out := map[string]int{}
+	for _, m := range s.View.Members {
+		gov, ok := policy.GoverningForPractitioner(s.Policies, m.Practitioner, m.Holdings, day)
+		if !ok {
+			out["None"]++
+			continue
+		}
+		out[string(gov.PractitionerFigures(m.Practitioner, m.Holdings, day).Band)]++
+	}
+	return out
+}
+
+// SetupWithManager watches teams, their practitioners and cases, and the quotas that select them.
+func (r *TeamReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("team").
+		For(&v1alpha1.Team{}, builder.WithPredicates(teamInputsChanged)).
+		Watches(&v1alpha1.Practitioner{}, handler.EnqueueRequestsFromMapFunc(m.practitionerTeam), builder.WithPredicates(specChanged)).
+		Watches(&v1alpha1.Case{}, handler.EnqueueRequestsFromMapFunc(m.caseTeam), builder.WithPredicates(caseInputsChanged)).
+		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.quotaTeams), builder.WithPredicates(specChanged)).
+		Complete(r)
+}

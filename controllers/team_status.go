@@ -1,0 +1,131 @@
+package controllers
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
+)
+
+// teamStatus computes a team's status from its snapshot (whose view counts the ledger's
+// unexpired reservations). It returns the status and when it next changes with no event: the
+// next midnight (day counts move on) or the next reservation to expire, whichever is sooner.
+func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot, now time.Time) (v1alpha1.TeamStatus, time.Time) {
+	day := policy.DayOf(now)
+	st := v1alpha1.TeamStatus{
+		ObservedGeneration: generation,
+		Conditions:         append([]metav1.Condition(nil), prev.Conditions...),
+		Reservations:       keptReservations(prev.Reservations, s.OpenCases, now),
+	}
+	next := day.AddDays(1).Start()
+	for _, r := range st.Reservations {
+		if r.ExpiresAt.Time.Before(next) {
+			next = r.ExpiresAt.Time
+		}
+	}
+
+	gov, ok := policy.GoverningForTeam(s.Policies, s.View, day)
+	figs := defaultWeights
+	if ok {
+		figs = gov
+	}
+	tf := figs.TeamFiguresOf(s.View, day)
+	st.Practitioners = int32(tf.Practitioners)
+	st.AvailablePractitioners = int32(tf.AvailablePractitioners)
+	st.Cases = int32(tf.Cases)
+	st.Children = int32(tf.Children)
+	st.Unallocated = int32(tf.Unallocated)
+	st.OldestUnallocatedDays = int32(tf.OldestUnallocatedDays)
+	st.Weight = v1alpha1.Decimal(tf.Weight.String())
+	// Overdue counts every quota's timescales: the strictest wins.
+	st.OverdueCases = 0
+	for _, c := range s.View.Cases {
+		if policy.StrictestTiming(s.Policies, c, day).Overdue {
+			st.OverdueCases++
+		}
+	}
+	if ok {
+		capacity, why := gov.TeamCapacity(s.View.Members, day)
+		st.Quota = quotaName(gov)
+		st.OverCapacityPractitioners = int32(tf.OverCapacityPractitioners)
+		st.Capacity = v1alpha1.Decimal(tf.Capacity.String())
+		st.Headroom = v1alpha1.SignedDecimal(tf.Headroom.String())
+		st.UtilisationPercent = tf.UtilisationPercent
+		st.Band = tf.Band
+		over := tf.Weight > tf.Capacity || tf.OverCapacityPractitioners > 0
+		reason := ReasonWithinCapacity
+		if over {
+			reason = ReasonOverCapacity
+		}
+		finding(&st.Conditions, generation, v1alpha1.ConditionOverCapacity, over, reason,
+			fmt.Sprintf("team carries %s of %s (%s); %d practitioners over their capacity", tf.Weight, capacity, why, tf.OverCapacityPractitioners))
+	} else {
+		finding(&st.Conditions, generation, v1alpha1.ConditionOverCapacity, false, ReasonNoCap, "no CaseloadQuota selects this team")
+	}
+	kstatus(&st.Conditions, generation, "", "", "")
+	return st, next
+}
+
+// keptReservations drops the ledger's expired reservations. One that carries an exception stays
+// until the Case's status has recorded it (or the exception itself lapses), so no approval is lost
+// if the operator was away while the reservation expired.
+func keptReservations(rs []v1alpha1.Reservation, open []v1alpha1.Case, now time.Time) []v1alpha1.Reservation {
+	recorded := map[string]*v1alpha1.CaseException{}
+	for i := range open {
+		recorded[open[i].Name] = open[i].Status.Exception
+	}
+	var out []v1alpha1.Reservation
+	for _, r := range rs {
+		if r.ExpiresAt.Time.After(now) {
+			out = append(out, r)
+			continue
+		}
+		if ex := r.Exception; ex != nil && ex.ExpiresAt.Time.After(now) {
+			got, open := recorded[r.Case]
+			if open && (got == nil || !got.ApprovedAt.Equal(&ex.ApprovedAt)) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// teamAudits computes every selecting quota's audit of the team, keyed by quota.
+func teamAudits(s *snapshot.Snapshot, now time.Time) map[types.NamespacedName]TeamAudit {
+	day := policy.DayOf(now)
+	out := map[types.NamespacedName]TeamAudit{}
+	for i, q := range s.Quotas {
+		key := types.NamespacedName{Namespace: q.Namespace, Name: q.Name}
+		p := policyFor(s, i)
+		if p == nil {
+			out[key] = TeamAudit{Generation: q.Generation, Practitioners: len(s.View.Members)}
+			continue
+		}
+		capacity, _ := p.TeamCapacity(s.View.Members, day)
+		tf := p.TeamFiguresOf(s.View, day)
+		out[key] = TeamAudit{
+			Generation:    q.Generation,
+			Practitioners: len(s.View.Members),
+			Weight:        tf.Weight,
+			Capacity:      capacity,
+			Findings:      p.Audit(s.View, day),
+		}
+	}
+	return out
+}
+
+// policyFor is the parsed policy of the snapshot's i-th quota, nil when it did not parse.
+func policyFor(s *snapshot.Snapshot, i int) *policy.Policy {
+	name := s.Quotas[i].Namespace + "/" + s.Quotas[i].Name
+	for _, p := range s.Policies {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
