@@ -18,6 +18,7 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/controllers"
 	"caseload.dev/caseload-operator/internal/index"
+	admission "caseload.dev/caseload-operator/internal/webhook/v1alpha1"
 )
 
 // Options are the manager's settings; cmd/manager fills them from flags.
@@ -74,6 +75,11 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	}
 	if err := controllers.Setup(mgr, controllers.Options{PractitionerMetrics: opts.PractitionerMetrics}); err != nil {
 		return nil, err
+	}
+	if opts.Webhooks {
+		if err := admission.Setup(mgr); err != nil {
+			return nil, err
+		}
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err

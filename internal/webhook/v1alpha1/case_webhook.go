@@ -1,0 +1,362 @@
+package v1alpha1
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
+)
+
+// +kubebuilder:webhook:path=/validate-caseload-dev-v1alpha1-case,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=caseload.dev,resources=cases,verbs=create;update,versions=v1alpha1,name=vcase.caseload.dev,admissionReviewVersions=v1,timeoutSeconds=15,matchPolicy=Equivalent
+
+// +kubebuilder:rbac:groups=caseload.dev,resources=teams,verbs=get;list;watch
+// +kubebuilder:rbac:groups=caseload.dev,resources=teams/status,verbs=get;update
+// +kubebuilder:rbac:groups=caseload.dev,resources=cases;practitioners;caseloadquotas,verbs=get;list;watch
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+var caseKind = schema.GroupKind{Group: caseloadv1alpha1.GroupVersion.Group, Kind: "Case"}
+
+// CaseValidator decides allocations: a create or update of a Case that gives it a new lead or
+// co-worker. It reads the team from the cache, the Team's allocation ledger live, asks the
+// policy engine, and records what it admits in the ledger with compare-and-swap, so that racing
+// allocations through several replicas cannot both pass when only one fits.
+type CaseValidator struct {
+	// Cache reads Cases, Practitioners, Teams and CaseloadQuotas through the indexes.
+	Cache client.Reader
+	// Live reads straight from the apiserver: the Team whose ledger is written, and objects the
+	// cache may not show yet.
+	Live client.Reader
+	// Client writes the Team's status (the ledger).
+	Client client.Client
+	// Approvals decides who may approve exceptions.
+	Approvals Approvals
+	// Events records approved exceptions.
+	Events events.EventRecorder
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	Log logr.Logger
+}
+
+var _ admission.Validator[*caseloadv1alpha1.Case] = &CaseValidator{}
+
+// ValidateCreate decides the allocation of a new case, if it has a lead or co-workers.
+func (v *CaseValidator) ValidateCreate(ctx context.Context, c *caseloadv1alpha1.Case) (admission.Warnings, error) {
+	return v.validate(ctx, nil, c)
+}
+
+// ValidateUpdate decides an update that adds a lead or co-worker; other updates pass.
+func (v *CaseValidator) ValidateUpdate(ctx context.Context, old, c *caseloadv1alpha1.Case) (admission.Warnings, error) {
+	return v.validate(ctx, old, c)
+}
+
+// ValidateDelete allows deleting a case: closing it (spec.closedOn) is the usual way out.
+func (v *CaseValidator) ValidateDelete(context.Context, *caseloadv1alpha1.Case) (admission.Warnings, error) {
+	return nil, nil
+}
+
+func (v *CaseValidator) now() time.Time {
+	if v.Now != nil {
+		return v.Now()
+	}
+	return time.Now()
+}
+
+func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.Case) (admission.Warnings, error) {
+	after := policy.CaseFrom(c)
+	var before *policy.Case
+	movedTeam := old == nil || old.Spec.Team != c.Spec.Team
+	if !movedTeam {
+		b := policy.CaseFrom(old)
+		before = &b
+	}
+	joiners := policy.Joiners(before, after)
+	if len(joiners) == 0 {
+		if movedTeam {
+			return nil, requireTeam(ctx, v.Cache, v.Live, caseKind, c.Namespace, c.Name, c.Spec.Team)
+		}
+		return nil, nil
+	}
+
+	start := time.Now()
+	warnings, err := v.allocate(ctx, c, before, after, joiners)
+	decisionSeconds.Observe(time.Since(start).Seconds())
+	switch {
+	case err == nil:
+		admissionDecisions.WithLabelValues(resultAdmitted).Inc()
+	case apierrors.IsInvalid(err) || apierrors.IsForbidden(err):
+		admissionDecisions.WithLabelValues(resultDenied).Inc()
+	default:
+		admissionDecisions.WithLabelValues(resultError).Inc()
+	}
+	return warnings, err
+}
+
+// allocate decides the allocation against the live ledger and, unless the request is a dry
+// run, reserves it; on a lost compare-and-swap it decides again with the fresher ledger.
+func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, before *policy.Case, after policy.Case, joiners []policy.Joining) (admission.Warnings, error) {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil {
+		return nil, apierrors.NewInternalError(err)
+	}
+	dryRun := req.DryRun != nil && *req.DryRun
+	log := v.Log.WithValues("case", c.Name, "namespace", c.Namespace, "team", c.Spec.Team)
+	ctx, cancel := context.WithTimeout(ctx, ledgerBudget)
+	defer cancel()
+
+	var mayApprove *bool // asked once per request, not once per attempt
+	for attempt := 1; ; attempt++ {
+		now := v.now()
+		team := &caseloadv1alpha1.Team{}
+		if err := v.Live.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.Team}, team); err != nil {
+			if apierrors.IsNotFound(err) {
+				return nil, noTeam(caseKind, c.Namespace, c.Name, c.Spec.Team)
+			}
+			return nil, unavailable(fmt.Errorf("read team %s: %w", c.Spec.Team, err))
+		}
+		snap, err := snapshot.Load(ctx, v.Cache, c.Namespace, c.Spec.Team, now)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		snap.WithLedger(team, now)
+		view := policy.Rebased(snap.View, before, after)
+		newcomers, err := v.newcomers(ctx, c.Namespace, view, joiners)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		day := policy.DayOf(now)
+		d := policy.Decide(snap.Policies, policy.Allocation{Case: after, Newcomers: newcomers, Team: view, Day: day})
+		warnings := append(admission.Warnings{}, d.Warnings...)
+		for _, q := range snap.Unparsable {
+			warnings = append(warnings, fmt.Sprintf("CaseloadQuota %s/%s cannot be applied and was not checked: see its status", c.Namespace, q))
+		}
+
+		reason := strings.TrimSpace(c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation])
+		var exception *caseloadv1alpha1.CaseException
+		if !d.Allowed() {
+			if !d.Exceptable() {
+				return warnings, denial(c, d, "")
+			}
+			if reason == "" {
+				return warnings, denial(c, d, exceptionHint(c.Namespace))
+			}
+			if mayApprove == nil {
+				ok, err := v.Approvals.MayApprove(ctx, req.UserInfo, c.Namespace)
+				if err != nil {
+					return nil, unavailable(err)
+				}
+				mayApprove = &ok
+			}
+			if !*mayApprove {
+				return warnings, denialWithException(c, d, notApprover(req.UserInfo.Username, c.Namespace))
+			}
+			exception = approvedException(req.UserInfo.Username, reason, policy.ExceptionDays(snap.Policies, d), now)
+			warnings = append(warnings, fmt.Sprintf("admitted above the cap by exception approved by %s until %s: %s",
+				req.UserInfo.Username, exception.ExpiresAt.Format(time.DateOnly), d.Reason()))
+		} else if reason != "" {
+			warnings = append(warnings, fmt.Sprintf("%s is set but the allocation fits every cap: no exception is recorded", caseloadv1alpha1.ExceptionReasonAnnotation))
+		}
+		if dryRun {
+			return warnings, nil
+		}
+
+		governing := governingFor(snap.Policies, team, view, day)
+		added := Reservations(string(req.UID), after, joiners, governing, exception, now)
+		holders := map[string]bool{}
+		for _, h := range policy.Holders(after) {
+			holders[h.Name] = true
+		}
+		next, full := NextLedger(team.Status.Reservations, after.Name, holders, added, now)
+		if full {
+			return warnings, apierrors.NewServiceUnavailable(fmt.Sprintf(
+				"team %s has %d allocations in flight, more than its ledger holds: try again in a minute", c.Spec.Team, MaxReservations))
+		}
+		team.Status.Reservations = next
+		err = v.Client.Status().Update(ctx, team)
+		switch {
+		case err == nil:
+			log.V(1).Info("allocation admitted and reserved", "practitioners", names(joiners), "attempt", attempt, "exception", exception != nil)
+			if exception != nil {
+				v.recordException(ctx, c, joiners, exception, d)
+			}
+			return warnings, nil
+		case apierrors.IsConflict(err) && ctx.Err() == nil:
+			ledgerConflicts.Inc()
+			select {
+			case <-time.After(conflictBackoff(attempt)):
+			case <-ctx.Done():
+			}
+			continue
+		default:
+			return nil, unavailable(fmt.Errorf("record the allocation in team %s's ledger after %d attempts: %w", c.Spec.Team, attempt, err))
+		}
+	}
+}
+
+// newcomers gives the engine each joiner: a member of the team with their holdings, or a
+// practitioner of another team, or one the namespace does not have. A practitioner created a
+// moment ago may be missing from the cache, so the apiserver is asked before calling it unknown.
+func (v *CaseValidator) newcomers(ctx context.Context, namespace string, view policy.TeamView, joiners []policy.Joining) ([]policy.Newcomer, error) {
+	out := make([]policy.Newcomer, 0, len(joiners))
+	for _, j := range joiners {
+		n := policy.Newcomer{Name: j.Name, Role: j.Role}
+		if m, ok := view.Member(j.Name); ok {
+			n.Known, n.Practitioner, n.Holdings = true, m.Practitioner, m.Holdings
+			out = append(out, n)
+			continue
+		}
+		var p caseloadv1alpha1.Practitioner
+		key := client.ObjectKey{Namespace: namespace, Name: j.Name}
+		err := v.Cache.Get(ctx, key, &p)
+		if apierrors.IsNotFound(err) {
+			err = v.Live.Get(ctx, key, &p)
+		}
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return nil, fmt.Errorf("read practitioner %s: %w", j.Name, err)
+		default:
+			n.Known, n.Practitioner = true, policy.PractitionerFrom(&p)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// recordException emits an Event for an exception. The Case of a create has no UID yet (and
+// might still be refused after this webhook), so the Event is about the practitioner who
+// takes the case over the cap, with the Case as the related object. The manager's reason is
+// in the ledger and the Case's status, not in the Event, which more people can read.
+func (v *CaseValidator) recordException(ctx context.Context, c *caseloadv1alpha1.Case, joiners []policy.Joining, e *caseloadv1alpha1.CaseException, d policy.Decision) {
+	if v.Events == nil {
+		return
+	}
+	over := map[string]bool{}
+	for _, f := range d.Denials {
+		if f.Kind == "Practitioner" {
+			over[f.Name] = true
+		}
+	}
+	for _, j := range joiners {
+		if !over[j.Name] {
+			continue
+		}
+		var p caseloadv1alpha1.Practitioner
+		if err := v.Live.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: j.Name}, &p); err != nil {
+			v.Log.Error(err, "exception admitted but its event not recorded", "case", c.Name, "practitioner", j.Name)
+			continue
+		}
+		v.Events.Eventf(&p, c, corev1.EventTypeWarning, "ExceptionApproved", "Allocate",
+			"case %s allocated to %s above the cap by exception approved by %s until %s",
+			c.Name, j.Name, e.ApprovedBy, e.ExpiresAt.Format(time.DateOnly))
+	}
+}
+
+// governingFor is the quota whose weights a reservation records: the one the Team's status
+// names, or else the one the engine would choose for the team.
+func governingFor(policies []*policy.Policy, team *caseloadv1alpha1.Team, view policy.TeamView, day policy.Day) *policy.Policy {
+	if q := team.Status.Quota; q != "" {
+		for _, p := range policies {
+			if p.Name == team.Namespace+"/"+q || p.Name == q {
+				return p
+			}
+		}
+	}
+	p, _ := policy.GoverningForTeam(policies, view, day)
+	return p
+}
+
+// denial turns the engine's denials into a 422 with a field path per reason: kubectl prints
+// each on a line of its own. hint, if any, is added to the last reason.
+func denial(c *caseloadv1alpha1.Case, d policy.Decision, hint string) error {
+	errs := denialErrors(c, d)
+	if hint != "" && len(errs) > 0 {
+		last := errs[len(errs)-1]
+		last.Detail += "; " + hint
+	}
+	return apierrors.NewInvalid(caseKind, c.Name, errs)
+}
+
+// denialWithException adds why the exception asked for in the annotation cannot be granted.
+func denialWithException(c *caseloadv1alpha1.Case, d policy.Decision, why string) error {
+	errs := denialErrors(c, d)
+	path := field.NewPath("metadata", "annotations").Key(caseloadv1alpha1.ExceptionReasonAnnotation)
+	errs = append(errs, field.Forbidden(path, why))
+	return apierrors.NewInvalid(caseKind, c.Name, errs)
+}
+
+func denialErrors(c *caseloadv1alpha1.Case, d policy.Decision) field.ErrorList {
+	var errs field.ErrorList
+	for _, f := range d.Denials {
+		errs = append(errs, field.Forbidden(pathOf(c, f), f.String()))
+	}
+	return errs
+}
+
+// pathOf is the field that makes the allocation: spec.allocatedTo or spec.coWorkers[i] of the
+// practitioner the finding is about, or, for a team-wide finding, of the lead.
+func pathOf(c *caseloadv1alpha1.Case, f policy.Finding) *field.Path {
+	spec := field.NewPath("spec")
+	if f.Kind == "Practitioner" {
+		for i, cw := range c.Spec.CoWorkers {
+			if cw == f.Name && c.Spec.AllocatedTo != f.Name {
+				return spec.Child("coWorkers").Index(i)
+			}
+		}
+	}
+	if c.Spec.AllocatedTo == "" && len(c.Spec.CoWorkers) > 0 {
+		return spec.Child("coWorkers")
+	}
+	return spec.Child("allocatedTo")
+}
+
+// noTeam is the refusal of an object that names a Team the namespace does not have.
+func noTeam(kind schema.GroupKind, namespace, name, team string) error {
+	return apierrors.NewInvalid(kind, name, field.ErrorList{field.Invalid(field.NewPath("spec", "team"), team,
+		fmt.Sprintf("there is no Team %s in namespace %s: create the Team first, or correct the name", team, namespace))})
+}
+
+// requireTeam refuses an object whose spec.team names no Team in its namespace. The cache is
+// asked first; a Team created a moment ago (kubectl apply -f of a whole directory) is looked
+// up live before the object is refused.
+func requireTeam(ctx context.Context, cache, live client.Reader, kind schema.GroupKind, namespace, name, team string) error {
+	key := client.ObjectKey{Namespace: namespace, Name: team}
+	err := cache.Get(ctx, key, &caseloadv1alpha1.Team{})
+	if apierrors.IsNotFound(err) {
+		err = live.Get(ctx, key, &caseloadv1alpha1.Team{})
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return noTeam(kind, namespace, name, team)
+	case err != nil:
+		return unavailable(fmt.Errorf("read team %s: %w", team, err))
+	}
+	return nil
+}
+
+// unavailable is the answer when the webhook cannot decide: failurePolicy Fail refuses the
+// request, and the message says it is worth trying again.
+func unavailable(err error) error {
+	return apierrors.NewServiceUnavailable(fmt.Sprintf("caseload admission could not decide, try again: %v", err))
+}
+
+func names(js []policy.Joining) []string {
+	out := make([]string, len(js))
+	for i, j := range js {
+		out[i] = j.Name
+	}
+	return out
+}

@@ -1,0 +1,36 @@
+package v1alpha1
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Admission metrics, served with controller-runtime's on the manager's /metrics. They name no
+// case, practitioner or team: only outcomes and timings.
+var (
+	admissionDecisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "caseload_admission_decisions_total",
+		Help: "Allocations decided by the Case webhook, by result: admitted, denied or error.",
+	}, []string{"result"})
+
+	ledgerConflicts = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "caseload_admission_ledger_conflicts_total",
+		Help: "Writes of a Team's allocation ledger that lost a compare-and-swap race and were decided again.",
+	})
+
+	decisionSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "caseload_admission_decision_duration_seconds",
+		Help:    "Time to decide an allocation, from the webhook call to the ledger write, retries included.",
+		Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+	})
+)
+
+const (
+	resultAdmitted = "admitted"
+	resultDenied   = "denied"
+	resultError    = "error"
+)
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(admissionDecisions, ledgerConflicts, decisionSeconds)
+}

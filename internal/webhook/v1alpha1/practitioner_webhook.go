@@ -1,0 +1,103 @@
+package v1alpha1
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/index"
+)
+
+// +kubebuilder:webhook:path=/validate-caseload-dev-v1alpha1-practitioner,mutating=false,failurePolicy=fail,sideEffects=None,groups=caseload.dev,resources=practitioners,verbs=create;update;delete,versions=v1alpha1,name=vpractitioner.caseload.dev,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent
+
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
+
+var practitionerKind = schema.GroupKind{Group: caseloadv1alpha1.GroupVersion.Group, Kind: "Practitioner"}
+
+// mustMoveShown is how many objects a refused delete lists before saying how many more.
+const mustMoveShown = 10
+
+// PractitionerValidator checks that a practitioner names an existing Team, and refuses to
+// delete one who still holds open cases: the cases would be left with a lead nobody can find.
+type PractitionerValidator struct {
+	Cache client.Reader
+	Live  client.Reader
+}
+
+var _ admission.Validator[*caseloadv1alpha1.Practitioner] = &PractitionerValidator{}
+
+// ValidateCreate checks spec.team.
+func (v *PractitionerValidator) ValidateCreate(ctx context.Context, p *caseloadv1alpha1.Practitioner) (admission.Warnings, error) {
+	return nil, requireTeam(ctx, v.Cache, v.Live, practitionerKind, p.Namespace, p.Name, p.Spec.Team)
+}
+
+// ValidateUpdate checks spec.team when it changes. Other changes (leave, FTE, reductions)
+// are never refused, even when they put the practitioner over the cap: reality is recorded.
+func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *caseloadv1alpha1.Practitioner) (admission.Warnings, error) {
+	if old.Spec.Team == p.Spec.Team {
+		return nil, nil
+	}
+	return nil, requireTeam(ctx, v.Cache, v.Live, practitionerKind, p.Namespace, p.Name, p.Spec.Team)
+}
+
+// ValidateDelete refuses while the practitioner holds open cases, listing them.
+func (v *PractitionerValidator) ValidateDelete(ctx context.Context, p *caseloadv1alpha1.Practitioner) (admission.Warnings, error) {
+	var cases caseloadv1alpha1.CaseList
+	if err := v.Cache.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{index.OpenCaseByPractitioner: p.Name}); err != nil {
+		return nil, unavailable(fmt.Errorf("list the cases of %s: %w", p.Name, err))
+	}
+	if len(cases.Items) == 0 {
+		return nil, nil
+	}
+	if terminating, err := namespaceTerminating(ctx, v.Live, p.Namespace); err != nil || terminating {
+		return nil, err
+	}
+	held := make([]string, 0, len(cases.Items))
+	for _, c := range cases.Items {
+		role := "co-worker"
+		if c.Spec.AllocatedTo == p.Name {
+			role = "lead"
+		}
+		held = append(held, fmt.Sprintf("%s (%s)", c.Name, role))
+	}
+	return nil, apierrors.NewForbidden(schema.GroupResource{Group: practitionerKind.Group, Resource: "practitioners"}, p.Name,
+		fmt.Errorf("%s still holds %s: reallocate or close them first, so that no case is left without its worker: %s",
+			p.Name, plural(len(held), "open case"), mustMove(held)))
+}
+
+// namespaceTerminating reports whether the namespace is being deleted. Its objects then go
+// with it, and refusing their deletion would only leave the namespace stuck in Terminating.
+func namespaceTerminating(ctx context.Context, live client.Reader, namespace string) (bool, error) {
+	var ns corev1.Namespace
+	if err := live.Get(ctx, client.ObjectKey{Name: namespace}, &ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, unavailable(fmt.Errorf("read namespace %s: %w", namespace, err))
+	}
+	return ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating, nil
+}
+
+// mustMove lists what has to move first, sorted, at most mustMoveShown, and says how many more.
+func mustMove(items []string) string {
+	sort.Strings(items)
+	if len(items) <= mustMoveShown {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:mustMoveShown], ", "), len(items)-mustMoveShown)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
