@@ -44,6 +44,11 @@ generate: controller-gen ## Generate the deepcopy code of the API types.
 	@echo "generate: writing zz_generated.deepcopy.go"
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
+.PHONY: samples
+samples: ## Regenerate the sample council in config/samples/council (seeded: the same every time).
+	@echo "samples: writing config/samples/council from hack/gen-samples"
+	$(GO) run ./hack/gen-samples
+
 .PHONY: fmt
 fmt: ## Run go fmt.
 	$(GO) fmt ./...
@@ -53,7 +58,7 @@ vet: ## Run go vet.
 	$(GO) vet ./...
 
 .PHONY: verify
-verify: manifests generate ## Fail when generated files differ from what is committed.
+verify: manifests generate chart-files ## Fail when generated files (CRDs, RBAC, webhooks, the chart's copies) differ from what is committed.
 	@if [ -n "$$(git status --porcelain -- api config charts)" ]; then \
 		echo "verify: generated files are out of date; run 'make manifests generate' and commit:"; \
 		git status --porcelain -- api config charts; git --no-pager diff --stat -- api config charts; exit 1; \
@@ -85,9 +90,58 @@ fuzz: ## Fuzz the policy engine for a minute per target.
 build: manifests generate fmt vet ## Build the manager and the kubectl plugin into bin/.
 	$(GO) build -o $(LOCALBIN)/manager ./cmd/manager
 
+# `make run` starts the operator on its own local control plane (kube-apiserver and etcd from
+# envtest) with the sample council loaded, and writes $(SANDBOX_KUBECONFIG) for kubectl.
+# USE_EXISTING_CLUSTER=true runs it against the cluster of the current kubeconfig instead (the
+# kubebuilder convention). SANDBOX_DATA_DIR=bin/sandbox-data keeps etcd's data between runs.
+USE_EXISTING_CLUSTER ?= false
+SANDBOX_KUBECONFIG ?= bin/sandbox.kubeconfig
+SANDBOX_DATA_DIR ?=
+SANDBOX_SAMPLES ?= config/samples/council
+SANDBOX_LOG ?= bin/sandbox.log
+
 .PHONY: run
-run: manifests generate ## Start the operator on a local control plane with a sample council.
-	@assets=$$($(SETUP_ENVTEST)); KUBEBUILDER_ASSETS="$$assets" $(GO) run ./cmd/manager
+run: manifests generate ## Start the operator on a local control plane with a sample council (USE_EXISTING_CLUSTER=true: the current kubeconfig's).
+ifeq ($(USE_EXISTING_CLUSTER),true)
+	@echo "run: USE_EXISTING_CLUSTER=true: installing the CRDs into the cluster of the current kubeconfig ($$(kubectl config current-context))"
+	kubectl apply --server-side -f config/crd/bases
+	@echo "run: building the manager into $(LOCALBIN)/manager"
+	@$(GO) build -o $(LOCALBIN)/manager ./cmd/manager
+	@echo "run: running the manager against the current kubeconfig until Ctrl-C; webhooks are off (the cluster"
+	@echo "run: cannot reach them here: deploy the chart for admission). Load the sample with:"
+	@echo "run:   kubectl apply -f $(SANDBOX_SAMPLES)"
+	@exec $(LOCALBIN)/manager --enable-webhooks=false
+else
+	@$(MAKE) --no-print-directory sandbox
+endif
+
+.PHONY: sandbox
+sandbox: ## Start the local control plane, the operator and the sample council (make run, without regenerating).
+	@echo "run: [1/3] kube-apiserver and etcd $(ENVTEST_K8S_VERSION) from hack/setup-envtest.sh (a first run builds them: about 9 minutes)"
+	@assets=$$($(SETUP_ENVTEST)); \
+	echo "run: [2/3] building the manager into $(LOCALBIN)/manager"; \
+	$(GO) build -o $(LOCALBIN)/manager ./cmd/manager; \
+	echo "run: [3/3] starting the sandbox: control plane, CRDs, sample council, operator and its TLS webhook; Ctrl-C stops it all"; \
+	KUBEBUILDER_ASSETS="$$assets" exec $(LOCALBIN)/manager --sandbox --sandbox-kubeconfig=$(SANDBOX_KUBECONFIG) \
+		--sandbox-data-dir=$(SANDBOX_DATA_DIR) --sandbox-samples=$(SANDBOX_SAMPLES) --sandbox-log=$(SANDBOX_LOG)
+
+##@ Helm chart
+
+.PHONY: chart-files
+chart-files: ## Copy the generated RBAC rules and webhook configuration from config/ into the chart.
+	@mkdir -p charts/caseload-operator/files
+	cp config/rbac/role.yaml charts/caseload-operator/files/role.yaml
+	cp config/webhook/manifests.yaml charts/caseload-operator/files/webhook-manifests.yaml
+
+.PHONY: helm-lint
+helm-lint: helm manifests chart-files ## Lint the chart, with its defaults and with every optional part switched on.
+	$(HELM) lint --strict --kube-version $(ENVTEST_K8S_VERSION) charts/caseload-operator
+	$(HELM) lint --strict --kube-version $(ENVTEST_K8S_VERSION) charts/caseload-operator \
+		--set webhook.certSource=cert-manager,networkPolicy.enabled=true,serviceMonitor.enabled=true
+
+.PHONY: chart-test
+chart-test: helm manifests chart-files ## Render the chart and config/default and dry-run every object on a real kube-apiserver.
+	@assets=$$($(SETUP_ENVTEST)); KUBEBUILDER_ASSETS="$$assets" $(GO) test ./test/chart/ -count=1 -v
 
 ##@ Deployment
 
@@ -110,7 +164,14 @@ $(CONTROLLER_GEN):
 
 .PHONY: helm
 helm: $(HELM) ## Install helm into bin/ (built through the Go module proxy).
+# The -X flags do what helm's own release build does: report its version, and assume the
+# Kubernetes version of its client libraries (1.37 for v3.22) when no cluster is asked, instead of
+# 1.20, so `helm template` honours the chart's kubeVersion.
+HELM_K8S_MINOR ?= $(word 2,$(subst ., ,$(ENVTEST_K8S_VERSION)))
+HELM_LDFLAGS = -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR) \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR)
 $(HELM):
 	@echo "helm: building $(HELM_VERSION) into $(LOCALBIN) (about 2 minutes)"
 	@mkdir -p $(LOCALBIN)
-	GOBIN=$(LOCALBIN) $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	GOBIN=$(LOCALBIN) $(GO) install -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)

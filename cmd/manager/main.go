@@ -4,13 +4,19 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"caseload.dev/caseload-operator/internal/operator"
+	"caseload.dev/caseload-operator/internal/sandbox"
+	"caseload.dev/caseload-operator/internal/testenv"
 )
 
 func main() {
@@ -24,9 +30,18 @@ func main() {
 	flag.StringVar(&opts.WebhookHost, "webhook-host", "", "The address the webhook server listens on (all addresses when empty).")
 	flag.IntVar(&opts.WebhookPort, "webhook-port", 9443, "The port the webhook server listens on.")
 	flag.StringVar(&opts.WebhookCertDir, "webhook-cert-dir", "", "The directory holding tls.crt and tls.key for the webhook server.")
+	var sb sandbox.Options
+	useSandbox := flag.Bool("sandbox", false, "Run on an embedded local control plane (kube-apiserver and etcd from envtest) with the sample council loaded: what `make run` does.")
+	flag.StringVar(&sb.Kubeconfig, "sandbox-kubeconfig", "bin/sandbox.kubeconfig", "Where --sandbox writes the kubeconfig of its admin user.")
+	flag.StringVar(&sb.DataDir, "sandbox-data-dir", "", "Keep the sandbox's etcd data in this directory and reuse it on the next start (empty: start fresh every time).")
+	flag.StringVar(&sb.Samples, "sandbox-samples", "config/samples/council", "The YAML --sandbox loads at start, in file-name order (empty: none).")
+	flag.StringVar(&sb.LogFile, "sandbox-log", "bin/sandbox.log", "Where --sandbox writes the operator's log (\"-\" for stderr), keeping the terminal for the try-next text.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
+	if *useSandbox {
+		os.Exit(runSandbox(sb, opts, zapOpts))
+	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 
@@ -41,4 +56,55 @@ func main() {
 		log.Error(err, "manager stopped with an error")
 		os.Exit(1)
 	}
+}
+
+// runSandbox runs the operator on its own local control plane until SIGINT or SIGTERM.
+func runSandbox(sb sandbox.Options, opts operator.Options, zapOpts zap.Options) int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "sandbox:", err); return 1 }
+	// Metrics and probes stay off unless asked for: the sandbox is reached through kubectl.
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["metrics-bind-address"] {
+		opts.MetricsBindAddress = "0"
+	}
+	if !set["health-probe-bind-address"] {
+		opts.HealthProbeBindAddress = "0"
+	}
+	logTo := os.Stderr
+	if sb.LogFile != "-" {
+		f, err := os.OpenFile(sb.LogFile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			return fail(err)
+		}
+		defer f.Close()
+		logTo = f
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts), zap.WriteTo(logTo)))
+
+	var err error
+	if sb.Root, err = testenv.Root(); err != nil {
+		return fail(err)
+	}
+	if sb.Assets, err = testenv.Assets(sb.Root); err != nil {
+		return fail(err)
+	}
+	sb.Operator, sb.Out = opts, os.Stdout
+
+	// The first SIGINT or SIGTERM stops everything in order. Later ones do not cut that short:
+	// exiting early would leave kube-apiserver and etcd running.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		cancel()
+		for range signals {
+			fmt.Fprintln(os.Stderr, "sandbox: still stopping kube-apiserver and etcd, one moment")
+		}
+	}()
+	if err := sandbox.Run(ctx, sb); err != nil {
+		return fail(err)
+	}
+	return 0
 }

@@ -1,5 +1,14 @@
 package sandbox
 
+import (
+	"fmt"
+	"io"
+	"os/exec"
+	"path/filepath"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+)
+
 // The tour: objects of the sample council (config/samples/council, written by
 // hack/gen-samples) that the try-next text and the end-to-end test point at. hack/gen-samples
 // builds the sample around them and checks with the policy engine that every claim made here
@@ -41,3 +50,55 @@ const (
 	TourNewlyQualified = "sw-0586"
 	TourPointsCase     = "c-7731"
 )
+
+// writeTour prints what to try next, with the commands spelled out for copying.
+func writeTour(w io.Writer, opts Options) {
+	kubectl := "kubectl is on your PATH"
+	if _, err := exec.LookPath("kubectl"); err != nil {
+		kubectl = "kubectl is not on your PATH: use " + filepath.Join(opts.Assets, "kubectl")
+	}
+	bf, hs := "kubectl -n "+TourNamespace, "kubectl -n "+TourPointsNamespace
+	look := [][2]string{
+		{"kubectl get caseload -A", "every Team, Practitioner, Case and quota"},
+		{bf + " get tm", "teams: cases, unallocated, weight, capacity, band"},
+		{bf + " get prac", "practitioners: weight, capacity, headroom, band"},
+		{bf + " get clq", "quotas: mode, teams, violations"},
+		{hs + " get prac", "points; " + TourAbsentPractitioner + " is absent: their cases need cover"},
+	}
+	fmt.Fprintf(w, "\nIn another terminal (the kubeconfig is an admin of this sandbox; %s):\n\n  export KUBECONFIG=%s\n\n", kubectl, opts.Kubeconfig)
+	fmt.Fprintf(w, "Two councils, one namespace each, that cannot see each other's objects:\n")
+	fmt.Fprintf(w, "  %-12s Walsall-style: at most 15 weighted cases for an experienced social worker, 12 newly qualified\n", TourNamespace)
+	fmt.Fprintf(w, "  %-12s Wirral-style points: 100 per FTE, case types 4-10 points, newly qualified 90\n\n", TourPointsNamespace)
+	fmt.Fprintf(w, "Look around:\n")
+	for _, l := range look {
+		fmt.Fprintf(w, "  %-32s # %s\n", l[0], l[1])
+	}
+	patch := func(ns, c, body string) string {
+		return fmt.Sprintf("kubectl -n %s patch case %s --type merge -p '%s'", ns, c, body)
+	}
+	allocate := func(p string) string { return fmt.Sprintf(`{"spec":{"allocatedTo":%q}}`, p) }
+	exception := fmt.Sprintf(`{"metadata":{"annotations":{%q:"Continuity: already works with the family"}},"spec":{"allocatedTo":%q}}`,
+		v1alpha1.ExceptionReasonAnnotation, TourFullPractitioner)
+
+	fmt.Fprintf(w, "\nA tightening is recorded, never refused: the cap went from 18 to 15 and %s is over it now:\n", TourOverCapPractitioner)
+	fmt.Fprintf(w, "  %s get prac %s\n", bf, TourOverCapPractitioner)
+	fmt.Fprintf(w, "  %s get clq %s -o jsonpath='{range .status.violationList[*]}{.message}{\"\\n\"}{end}'\n", bf, TourQuota)
+
+	fmt.Fprintf(w, "\nAn allocation that is refused: %s, a new %s case (weight %s), to %s, who carries %s of %s:\n",
+		TourRefusedCase, TourRefusedCaseType, TourRefusedCaseWeight, TourFullPractitioner, TourFullLoad, TourFullCapacity)
+	fmt.Fprintf(w, "  %s\n", patch(TourNamespace, TourRefusedCase, allocate(TourFullPractitioner)))
+	fmt.Fprintf(w, "  -> case %s (%s, weight %s) would take %s to %s of %s (SocialWorker cap 15 x FTE 1): denied by CaseloadQuota %s/%s\n",
+		TourRefusedCase, TourRefusedCaseType, TourRefusedCaseWeight, TourFullPractitioner, TourFullAfter, TourFullCapacity, TourNamespace, TourQuota)
+
+	fmt.Fprintf(w, "\nAn exception: a manager's reason admits it, up to 120%% of the cap for 28 days (you may approve: you are an admin):\n")
+	fmt.Fprintf(w, "  %s\n", patch(TourNamespace, TourRefusedCase, exception))
+	fmt.Fprintf(w, "  %s get case %s -o jsonpath='{.status.exception}'\n", bf, TourRefusedCase)
+
+	fmt.Fprintf(w, "\nOr give it to %s, who has room:\n  %s\n", TourRoomyPractitioner, patch(TourNamespace, TourRefusedCase, allocate(TourRoomyPractitioner)))
+
+	fmt.Fprintf(w, "\nNewly qualified workers lead no child protection in %s (co-working is fine):\n  %s\n",
+		TourPointsNamespace, patch(TourPointsNamespace, TourPointsCase, allocate(TourNewlyQualified)))
+
+	fmt.Fprintf(w, "\nThe operator's log is in %s. Ctrl-C stops the operator, kube-apiserver and etcd; the next\n", opts.LogFile)
+	fmt.Fprintf(w, "make run starts fresh (SANDBOX_DATA_DIR=bin/sandbox-data make run keeps the data instead).\n")
+}
