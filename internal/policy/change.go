@@ -40,6 +40,28 @@ func Joiners(before *Case, after Case) []Joining {
 	return out
 }
 
+// Leavers returns who a change from before to after takes off the case: each holder of before
+// who does not hold the open case in the same role after. Closing a case makes every holder a
+// leaver, since a closed case weighs nothing.
+func Leavers(before *Case, after Case) []Joining {
+	if before == nil {
+		return nil
+	}
+	stays := map[Joining]bool{}
+	if after.Open() {
+		for _, h := range Holders(after) {
+			stays[h] = true
+		}
+	}
+	var out []Joining
+	for _, h := range Holders(*before) {
+		if !stays[h] {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
 // Rebased returns the team as it is before a change of case c takes effect: the case (by
 // name) is taken out of every member's holdings, cached or reserved, and counted again for
 // the holders that keep it in the same role. Whatever the cache shows of c (nothing, an older

@@ -36,6 +36,35 @@ func TestJoiners(t *testing.T) {
 	}
 }
 
+func TestLeavers(t *testing.T) {
+	lead, co := v1alpha1.RoleLead, v1alpha1.RoleCoWorker
+	with := func(to string, cws ...string) *Case {
+		c := caseOf("c-1", "ChildInNeed")
+		c.AllocatedTo, c.CoWorkers = to, cws
+		return &c
+	}
+	closed := with("jo", "ali")
+	closed.ClosedOn = MustParseDay("2026-11-20")
+	for _, tc := range []struct {
+		name          string
+		before, after *Case
+		want          []Joining
+	}{
+		{"a new case has no leavers", nil, with("jo"), nil},
+		{"unallocating", with("jo", "ali"), with(""), []Joining{{"jo", lead}, {"ali", co}}},
+		{"reallocating", with("jo"), with("sam"), []Joining{{"jo", lead}}},
+		{"a lead becoming co-worker leaves the lead role", with("jo"), with("sam", "jo"), []Joining{{"jo", lead}}},
+		{"closing the case", with("jo", "ali"), closed, []Joining{{"jo", lead}, {"ali", co}}},
+		{"no change", with("jo", "ali"), with("jo", "ali"), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Leavers(tc.before, *tc.after); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Leavers = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
 // TestRebasedCountsTheCaseOncePerHolderThatKeepsIt: whatever the cache shows of the case, the
 // team before the change counts it only for those who keep it, so a reallocation is not refused
 // for the weight the old lead is giving up, and a retried create is not counted twice.

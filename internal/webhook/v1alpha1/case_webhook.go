@@ -88,6 +88,9 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 		if movedTeam {
 			return nil, requireTeam(ctx, v.Cache, v.Live, caseKind, c.Namespace, c.Name, c.Spec.Team)
 		}
+		if leavers := policy.Leavers(before, after); len(leavers) > 0 {
+			v.release(ctx, c, leavers)
+		}
 		return nil, nil
 	}
 
@@ -203,6 +206,50 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		default:
 			return nil, unavailable(fmt.Errorf("record the allocation in team %s's ledger after %d attempts: %w", c.Spec.Team, attempt, err))
 		}
+	}
+}
+
+// release takes the ledger's reservations of a case off the practitioners a change takes off
+// it (unallocated, reallocated, or the case closed), so the capacity they free is usable at
+// once rather than when the reservations expire. Releasing is never a reason to refuse: if the
+// ledger cannot be written, the reservations lapse after ReservationTTL.
+func (v *CaseValidator) release(ctx context.Context, c *caseloadv1alpha1.Case, leavers []policy.Joining) {
+	req, err := admission.RequestFromContext(ctx)
+	if err != nil || (req.DryRun != nil && *req.DryRun) {
+		return
+	}
+	gone := map[string]bool{}
+	for _, l := range leavers {
+		gone[l.Name] = true
+	}
+	ctx, cancel := context.WithTimeout(ctx, ledgerBudget)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		team := &caseloadv1alpha1.Team{}
+		if err := v.Live.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.Team}, team); err != nil {
+			return
+		}
+		var kept []caseloadv1alpha1.Reservation
+		for _, r := range team.Status.Reservations {
+			if r.Case == c.Name && gone[r.Practitioner] && r.Exception == nil {
+				continue
+			}
+			kept = append(kept, r)
+		}
+		if len(kept) == len(team.Status.Reservations) {
+			return
+		}
+		team.Status.Reservations = kept
+		err := v.Client.Status().Update(ctx, team)
+		if apierrors.IsConflict(err) && ctx.Err() == nil {
+			ledgerConflicts.Inc()
+			time.Sleep(conflictBackoff(attempt))
+			continue
+		}
+		if err != nil {
+			v.Log.Error(err, "reservations not released; they lapse on their own", "case", c.Name, "team", c.Spec.Team)
+		}
+		return
 	}
 }
 
