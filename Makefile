@@ -143,24 +143,6 @@ helm-lint: helm manifests chart-files ## Lint the chart, with its defaults and w
 chart-test: helm manifests chart-files ## Render the chart and config/default and dry-run every object on a real kube-apiserver.
 	@assets=$$($(SETUP_ENVTEST)); KUBEBUILDER_ASSETS="$$assets" $(GO) test ./test/chart/ -count=1 -v
 
-##@ Helm chart
-
-.PHONY: chart-files
-chart-files: ## Copy the generated RBAC rules and webhook configuration from config/ into the chart.
-	@mkdir -p charts/caseload-operator/files
-	cp config/rbac/role.yaml charts/caseload-operator/files/role.yaml
-	cp config/webhook/manifests.yaml charts/caseload-operator/files/webhook-manifests.yaml
-
-.PHONY: helm-lint
-helm-lint: helm manifests chart-files ## Lint the chart, with its defaults and with every optional part switched on.
-	$(HELM) lint --strict --kube-version $(ENVTEST_K8S_VERSION) charts/caseload-operator
-	$(HELM) lint --strict --kube-version $(ENVTEST_K8S_VERSION) charts/caseload-operator \
-		--set webhook.certSource=cert-manager,networkPolicy.enabled=true,serviceMonitor.enabled=true
-
-.PHONY: chart-test
-chart-test: helm manifests chart-files ## Render the chart and config/default and dry-run every object on a real kube-apiserver.
-	@assets=$$($(SETUP_ENVTEST)); KUBEBUILDER_ASSETS="$$assets" $(GO) test ./test/chart/ -count=1 -v
-
 ##@ Deployment
 
 .PHONY: install
@@ -189,16 +171,7 @@ HELM_K8S_MINOR ?= $(word 2,$(subst ., ,$(ENVTEST_K8S_VERSION)))
 HELM_LDFLAGS = -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR) \
 	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR)
-# The -X flags do what helm's own release build does: report its version, and assume the
-# Kubernetes version of its client libraries (1.37 for v3.22) when no cluster is asked, instead of
-# 1.20, so `helm template` honours the chart's kubeVersion.
-HELM_K8S_MINOR ?= $(word 2,$(subst ., ,$(ENVTEST_K8S_VERSION)))
-HELM_LDFLAGS = -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
-	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR) \
-	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR)
 $(HELM):
 	@echo "helm: building $(HELM_VERSION) into $(LOCALBIN) (about 2 minutes)"
-	@mkdir -p $(LOCALBIN)
-		@echo "helm: building $(HELM_VERSION) into $(LOCALBIN) (about 2 minutes)"
 	@mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) $(GO) install -ldflags '$(HELM_LDFLAGS)' helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
