@@ -63,36 +63,44 @@ type Weight struct {
 	Breakdown string
 }
 
-// Weigh computes a case's weight: caseTypes[type] (or default) x complexity[level] (x 1 for a
-// level not listed) + additionalChild x (children - 1), rounded up to the thousandth.
-func (p *Policy) Weigh(c Case) Weight {
-	base, listed := p.CaseTypes[c.Type]
-	var b strings.Builder
-	if listed {
-		fmt.Fprintf(&b, "%s %s", c.Type, base)
-	} else {
+// weightOf computes a case's weight: caseTypes[type] (or default) x complexity[level] (x 1 for a
+// level not listed) + additionalChild x (children - 1), as one exact sum rounded up to the
+// thousandth.
+func (p *Policy) weightOf(c Case) (value, base, mult Milli, listed bool, extra int) {
+	base, listed = p.CaseTypes[c.Type]
+	if !listed {
 		base = p.DefaultWeight
-		fmt.Fprintf(&b, "%s (default) %s", c.Type, base)
 	}
 	mult, ok := p.Complexity[c.Complexity]
 	if !ok {
 		mult = One
 	}
+	extra = max(c.Children-1, 0)
+	micro := int64(base)*int64(mult) + int64(p.AdditionalChild)*int64(extra)*1000
+	return Milli(mulDivUp(micro, 1, 1000)), base, mult, listed, extra
+}
+
+// Weigh computes a case's weight and says how it was reached.
+func (p *Policy) Weigh(c Case) Weight {
+	value, base, mult, listed, extra := p.weightOf(c)
+	var b strings.Builder
+	if listed {
+		fmt.Fprintf(&b, "%s %s", c.Type, base)
+	} else {
+		fmt.Fprintf(&b, "%s (default) %s", c.Type, base)
+	}
 	if mult != One {
 		fmt.Fprintf(&b, " x %s %s", c.Complexity, mult)
 	}
-	extra := max(c.Children-1, 0)
-	// Exact sum in millionths, then one rounding up to the thousandth.
-	micro := int64(base)*int64(mult) + int64(p.AdditionalChild)*int64(extra)*1000
-	value := Milli(mulDivUp(micro, 1, 1000))
-	if extra > 0 && p.AdditionalChild > 0 {
+	withChildren := extra > 0 && p.AdditionalChild > 0
+	if withChildren {
 		noun := "children"
 		if extra == 1 {
 			noun = "child"
 		}
 		fmt.Fprintf(&b, " + %d more %s x %s", extra, noun, p.AdditionalChild)
 	}
-	if b.Len() > 0 && (mult != One || (extra > 0 && p.AdditionalChild > 0)) {
+	if mult != One || withChildren {
 		fmt.Fprintf(&b, " = %s", value)
 	}
 	return Weight{Value: value, Breakdown: b.String()}
@@ -104,7 +112,7 @@ func (p *Policy) Carried(c Case, role Role) Milli {
 	if !c.Open() {
 		return 0
 	}
-	w := p.Weigh(c).Value
+	w, _, _, _, _ := p.weightOf(c)
 	if role == v1alpha1.RoleCoWorker {
 		return Milli(mulDivUp(int64(w), int64(p.CoWorkerShare), 1000))
 	}
