@@ -164,8 +164,11 @@ func Run(ctx context.Context, opts Options) (err error) {
 
 	reconciled(ctx, c, say)
 	if ctx.Err() == nil {
-		fmt.Fprintf(opts.Out, "\n%s (took %s).\n", ReadyLine, time.Since(start).Round(100*time.Millisecond))
-		writeTour(opts.Out, opts)
+		// The ready line comes last, so that whoever waits for it has the whole text.
+		var b bytes.Buffer
+		writeTour(&b, opts)
+		fmt.Fprintf(&b, "\n%s (took %s): Ctrl-C stops it.\n", ReadyLine, time.Since(start).Round(100*time.Millisecond))
+		_, _ = opts.Out.Write(b.Bytes())
 	}
 
 	select {

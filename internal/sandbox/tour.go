@@ -99,6 +99,6 @@ func writeTour(w io.Writer, opts Options) {
 	fmt.Fprintf(w, "\nNewly qualified workers lead no child protection in %s (co-working is fine):\n  %s\n",
 		TourPointsNamespace, patch(TourPointsNamespace, TourPointsCase, allocate(TourNewlyQualified)))
 
-	fmt.Fprintf(w, "\nThe operator's log is in %s. Ctrl-C stops the operator, kube-apiserver and etcd; the next\n", opts.LogFile)
+	fmt.Fprintf(w, "\nThe operator's log is in %s. Ctrl-C stops the operator, kube-apiserver and etcd, and the next\n", opts.LogFile)
 	fmt.Fprintf(w, "make run starts fresh (SANDBOX_DATA_DIR=bin/sandbox-data make run keeps the data instead).\n")
 }
