@@ -341,7 +341,11 @@ func TestWebhooksMatchGeneratedAndRefuseUncheckedAllocations(t *testing.T) {
 				if handles(w, "cases") {
 					casesSeen = true
 					if w.FailurePolicy == nil || *w.FailurePolicy != admissionregistrationv1.Fail {
-						t.Errorf("%s: webhook %s judges cases with failurePolicy %v: an allocation the webhook cannot check would be let through", r.source, w.Name, w.FailurePolicy)
+						policy := "unset (Fail)"
+						if w.FailurePolicy != nil {
+							policy = string(*w.FailurePolicy)
+						}
+						t.Errorf("%s: webhook %s judges cases with failurePolicy %s: an allocation the webhook cannot check would be let through", r.source, w.Name, policy)
 					}
 				}
 				checkNamespaceSelector(t, r.source, w)
