@@ -30,6 +30,7 @@ func main() {
 	flag.StringVar(&opts.WebhookHost, "webhook-host", "", "The address the webhook server listens on (all addresses when empty).")
 	flag.IntVar(&opts.WebhookPort, "webhook-port", 9443, "The port the webhook server listens on.")
 	flag.StringVar(&opts.WebhookCertDir, "webhook-cert-dir", "", "The directory holding tls.crt and tls.key for the webhook server.")
+	flag.BoolVar(&opts.WebhookHTTP2, "enable-http2", false, "Let the webhook server speak HTTP/2 (off: HTTP/2 rapid-reset hardening, and HTTP/1.1 spreads admission requests over replicas).")
 	var sb sandbox.Options
 	useSandbox := flag.Bool("sandbox", false, "Run on an embedded local control plane (kube-apiserver and etcd from envtest) with the sample council loaded: what `make run` does.")
 	flag.StringVar(&sb.Kubeconfig, "sandbox-kubeconfig", "bin/sandbox.kubeconfig", "Where --sandbox writes the kubeconfig of its admin user.")

@@ -5,6 +5,7 @@ package operator
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -39,6 +40,18 @@ type Options struct {
 	WebhookHost    string
 	WebhookPort    int
 	WebhookCertDir string
+	// WebhookHTTP2 lets the webhook server speak HTTP/2. Off by default, as kubebuilder's
+	// scaffold has it: HTTP/2 rapid reset (CVE-2023-44487), and one multiplexed connection from
+	// the apiserver would send every admission request to a single replica.
+	WebhookHTTP2 bool
+}
+
+// webhookTLS restricts the webhook server to HTTP/1.1 unless HTTP/2 is asked for.
+func webhookTLS(opts Options) []func(*tls.Config) {
+	if opts.WebhookHTTP2 {
+		return nil
+	}
+	return []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
 }
 
 // Scheme has the kinds the operator reads and writes.
@@ -65,6 +78,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 			Host:    opts.WebhookHost,
 			Port:    opts.WebhookPort,
 			CertDir: opts.WebhookCertDir,
+			TLSOpts: webhookTLS(opts),
 		}),
 	})
 	if err != nil {
