@@ -309,7 +309,7 @@ func harbourside() *council {
 	}
 	la.practitioners = []*practitioner{
 		prac("sw-0847", "SocialWorker", "1", 89),
-		prac(sandbox.TourAbsentPractitioner, "SocialWorker", "0.8", 78).absent().withNote("absent: cases need cover"),
+		prac(sandbox.TourAbsentPractitioner, "SocialWorker", "0.8", 78).absent().withNote("absent: cases need cover (marked unavailable in 50-absences.yaml, after their cases)"),
 		prac("sw-0879", "SeniorSocialWorker", "0.6", 83),
 		prac("sw-0893", "SocialWorker", "1", 85).reduce(v1alpha1.ReductionTradeUnion, 10, ""),
 	}

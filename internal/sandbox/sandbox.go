@@ -17,7 +17,9 @@ import (
 	"strings"
 	"time"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -104,16 +106,20 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := hooks.PrepWithoutInstalling(); err != nil {
+		return fmt.Errorf("prepare the webhook certificates: %w", err)
+	}
+	// A kept data directory holds the webhook configuration of the last run, pointing at a port
+	// nobody serves now: it would refuse every write until the new one is installed.
+	if err := removeStaleWebhooks(ctx, c, hooks, say); err != nil {
+		return err
+	}
 	if opts.Samples != "" {
 		// Everything is created before the webhook configuration is installed: the sample is
 		// the council as it is, over-cap practitioners included, and reality is recorded.
 		if err := load(ctx, c, opts.Samples, say); err != nil {
 			return err
 		}
-	}
-
-	if err := hooks.PrepWithoutInstalling(); err != nil {
-		return fmt.Errorf("prepare the webhook certificates: %w", err)
 	}
 	webhooks := len(hooks.ValidatingWebhooks)+len(hooks.MutatingWebhooks) > 0
 	mopts := opts.Operator
@@ -182,8 +188,30 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 }
 
+func removeStaleWebhooks(ctx context.Context, c client.Client, hooks *envtest.WebhookInstallOptions, say func(string, ...any)) error {
+	var stale []client.Object
+	for _, h := range hooks.ValidatingWebhooks {
+		stale = append(stale, &admissionv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: h.Name}})
+	}
+	for _, h := range hooks.MutatingWebhooks {
+		stale = append(stale, &admissionv1.MutatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: h.Name}})
+	}
+	for _, o := range stale {
+		err := c.Delete(ctx, o)
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("remove the webhook configuration %s of the last run: %w", o.GetName(), err)
+		default:
+			say("removed the webhook configuration %s of the last run (it pointed at a port nobody serves now)", o.GetName())
+		}
+	}
+	return nil
+}
+
 // load creates every object in the YAML files of dir, in file-name order; objects that exist
-// already (a kept data directory) are left as they are.
+// already (a kept data directory) are left as they are. A later document for an object created
+// earlier in the same run is applied over it.
 func load(ctx context.Context, c client.Client, dir string, say func(string, ...any)) error {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
@@ -194,27 +222,40 @@ func load(ctx context.Context, c client.Client, dir string, say func(string, ...
 	}
 	sort.Strings(files)
 	created, existing := map[string]int{}, 0
+	seen := map[string]bool{}
 	for _, f := range files {
 		objs, err := decode(f)
 		if err != nil {
 			return err
 		}
 		for _, o := range objs {
+			key := o.GetKind() + "/" + o.GetNamespace() + "/" + o.GetName()
 			err := c.Create(ctx, o, client.FieldValidation("Strict"))
 			switch {
+			case apierrors.IsAlreadyExists(err) && seen[key]:
+				// A later document for an object loaded in this run changes it, as kubectl
+				// apply would (an absence recorded after the cases were allocated).
+				if err := c.Patch(ctx, o, client.Merge, client.FieldValidation("Strict")); err != nil {
+					return fmt.Errorf("update %s %s/%s from %s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), f, err)
+				}
 			case apierrors.IsAlreadyExists(err):
 				existing++
 			case err != nil:
 				return fmt.Errorf("load %s %s/%s from %s: %w", o.GetKind(), o.GetNamespace(), o.GetName(), f, err)
 			default:
 				created[o.GetKind()]++
+				seen[key] = true
 			}
 		}
+	}
+	if len(created) == 0 {
+		say("sample council from %s already there (kept in the data directory): %d objects left as they are", dir, existing)
+		return nil
 	}
 	say("sample council loaded from %s: %d namespaces, %d teams, %d practitioners, %d cases and, last, %d quotas",
 		dir, created["Namespace"], created["Team"], created["Practitioner"], created["Case"], created["CaseloadQuota"])
 	if existing > 0 {
-		say("%d sample objects were already there (kept from the data directory) and were left as they are", existing)
+		say("%d sample objects were already there (kept in the data directory) and were left as they are", existing)
 	}
 	return nil
 }
