@@ -212,13 +212,13 @@ func brookfield() *council {
 	ts, ad := timescaleSpec()
 	c := &council{ns: sandbox.TourNamespace, display: "Brookfield Children's Services", refPrefix: "LCS", caseNumbers: [2]int{1000, 3000}}
 	c.quotas = []quota{
-		{name: sandbox.TourTrialQuota, comment: "A trial, in DryRun: would a team average of 14 per FTE hold in child protection? Its findings\n# show in its own status and change nothing else.",
+		{name: sandbox.TourTrialQuota, comment: "A trial, in DryRun: would a team average of 11 per FTE hold in child protection? Its findings\n# show in its own status and change nothing else.",
 			spec: v1alpha1.CaseloadQuotaSpec{
 				TeamSelector:      &metav1.LabelSelector{MatchLabels: map[string]string{"caseload.dev/service": "child-protection"}},
 				EnforcementAction: v1alpha1.EnforcementDryRun,
 				Weights: v1alpha1.Weights{Default: "1", Complexity: map[string]v1alpha1.Decimal{"Low": "0.75", "High": "1.5"},
 					AdditionalChild: "0.25", CoWorkerShare: "0.5"},
-				TeamCap: &v1alpha1.TeamCap{MaxAveragePerFTE: dec("14")},
+				TeamCap: &v1alpha1.TeamCap{MaxAveragePerFTE: dec("11")},
 				Bands:   v1alpha1.Bands{AmberPercent: 90, RedPercent: 100},
 			}},
 		{name: sandbox.TourQuota, comment: "Walsall-style: at most 15 weighted cases for an experienced social worker, 12 for a newly\n# qualified one, who holds child protection only as a co-worker. Tightened from 18 to 15 for\n# experienced workers on 2026-11-16 and applied last: those who carried more are over the cap now,\n# which is recorded (band Red, a violation in its status), never refused.",
@@ -609,6 +609,15 @@ func verifyTour(councils []*council) error {
 	}
 	if d, _ := allocate(bf, cp, sandbox.TourRefusedCase, sandbox.TourRoomyPractitioner); !d.Allowed() {
 		return fmt.Errorf("allocating %s to %s is refused: %s", sandbox.TourRefusedCase, sandbox.TourRoomyPractitioner, d.Reason())
+	}
+	for _, q := range bf.quotas {
+		if q.name != sandbox.TourTrialQuota {
+			continue
+		}
+		trial := policy.MustFromSpec(bf.ns+"/"+q.name, q.spec)
+		if len(trial.Audit(cp.view(), asOf)) == 0 {
+			return fmt.Errorf("the trial %s finds nothing in %s: a trial worth showing finds something", q.name, cp.name)
+		}
 	}
 	d, err = allocate(hs, hs.team("child-protection"), sandbox.TourPointsCase, sandbox.TourNewlyQualified)
 	if err != nil {
