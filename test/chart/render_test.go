@@ -226,7 +226,7 @@ func objectName(o *unstructured.Unstructured) string {
 
 // installCRDs installs the CRDs of the kinds the chart renders besides its own (cert-manager's
 // Certificate and Issuer, the Prometheus Operator's ServiceMonitor) from testdata/crds, so those
-// objects are validated against their real schemas too.
+// objects are validated too (see testdata/crds/README.md).
 func installCRDs(env *testenv.Env) error {
 	ctx := context.Background()
 	files, err := filepath.Glob(filepath.Join(env.Root, "test", "chart", "testdata", "crds", "*.yaml"))
