@@ -117,7 +117,7 @@ endif
 
 .PHONY: sandbox
 sandbox: ## Start the local control plane, the operator and the sample council (make run, without regenerating).
-	@echo "run: [1/3] kube-apiserver and etcd $(ENVTEST_K8S_VERSION) from hack/setup-envtest.sh (a first run builds them: about 9 minutes)"
+	@echo "run: [1/3] kube-apiserver and etcd $(ENVTEST_K8S_VERSION) from hack/setup-envtest.sh (a first run may build them: 10 to 13 minutes on 2 cores)"
 	@assets=$$($(SETUP_ENVTEST)); \
 	echo "run: [2/3] building the manager into $(LOCALBIN)/manager"; \
 	$(GO) build -o $(LOCALBIN)/manager ./cmd/manager; \
