@@ -40,13 +40,9 @@ func main() {
 	check := flag.Bool("check", false, "compare with the files in -out instead of writing them")
 	flag.Parse()
 
-	rng := rand.New(rand.NewPCG(seed, seed>>3))
-	councils := []*council{brookfield(), harbourside()}
-	for _, c := range councils {
-		c.generate(rng)
-	}
-	if err := verifyTour(councils); err != nil {
-		fmt.Fprintln(os.Stderr, "gen-samples: the sample no longer supports the make run tour:", err)
+	councils, err := generate()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gen-samples:", err)
 		os.Exit(1)
 	}
 	files := render(councils)
@@ -80,6 +76,19 @@ func main() {
 		}
 	}
 	summarise(os.Stdout, councils)
+}
+
+// generate builds both councils from the seed and checks the tour's claims against them.
+func generate() ([]*council, error) {
+	rng := rand.New(rand.NewPCG(seed, seed>>3))
+	councils := []*council{brookfield(), harbourside()}
+	for _, c := range councils {
+		c.generate(rng)
+	}
+	if err := verifyTour(councils); err != nil {
+		return nil, fmt.Errorf("the sample no longer supports the make run tour: %w", err)
+	}
+	return councils, nil
 }
 
 // council is one namespace: its teams, their people and cases, and its quotas.
