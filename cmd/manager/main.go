@@ -17,6 +17,7 @@ import (
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/sandbox"
 	"caseload.dev/caseload-operator/internal/testenv"
+	"caseload.dev/caseload-operator/internal/webhook/certs"
 )
 
 func main() {
@@ -30,6 +31,10 @@ func main() {
 	flag.StringVar(&opts.WebhookHost, "webhook-host", "", "The address the webhook server listens on (all addresses when empty).")
 	flag.IntVar(&opts.WebhookPort, "webhook-port", 9443, "The port the webhook server listens on.")
 	flag.StringVar(&opts.WebhookCertDir, "webhook-cert-dir", "", "The directory holding tls.crt and tls.key for the webhook server.")
+	certSource := flag.String("cert-source", string(certs.SourceSelf), "Where the webhook's serving certificate comes from: self (the operator issues and rotates it in --cert-secret and sets the caBundle), cert-manager or dir (read from --webhook-cert-dir).")
+	flag.StringVar(&opts.WebhookCerts.SecretName, "cert-secret", "caseload-webhook-server-cert", "With --cert-source=self: the Secret, in the operator's namespace, that holds the CA and serving certificate (mount it at --webhook-cert-dir).")
+	flag.StringVar(&opts.WebhookCerts.ServiceName, "webhook-service", "caseload-webhook-service", "With --cert-source=self: the webhook Service the certificate is for.")
+	flag.StringVar(&opts.WebhookCerts.WebhookConfigName, "webhook-config", "caseload-validating-webhook-configuration", "With --cert-source=self: the ValidatingWebhookConfiguration whose caBundle the operator keeps current.")
 	flag.BoolVar(&opts.WebhookHTTP2, "enable-http2", false, "Let the webhook server speak HTTP/2 (off: HTTP/2 rapid-reset hardening, and HTTP/1.1 spreads admission requests over replicas).")
 	var sb sandbox.Options
 	useSandbox := flag.Bool("sandbox", false, "Run on an embedded local control plane (kube-apiserver and etcd from envtest) with the sample council loaded: what `make run` does.")
@@ -43,6 +48,12 @@ func main() {
 	if *useSandbox {
 		os.Exit(runSandbox(sb, opts, zapOpts))
 	}
+	source, err := certs.ParseSource(*certSource)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	opts.WebhookCerts.Source, opts.WebhookCerts.Namespace = source, certs.Namespace()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 	log := ctrl.Log.WithName("setup")
 

@@ -19,6 +19,7 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/controllers"
 	"caseload.dev/caseload-operator/internal/index"
+	"caseload.dev/caseload-operator/internal/webhook/certs"
 	admission "caseload.dev/caseload-operator/internal/webhook/v1alpha1"
 )
 
@@ -44,6 +45,9 @@ type Options struct {
 	// scaffold has it: HTTP/2 rapid reset (CVE-2023-44487), and one multiplexed connection from
 	// the apiserver would send every admission request to a single replica.
 	WebhookHTTP2 bool
+	// WebhookCerts say where the serving certificate comes from; the zero value reads it from
+	// WebhookCertDir, whose CertDir it takes.
+	WebhookCerts certs.Options
 }
 
 // webhookTLS restricts the webhook server to HTTP/1.1 unless HTTP/2 is asked for.
@@ -91,7 +95,13 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		return nil, err
 	}
 	if opts.Webhooks {
-		if err := admission.Setup(mgr); err != nil {
+		c := opts.WebhookCerts
+		c.CertDir = opts.WebhookCertDir
+		ready, err := certs.Setup(mgr, c)
+		if err != nil {
+			return nil, err
+		}
+		if err := admission.Setup(mgr, ready); err != nil {
 			return nil, err
 		}
 	}

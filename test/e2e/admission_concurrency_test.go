@@ -250,7 +250,7 @@ func startReplica(t *testing.T, bin, dir string, i int, kubeconfig, certDir stri
 		"--metrics-bind-address="+r.metricsAddr,
 		"--health-probe-bind-address="+r.probes,
 		"--webhook-host=127.0.0.1", "--webhook-port="+port,
-		"--webhook-cert-dir="+certDir,
+		"--webhook-cert-dir="+certDir, "--cert-source=dir",
 	)
 	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
 	if err := r.cmd.Start(); err != nil {

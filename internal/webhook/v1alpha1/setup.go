@@ -6,7 +6,9 @@
 package v1alpha1
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 
@@ -16,10 +18,41 @@ import (
 // EventSource is the reporting controller of the webhook's Events.
 const EventSource = "caseload-admission"
 
-// Setup registers every validator with the manager's webhook server, and a readiness check
-// that passes once the server is serving its certificate. The indexes of package index must be
-// set up first.
-func Setup(mgr ctrl.Manager) error {
+// Setup registers every validator with the manager's webhook server once certsReady is closed
+// (at once if it already is: certificates from a directory; after the operator has issued
+// them, if it rotates its own), and a readiness check that passes only when the server is
+// serving its certificate. The indexes of package index must be set up first.
+func Setup(mgr ctrl.Manager, certsReady <-chan struct{}) error {
+	if err := mgr.AddReadyzCheck("webhook", func(req *http.Request) error {
+		select {
+		case <-certsReady:
+		default:
+			return errors.New("the webhook's serving certificate is not ready yet")
+		}
+		return mgr.GetWebhookServer().StartedChecker()(req)
+	}); err != nil {
+		return fmt.Errorf("webhook readiness check: %w", err)
+	}
+	select {
+	case <-certsReady:
+		return register(mgr)
+	default:
+	}
+	// The webhook server reads its certificate when it starts, so it must not start before the
+	// certificate is there: register (which adds the server to the manager) once it is.
+	log := ctrl.Log.WithName("admission")
+	go func() {
+		<-certsReady
+		if err := register(mgr); err != nil {
+			log.Error(err, "webhooks not served")
+			return
+		}
+		log.Info("serving certificate ready: webhooks registered")
+	}()
+	return nil
+}
+
+func register(mgr ctrl.Manager) error {
 	cases := &CaseValidator{
 		Cache:     mgr.GetClient(),
 		Live:      mgr.GetAPIReader(),
@@ -41,9 +74,6 @@ func Setup(mgr ctrl.Manager) error {
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &caseloadv1alpha1.CaseloadQuota{}).WithValidator(&CaseloadQuotaValidator{}).Complete(); err != nil {
 		return fmt.Errorf("caseloadquota webhook: %w", err)
-	}
-	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
-		return fmt.Errorf("webhook readiness check: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,149 @@
+package certs_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"caseload.dev/caseload-operator/internal/operator"
+	"caseload.dev/caseload-operator/internal/testenv"
+	"caseload.dev/caseload-operator/internal/webhook/certs"
+)
+
+func TestParseSource(t *testing.T) {
+	for _, ok := range []string{"self", "cert-manager", "dir"} {
+		if _, err := certs.ParseSource(ok); err != nil {
+			t.Errorf("ParseSource(%q): %v", ok, err)
+		}
+	}
+	if _, err := certs.ParseSource("vault"); err == nil || err.Error() != `--cert-source is "vault"; it is one of self, cert-manager or dir` {
+		t.Errorf("ParseSource(vault) = %v", err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func ready(addr string) bool {
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// TestSelfRotatedCertificate runs the manager with --cert-source=self against a real
+// apiserver: it issues a CA and a serving certificate into the Secret, writes the CA into the
+// webhook configuration's caBundle, and is ready only once the Secret is mounted and served.
+// The test plays the kubelet, copying the Secret into the cert directory.
+func TestSelfRotatedCertificate(t *testing.T) {
+	env, err := testenv.Start(testenv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+
+	const ns, secret, service, config = "caseload-system", "caseload-webhook-server-cert", "caseload-webhook-service", "caseload-validating-webhook-configuration"
+	none := admissionv1.SideEffectClassNone
+	url := "https://127.0.0.1:1/never-called"
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		&admissionv1.ValidatingWebhookConfiguration{ObjectMeta: metav1.ObjectMeta{Name: config}, Webhooks: []admissionv1.ValidatingWebhook{{
+			Name: "vnothing.caseload.dev", ClientConfig: admissionv1.WebhookClientConfig{URL: &url}, SideEffects: &none, AdmissionReviewVersions: []string{"v1"},
+			Rules: []admissionv1.RuleWithOperations{{Operations: []admissionv1.OperationType{admissionv1.Create},
+				Rule: admissionv1.Rule{APIGroups: []string{"example.invalid"}, APIVersions: []string{"v1"}, Resources: []string{"widgets"}}}},
+		}}},
+	} {
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	certDir := t.TempDir()
+	probes, webhookAddr := freeAddr(t), freeAddr(t)
+	_, port, _ := net.SplitHostPort(webhookAddr)
+	webhookPort, _ := strconv.Atoi(port)
+	mgr, err := operator.New(ctx, env.Config, operator.Options{
+		MetricsBindAddress: "0", HealthProbeBindAddress: probes,
+		Webhooks: true, WebhookHost: "127.0.0.1", WebhookPort: webhookPort, WebhookCertDir: certDir,
+		WebhookCerts: certs.Options{Source: certs.SourceSelf, Namespace: ns, SecretName: secret, ServiceName: service, WebhookConfigName: config},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = mgr.Start(ctx) }()
+
+	var s corev1.Secret
+	eventually(t, 30*time.Second, "the operator issues the certificate into Secret "+secret, func() bool {
+		return env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: secret}, &s) == nil && len(s.Data["tls.crt"]) > 0
+	})
+	time.Sleep(time.Second)
+	if ready(probes) {
+		t.Fatal("ready before the certificate is mounted: the apiserver would be sent to a server with no certificate")
+	}
+
+	// The kubelet mounts the Secret.
+	for _, f := range []string{"tls.crt", "tls.key", "ca.crt"} {
+		if err := os.WriteFile(filepath.Join(certDir, f), s.Data[f], 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 90*time.Second, "the manager is ready", func() bool { return ready(probes) })
+
+	var cfg admissionv1.ValidatingWebhookConfiguration
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: config}, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(cfg.Webhooks[0].ClientConfig.CABundle, s.Data["ca.crt"]) {
+		t.Errorf("caBundle is not the operator's CA")
+	}
+
+	// The webhook server presents a certificate the apiserver can verify for the Service's name.
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(s.Data["ca.crt"]) {
+		t.Fatal("ca.crt holds no certificate")
+	}
+	conn, err := tls.Dial("tcp", webhookAddr, &tls.Config{RootCAs: pool, ServerName: service + "." + ns + ".svc"})
+	if err != nil {
+		t.Fatalf("TLS to the webhook server as the apiserver would connect: %v", err)
+	}
+	leaf := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	if left := time.Until(leaf.NotAfter); left < 300*24*time.Hour {
+		t.Errorf("serving certificate expires in %v; want about a year", left)
+	}
+}
+
+func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
