@@ -72,6 +72,20 @@ func main() {
 
 // runSandbox runs the operator on its own local control plane until SIGINT or SIGTERM.
 func runSandbox(sb sandbox.Options, opts operator.Options, zapOpts zap.Options) int {
+	// The first SIGINT or SIGTERM stops everything in order, even during start-up. Later ones do
+	// not cut that short: exiting early would leave kube-apiserver and etcd running.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-signals
+		cancel()
+		for range signals {
+			fmt.Fprintln(os.Stderr, "sandbox: still stopping kube-apiserver and etcd, one moment")
+		}
+	}()
+
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "sandbox:", err); return 1 }
 	// Metrics and probes stay off unless asked for: the sandbox is reached through kubectl.
 	set := map[string]bool{}
@@ -102,19 +116,6 @@ func runSandbox(sb sandbox.Options, opts operator.Options, zapOpts zap.Options) 
 	}
 	sb.Operator, sb.Out = opts, os.Stdout
 
-	// The first SIGINT or SIGTERM stops everything in order. Later ones do not cut that short:
-	// exiting early would leave kube-apiserver and etcd running.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-signals
-		cancel()
-		for range signals {
-			fmt.Fprintln(os.Stderr, "sandbox: still stopping kube-apiserver and etcd, one moment")
-		}
-	}()
 	if err := sandbox.Run(ctx, sb); err != nil {
 		return fail(err)
 	}

@@ -60,6 +60,14 @@ const ReadyLine = "caseload-operator sandbox is ready"
 func Run(ctx context.Context, opts Options) (err error) {
 	start := time.Now()
 	say := func(format string, args ...any) { fmt.Fprintf(opts.Out, "sandbox: "+format+"\n", args...) }
+	// Interrupted during start-up: a clean stop like any other, once the deferred steps below
+	// have stopped what was started.
+	defer func() {
+		if err != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			say("interrupted during start-up")
+			err = nil
+		}
+	}()
 
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(opts.Root, "config", "crd", "bases")},
@@ -85,6 +93,10 @@ func Run(ctx context.Context, opts Options) (err error) {
 	cfg, err := env.Start()
 	if err != nil {
 		return fmt.Errorf("start kube-apiserver and etcd: %w", err)
+	}
+	if ctx.Err() != nil {
+		_ = env.Stop()
+		return ctx.Err()
 	}
 	hooks := &envtest.WebhookInstallOptions{Paths: []string{filepath.Join(opts.Root, "config", "webhook")}, IgnoreErrorIfPathMissing: true}
 	defer func() {
