@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -49,6 +50,26 @@ type CaseValidator struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	Log logr.Logger
+
+	// teams holds one lock per team. Allocations to the same team through this replica take
+	// turns instead of racing each other to the compare-and-swap, where all but one would lose
+	// and decide again; races with other replicas are still settled by the compare-and-swap.
+	teams sync.Map // "namespace/team" -> *sync.Mutex
+}
+
+// lockTeam waits for this replica's turn on the team, or for ctx to end.
+func (v *CaseValidator) lockTeam(ctx context.Context, namespace, team string) (unlock func(), err error) {
+	m, _ := v.teams.LoadOrStore(namespace+"/"+team, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	locked := make(chan struct{})
+	go func() { mu.Lock(); close(locked) }()
+	select {
+	case <-locked:
+		return mu.Unlock, nil
+	case <-ctx.Done():
+		go func() { <-locked; mu.Unlock() }()
+		return nil, ctx.Err()
+	}
 }
 
 var _ admission.Validator[*caseloadv1alpha1.Case] = &CaseValidator{}
@@ -119,6 +140,11 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 	log := v.Log.WithValues("case", c.Name, "namespace", c.Namespace, "team", c.Spec.Team)
 	ctx, cancel := context.WithTimeout(ctx, ledgerBudget)
 	defer cancel()
+	unlock, err := v.lockTeam(ctx, c.Namespace, c.Spec.Team)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("waited too long for other allocations to team %s: %w", c.Spec.Team, err))
+	}
+	defer unlock()
 
 	var mayApprove *bool // asked once per request, not once per attempt
 	for attempt := 1; ; attempt++ {
