@@ -35,48 +35,10 @@ func TestMakeRunSandbox(t *testing.T) {
 	kubectl := findKubectl(t, root)
 	dir := t.TempDir()
 	kubeconfig := filepath.Join(dir, "sandbox.kubeconfig")
-
-	// LOCALBIN and the kubeconfig go to the test's directory, so a `make run` of the person
-	// running the tests is left alone; everything else is as the Makefile has it.
-	cmd := exec.Command("make", "--no-print-directory", "sandbox",
-		"LOCALBIN="+dir, "SANDBOX_KUBECONFIG="+kubeconfig, "SANDBOX_LOG="+filepath.Join(dir, "sandbox.log"))
-	cmd.Dir = root
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &output{ready: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("make sandbox: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var tracked []int // the processes this test started, for a last-resort cleanup
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		for _, pid := range tracked {
-			if alive(pid) {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-		if t.Failed() {
-			t.Logf("make sandbox said:\n%s", out.String())
-			if log, err := os.ReadFile(filepath.Join(dir, "sandbox.log")); err == nil {
-				t.Logf("operator log (last 4000 bytes):\n%s", tail(log, 4000))
-			}
-		}
-	})
-
-	select {
-	case <-out.ready:
-	case err := <-exited:
-		exited <- err
-		t.Fatalf("make sandbox exited before it was ready: %v", err)
-	case <-time.After(10 * time.Minute):
-		t.Fatal("the sandbox is not ready after 10 minutes")
+	sb := startSandbox(t, root, dir, kubeconfig)
+	cmd, out := sb.cmd, sb.out
+	if err := sb.waitFor(sandbox.ReadyLine, 10*time.Minute); err != nil {
+		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"kubeconfig for an admin of this sandbox written to " + kubeconfig,
@@ -94,11 +56,11 @@ func TestMakeRunSandbox(t *testing.T) {
 	if len(manager) != 1 || manager[0].comm != "manager" {
 		t.Fatalf("make's children are %v, want the manager alone", manager)
 	}
-	tracked = append(tracked, manager[0].pid)
+	sb.track(manager[0].pid)
 	planes := map[string]int{}
 	for _, p := range childrenOf(manager[0].pid) {
 		planes[p.comm] = p.pid
-		tracked = append(tracked, p.pid)
+		sb.track(p.pid)
 	}
 	if planes["etcd"] == 0 || planes["kube-apiserver"] == 0 {
 		t.Fatalf("the manager's children are %v, want etcd and kube-apiserver", planes)
@@ -200,20 +162,7 @@ func TestMakeRunSandbox(t *testing.T) {
 		})
 	})
 
-	// Ctrl-C, as a terminal sends it: SIGINT to make's whole process group.
-	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		exited <- err
-		var exit *exec.ExitError
-		if err != nil && !(errors.As(err, &exit) && exit.ProcessState.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT) {
-			t.Errorf("make sandbox ended with %v after Ctrl-C", err)
-		}
-	case <-time.After(90 * time.Second):
-		t.Fatal("make sandbox is still running 90s after Ctrl-C")
-	}
+	sb.interrupt()
 	if !strings.Contains(out.String(), "stopped; nothing left behind") {
 		t.Error("the sandbox did not say it stopped cleanly")
 	}
@@ -229,22 +178,139 @@ func TestMakeRunSandbox(t *testing.T) {
 	}
 }
 
-// output collects what make prints and closes ready at the sandbox's ready line.
+// TestMakeRunInterruptedDuringStartUp presses Ctrl-C while the sandbox is still loading the
+// sample: whatever was started by then must stop too.
+func TestMakeRunInterruptedDuringStartUp(t *testing.T) {
+	root, err := testenv.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	kubeconfig := filepath.Join(dir, "sandbox.kubeconfig")
+	sb := startSandbox(t, root, dir, kubeconfig)
+	if err := sb.waitFor("kube-apiserver is up", 10*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var pids []int
+	for _, m := range childrenOf(sb.cmd.Process.Pid) {
+		pids = append(pids, m.pid)
+		sb.track(m.pid)
+		for _, p := range childrenOf(m.pid) {
+			pids = append(pids, p.pid)
+			sb.track(p.pid)
+		}
+	}
+	if len(pids) < 3 {
+		t.Fatalf("want the manager, etcd and kube-apiserver running once kube-apiserver is up, found pids %v", pids)
+	}
+	sb.interrupt()
+	if !strings.Contains(sb.out.String(), "sandbox: stopped") {
+		t.Error("the sandbox did not say it stopped")
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("pid %d is still running after Ctrl-C during start-up", pid)
+		}
+	}
+	if _, err := os.Stat(kubeconfig); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("%s is left behind (%v)", kubeconfig, err)
+	}
+}
+
+// runningSandbox is `make sandbox` started as a terminal's foreground job: make in a process
+// group of its own, so that Ctrl-C reaches make and the manager, as in a terminal.
+type runningSandbox struct {
+	t       *testing.T
+	cmd     *exec.Cmd
+	out     *output
+	exited  chan error
+	tracked []int // the processes this test started, for a last-resort cleanup
+}
+
+// startSandbox runs `make sandbox` with LOCALBIN, the kubeconfig and the log in the test's
+// directory, so a `make run` of the person running the tests is left alone; everything else is
+// as the Makefile has it.
+func startSandbox(t *testing.T, root, dir, kubeconfig string) *runningSandbox {
+	cmd := exec.Command("make", "--no-print-directory", "sandbox",
+		"LOCALBIN="+dir, "SANDBOX_KUBECONFIG="+kubeconfig, "SANDBOX_LOG="+filepath.Join(dir, "sandbox.log"))
+	cmd.Dir = root
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	sb := &runningSandbox{t: t, cmd: cmd, out: &output{}, exited: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = sb.out, sb.out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("make sandbox: %v", err)
+	}
+	go func() { sb.exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		select {
+		case err := <-sb.exited:
+			sb.exited <- err
+		default:
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		for _, pid := range sb.tracked {
+			if alive(pid) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		if t.Failed() {
+			t.Logf("make sandbox said:\n%s", sb.out.String())
+			if log, err := os.ReadFile(filepath.Join(dir, "sandbox.log")); err == nil {
+				t.Logf("operator log (last 4000 bytes):\n%s", tail(log, 4000))
+			}
+		}
+	})
+	return sb
+}
+
+func (sb *runningSandbox) track(pid int) { sb.tracked = append(sb.tracked, pid) }
+
+// waitFor waits until make has printed s.
+func (sb *runningSandbox) waitFor(s string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !strings.Contains(sb.out.String(), s) {
+		select {
+		case err := <-sb.exited:
+			sb.exited <- err
+			return fmt.Errorf("make sandbox exited (%v) before it said %q", err, s)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("make sandbox has not said %q after %s", s, timeout)
+		}
+	}
+	return nil
+}
+
+// interrupt presses Ctrl-C, as a terminal sends it: SIGINT to make's whole process group, and
+// waits for make to end.
+func (sb *runningSandbox) interrupt() {
+	sb.t.Helper()
+	if err := syscall.Kill(-sb.cmd.Process.Pid, syscall.SIGINT); err != nil {
+		sb.t.Fatal(err)
+	}
+	select {
+	case err := <-sb.exited:
+		sb.exited <- err
+		var exit *exec.ExitError
+		if err != nil && !(errors.As(err, &exit) && exit.ProcessState.Sys().(syscall.WaitStatus).Signal() == syscall.SIGINT) {
+			sb.t.Errorf("make sandbox ended with %v after Ctrl-C", err)
+		}
+	case <-time.After(90 * time.Second):
+		sb.t.Fatal("make sandbox is still running 90s after Ctrl-C")
+	}
+}
+
+// output collects what make prints.
 type output struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	ready chan struct{}
-	once  sync.Once
+	mu  sync.Mutex
+	buf bytes.Buffer
 }
 
 func (o *output) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.buf.Write(p)
-	if bytes.Contains(o.buf.Bytes(), []byte(sandbox.ReadyLine)) {
-		o.once.Do(func() { close(o.ready) })
-	}
-	return len(p), nil
+	return o.buf.Write(p)
 }
 
 func (o *output) String() string {
