@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"caseload.dev/caseload-operator/internal/operator"
+	"caseload.dev/caseload-operator/internal/webhook/certs"
 )
 
 // Options say where the sandbox finds its parts and where it writes.
@@ -137,6 +138,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 	mopts := opts.Operator
 	mopts.Webhooks = webhooks
 	mopts.WebhookHost, mopts.WebhookPort, mopts.WebhookCertDir = hooks.LocalServingHost, hooks.LocalServingPort, hooks.LocalServingCertDir
+	// envtest made the certificate and put its CA in the webhook configuration: the operator
+	// reads it from the directory and rotates nothing.
+	mopts.WebhookCerts = certs.Options{Source: certs.SourceDir}
 	mgr, err := operator.New(ctx, cfg, mopts)
 	if err != nil {
 		return err
