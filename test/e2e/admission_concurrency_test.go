@@ -99,6 +99,11 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 		&caseloadv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "north"}},
 		&caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "jo-bloggs"},
 			Spec: caseloadv1alpha1.PractitionerSpec{Team: "north", Grade: "SocialWorker"}},
+		// solo, in another team, is allocated to one case at a time, for the figure of an
+		// allocation decided alone.
+		&caseloadv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "south"}},
+		&caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "solo"},
+			Spec: caseloadv1alpha1.PractitionerSpec{Team: "south", Grade: "SocialWorker"}},
 		// probe has a grade the quota does not cover: a replica refuses them work only once
 		// its cache holds the quota.
 		&caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"},
@@ -115,7 +120,19 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 		r.waitForQuota(t, wio.LocalServingCAData, ns)
 	}
 
-	// The probes above were decided too: count from here.
+	// One allocation at a time, for comparison.
+	var alone []time.Duration
+	for i := range 3 {
+		c := &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("solo-%d", i+1)},
+			Spec: caseloadv1alpha1.CaseSpec{Reference: fmt.Sprintf("LCS-S%d", i+1), Team: "south", Type: "ChildInNeed", OpenedOn: "2026-11-02", AllocatedTo: "solo"}}
+		t0 := time.Now()
+		if err := env.Client.Create(ctx, c); err != nil {
+			t.Fatalf("allocating %s to solo alone: %v", c.Name, err)
+		}
+		alone = append(alone, time.Since(t0))
+	}
+
+	// The probes and solo's allocations were decided too: count from here.
 	baseline := make([]map[string]float64, len(replicas))
 	for i, r := range replicas {
 		baseline[i] = r.metrics(t)
@@ -174,8 +191,14 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	if err := env.Client.List(ctx, &cases, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
-	if len(cases.Items) != 3 {
-		t.Errorf("the apiserver holds %d cases, want 3", len(cases.Items))
+	held := 0
+	for _, c := range cases.Items {
+		if c.Spec.AllocatedTo == "jo-bloggs" {
+			held++
+		}
+	}
+	if held != 3 {
+		t.Errorf("the apiserver holds %d cases allocated to jo-bloggs, want 3", held)
 	}
 	var team caseloadv1alpha1.Team
 	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "north"}, &team); err != nil {
@@ -211,6 +234,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
 	p50, p99 := took[len(took)*50/100], took[(len(took)*99+99)/100-1]
+	t.Logf("One allocation at a time: %v", alone)
 	t.Logf("Admission under concurrency: N=%d, admitted=%d, denied=%d, ledger conflicts retried=%v, per-request p50=%v p99=%v, all %d in %v",
 		allocations, admitted, denied, conflicts, p50.Round(time.Millisecond), p99.Round(time.Millisecond), allocations, wall.Round(time.Millisecond))
 }
