@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/open-policy-agent/cert-controller/pkg/rotator"
 	corev1 "k8s.io/api/core/v1"
@@ -20,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 )
 
 // Source says where the webhook's serving certificate comes from.
@@ -82,6 +82,48 @@ func Namespace() string {
 // +kubebuilder:rbac:groups="",namespace=caseload-system,resources=secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;update;patch
 
+// claimSecret makes sure the Secret is the operator's to fill: it creates it empty if the
+// manifests did not (the rotator fills a Secret but does not create one; a Deployment that
+// mounts it with optional: true starts either way), and refuses a Secret that cert-manager or
+// Helm manages. Two issuers writing one Secret would leave the apiserver trusting one CA while
+// the server presents the other's certificate, and every allocation refused; better to stop
+// at start with the flag to use.
+func claimSecret(mgr ctrl.Manager, key types.NamespacedName) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var s corev1.Secret
+	err := mgr.GetAPIReader().Get(ctx, key, &s)
+	switch {
+	case apierrors.IsNotFound(err):
+		s = corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
+			Labels: map[string]string{"app.kubernetes.io/name": "caseload-operator", "app.kubernetes.io/component": "webhook"}}}
+		if err := mgr.GetClient().Create(ctx, &s); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create the webhook certificate Secret %s: %w", key, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("read the webhook certificate Secret %s: %w", key, err)
+	}
+	if owner, flag := ForeignIssuer(&s); owner != "" {
+		return fmt.Errorf("the webhook certificate Secret %s is managed by %s: run with --cert-source=%s, or give --cert-secret a Secret of the operator's own", key, owner, flag)
+	}
+	return nil
+}
+
+// ForeignIssuer names who else manages a certificate Secret, and the --cert-source to use with
+// it; empty when nobody does.
+func ForeignIssuer(s *corev1.Secret) (owner string, source Source) {
+	for _, a := range []string{"cert-manager.io/certificate-name", "cert-manager.io/issuer-name"} {
+		if _, ok := s.Annotations[a]; ok {
+			return "cert-manager", SourceCertManager
+		}
+	}
+	if s.Labels["app.kubernetes.io/managed-by"] == "Helm" {
+		return "Helm", SourceDir
+	}
+	return "", ""
+}
+
 // Setup prepares the serving certificate and returns a channel that is closed once the webhook
 // server can serve it. For SourceSelf it adds the rotator to the manager; every replica runs
 // one (they agree through the Secret's resourceVersion), since every replica serves webhooks.
@@ -99,17 +141,8 @@ func Setup(mgr ctrl.Manager, o Options) (<-chan struct{}, error) {
 			return nil, fmt.Errorf("self-rotated webhook certificates need a %s", flag)
 		}
 	}
-	// The rotator fills the Secret but does not create it. Create it empty if the manifests did
-	// not, so that a Deployment mounting it with optional: true starts either way.
 	key := types.NamespacedName{Namespace: o.Namespace, Name: o.SecretName}
-	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
-		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name,
-			Labels: map[string]string{"app.kubernetes.io/name": "caseload-operator", "app.kubernetes.io/component": "webhook"}}}
-		if err := mgr.GetClient().Create(ctx, s); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("create the webhook certificate Secret %s: %w", key, err)
-		}
-		return nil
-	})); err != nil {
+	if err := claimSecret(mgr, key); err != nil {
 		return nil, err
 	}
 	dns := fmt.Sprintf("%s.%s.svc", o.ServiceName, o.Namespace)

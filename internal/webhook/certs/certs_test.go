@@ -16,7 +16,9 @@ import (
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/testenv"
@@ -31,6 +33,45 @@ func TestParseSource(t *testing.T) {
 	}
 	if _, err := certs.ParseSource("vault"); err == nil || err.Error() != `--cert-source is "vault"; it is one of self, cert-manager or dir` {
 		t.Errorf("ParseSource(vault) = %v", err)
+	}
+}
+
+// TestSelfRotationLeavesOtherIssuersSecretsAlone: a Secret that cert-manager or Helm fills is
+// refused at start, with the flag to use instead.
+func TestSelfRotationLeavesOtherIssuersSecretsAlone(t *testing.T) {
+	env, err := testenv.Start(testenv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	ctx := context.Background()
+	const ns = "caseload-system"
+	for _, obj := range []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "caseload-webhook-server-cert",
+			Annotations: map[string]string{"cert-manager.io/certificate-name": "caseload-serving-cert"}}},
+	} {
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{Scheme: operator.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = certs.Setup(mgr, certs.Options{Source: certs.SourceSelf, CertDir: t.TempDir(), Namespace: ns, SecretName: "caseload-webhook-server-cert",
+		ServiceName: "caseload-webhook-service", WebhookConfigName: "caseload-validating-webhook-configuration"})
+	want := "the webhook certificate Secret caseload-system/caseload-webhook-server-cert is managed by cert-manager: run with --cert-source=cert-manager, or give --cert-secret a Secret of the operator's own"
+	if err == nil || err.Error() != want {
+		t.Errorf("certs.Setup = %v\nwant %s", err, want)
+	}
+
+	helm := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app.kubernetes.io/managed-by": "Helm"}}}
+	if owner, src := certs.ForeignIssuer(helm); owner != "Helm" || src != certs.SourceDir {
+		t.Errorf("ForeignIssuer(Helm's Secret) = %s, %s", owner, src)
+	}
+	if owner, _ := certs.ForeignIssuer(&corev1.Secret{}); owner != "" {
+		t.Errorf("ForeignIssuer(an empty Secret) = %s", owner)
 	}
 }
 
