@@ -177,10 +177,10 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		var exception *caseloadv1alpha1.CaseException
 		if !d.Allowed() {
 			if !d.Exceptable() {
-				return warnings, denial(c, d, "")
+				return warnings, denial(c, joiners, d, "")
 			}
 			if reason == "" {
-				return warnings, denial(c, d, exceptionHint(c.Namespace))
+				return warnings, denial(c, joiners, d, exceptionHint(c.Namespace))
 			}
 			if mayApprove == nil {
 				ok, err := v.Approvals.MayApprove(ctx, req.UserInfo, c.Namespace)
@@ -190,7 +190,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 				mayApprove = &ok
 			}
 			if !*mayApprove {
-				return warnings, denialWithException(c, d, notApprover(req.UserInfo.Username, c.Namespace))
+				return warnings, denialWithException(c, joiners, d, notApprover(req.UserInfo.Username, c.Namespace))
 			}
 			exception = approvedException(req.UserInfo.Username, reason, policy.ExceptionDays(snap.Policies, d), now)
 			warnings = append(warnings, fmt.Sprintf("admitted above the cap by exception approved by %s until %s: %s",
@@ -354,8 +354,8 @@ func governingFor(policies []*policy.Policy, team *caseloadv1alpha1.Team, view p
 
 // denial turns the engine's denials into a 422 with a field path per reason: kubectl prints
 // each on a line of its own. hint, if any, is added to the last reason.
-func denial(c *caseloadv1alpha1.Case, d policy.Decision, hint string) error {
-	errs := denialErrors(c, d)
+func denial(c *caseloadv1alpha1.Case, joiners []policy.Joining, d policy.Decision, hint string) error {
+	errs := denialErrors(c, joiners, d)
 	if hint != "" && len(errs) > 0 {
 		last := errs[len(errs)-1]
 		last.Detail += "; " + hint
@@ -364,34 +364,36 @@ func denial(c *caseloadv1alpha1.Case, d policy.Decision, hint string) error {
 }
 
 // denialWithException adds why the exception asked for in the annotation cannot be granted.
-func denialWithException(c *caseloadv1alpha1.Case, d policy.Decision, why string) error {
-	errs := denialErrors(c, d)
+func denialWithException(c *caseloadv1alpha1.Case, joiners []policy.Joining, d policy.Decision, why string) error {
+	errs := denialErrors(c, joiners, d)
 	path := field.NewPath("metadata", "annotations").Key(caseloadv1alpha1.ExceptionReasonAnnotation)
 	errs = append(errs, field.Forbidden(path, why))
 	return apierrors.NewInvalid(caseKind, c.Name, errs)
 }
 
-func denialErrors(c *caseloadv1alpha1.Case, d policy.Decision) field.ErrorList {
+func denialErrors(c *caseloadv1alpha1.Case, joiners []policy.Joining, d policy.Decision) field.ErrorList {
 	var errs field.ErrorList
 	for _, f := range d.Denials {
-		errs = append(errs, field.Forbidden(pathOf(c, f), f.String()))
+		errs = append(errs, field.Forbidden(pathOf(c, joiners, f), f.String()))
 	}
 	return errs
 }
 
-// pathOf is the field that makes the allocation: spec.allocatedTo or spec.coWorkers[i] of the
-// practitioner the finding is about, or, for a team-wide finding, of the lead.
-func pathOf(c *caseloadv1alpha1.Case, f policy.Finding) *field.Path {
-	spec := field.NewPath("spec")
-	if f.Kind == "Practitioner" {
-		for i, cw := range c.Spec.CoWorkers {
-			if cw == f.Name && c.Spec.AllocatedTo != f.Name {
-				return spec.Child("coWorkers").Index(i)
-			}
-		}
+// pathOf is the field that makes the allocation refused: spec.allocatedTo or spec.coWorkers[i]
+// of the practitioner the finding is about, or, for a team-wide finding, of the first joiner.
+func pathOf(c *caseloadv1alpha1.Case, joiners []policy.Joining, f policy.Finding) *field.Path {
+	name := f.Name
+	if f.Kind != "Practitioner" && len(joiners) > 0 {
+		name = joiners[0].Name
 	}
-	if c.Spec.AllocatedTo == "" && len(c.Spec.CoWorkers) > 0 {
-		return spec.Child("coWorkers")
+	spec := field.NewPath("spec")
+	if name == c.Spec.AllocatedTo {
+		return spec.Child("allocatedTo")
+	}
+	for i, cw := range c.Spec.CoWorkers {
+		if cw == name {
+			return spec.Child("coWorkers").Index(i)
+		}
 	}
 	return spec.Child("allocatedTo")
 }

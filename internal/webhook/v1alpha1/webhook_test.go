@@ -315,13 +315,16 @@ func TestEachDenialNamesTheCasePractitionerFiguresAndRule(t *testing.T) {
 func TestTeamCaps(t *testing.T) {
 	k := newCouncil(t)
 	k.quota("team-ceiling", caseloadv1alpha1.CaseloadQuotaSpec{TeamCap: &caseloadv1alpha1.TeamCap{MaxWeight: dec("3")}})
-	k.quota("team-average", caseloadv1alpha1.CaseloadQuotaSpec{TeamCap: &caseloadv1alpha1.TeamCap{MaxAveragePerFTE: dec("1.25")}})
+	k.quota("team-average", caseloadv1alpha1.CaseloadQuotaSpec{TeamCap: &caseloadv1alpha1.TeamCap{MaxAveragePerFTE: dec("1.2")}})
 	k.practitioner("jo", "north", "SocialWorker")
 	k.practitioner("ali", "north", "SocialWorker")
 	k.mustAllocate("c-1", "ChildInNeed", "jo")
 	k.mustAllocate("c-2", "ChildInNeed", "ali")
 	wantRefusal(t, k.allocate("c-3", "ChildInNeed", "jo"), refusal("c-3",
-		"spec.allocatedTo: Forbidden: case c-3 (ChildInNeed, weight 1) would take team north to an average of 1.5 per FTE, over 1.25 (3 over 2 FTE): denied by CaseloadQuota "+k.ns+"/team-average"))
+		"spec.allocatedTo: Forbidden: case c-3 (ChildInNeed, weight 1) would take team north to an average of 1.5 per FTE, over 1.2 (3 over 2 FTE): denied by CaseloadQuota "+k.ns+"/team-average"))
+	// Adding only a co-worker to a held case: the team-wide refusal points at the co-worker.
+	wantRefusal(t, k.update("c-1", func(c *caseloadv1alpha1.Case) { c.Spec.CoWorkers = []string{"ali"} }), refusal("c-1",
+		"spec.coWorkers[0]: Forbidden: case c-1 (ChildInNeed, weight 1) would take team north to an average of 1.25 per FTE, over 1.2 (2.5 over 2 FTE): denied by CaseloadQuota "+k.ns+"/team-average"))
 }
 
 func TestWarnAndDryRunQuotasAdmit(t *testing.T) {
@@ -494,6 +497,12 @@ func TestExceptionsNeedAnApprover(t *testing.T) {
 		if ex.ApprovedAt.Time.Before(start.Add(-time.Second)) {
 			t.Errorf("approvedAt %v is before the request", ex.ApprovedAt)
 		}
+		// The operator copies the exception from the ledger into the Case's status.
+		eventually(t, "the Case's status records the exception", func() bool {
+			var c caseloadv1alpha1.Case
+			return env.Client.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: "c-manager"}, &c) == nil &&
+				c.Status.Exception != nil && c.Status.Exception.ApprovedBy == "team-manager"
+		})
 		eventually(t, "an ExceptionApproved event about jo", func() bool {
 			var evs eventsv1.EventList
 			if err := env.Client.List(context.Background(), &evs, client.InNamespace(k.ns)); err != nil {
