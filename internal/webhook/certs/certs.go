@@ -49,6 +49,9 @@ type Options struct {
 	ServiceName string
 	// WebhookConfigName is the ValidatingWebhookConfiguration whose caBundle is kept current.
 	WebhookConfigName string
+	// ControllerName names the rotator's controller; controller names are unique per process,
+	// so only tests that build several managers in one process set it.
+	ControllerName string
 }
 
 // ParseSource reads the --cert-source flag.
@@ -157,6 +160,7 @@ func Setup(mgr ctrl.Manager, o Options) (<-chan struct{}, error) {
 		Webhooks:       []rotator.WebhookInfo{{Name: o.WebhookConfigName, Type: rotator.Validating}},
 		// Every replica serves webhooks, so every replica needs the certificate, leader or not.
 		RequireLeaderElection: false,
+		ControllerName:        o.ControllerName,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("webhook certificate rotation: %w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -19,10 +20,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"caseload.dev/caseload-operator/internal/index"
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/testenv"
 	"caseload.dev/caseload-operator/internal/webhook/certs"
+	admission "caseload.dev/caseload-operator/internal/webhook/v1alpha1"
 )
 
 func TestParseSource(t *testing.T) {
@@ -127,12 +131,25 @@ func TestSelfRotatedCertificate(t *testing.T) {
 	probes, webhookAddr := freeAddr(t), freeAddr(t)
 	_, port, _ := net.SplitHostPort(webhookAddr)
 	webhookPort, _ := strconv.Atoi(port)
-	mgr, err := operator.New(ctx, env.Config, operator.Options{
-		MetricsBindAddress: "0", HealthProbeBindAddress: probes,
-		Webhooks: true, WebhookHost: "127.0.0.1", WebhookPort: webhookPort, WebhookCertDir: certDir,
-		WebhookCerts: certs.Options{Source: certs.SourceSelf, Namespace: ns, SecretName: secret, ServiceName: service, WebhookConfigName: config},
+	// The manager as operator.New builds it with --cert-source=self, without the reconcilers:
+	// controller names are registered once per process, and go test -count repeats the test.
+	runs++
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme: operator.Scheme(), Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: probes,
+		WebhookServer: webhook.NewServer(webhook.Options{Host: "127.0.0.1", Port: webhookPort, CertDir: certDir}),
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := index.Setup(ctx, mgr.GetFieldIndexer()); err != nil {
+		t.Fatal(err)
+	}
+	certsReady, err := certs.Setup(mgr, certs.Options{Source: certs.SourceSelf, CertDir: certDir, Namespace: ns, SecretName: secret, ServiceName: service, WebhookConfigName: config,
+		ControllerName: fmt.Sprintf("cert-rotator-%d", runs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := admission.Setup(mgr, certsReady); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = mgr.Start(ctx) }()
@@ -177,6 +194,8 @@ func TestSelfRotatedCertificate(t *testing.T) {
 		t.Errorf("serving certificate expires in %v; want about a year", left)
 	}
 }
+
+var runs int
 
 func eventually(t *testing.T, within time.Duration, what string, ok func() bool) {
 	t.Helper()
