@@ -11,6 +11,8 @@ import (
 	"net/http"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
 )
@@ -64,6 +66,9 @@ func register(mgr ctrl.Manager) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &caseloadv1alpha1.Case{}).WithValidator(cases).Complete(); err != nil {
 		return fmt.Errorf("case webhook: %w", err)
 	}
+	mgr.GetWebhookServer().Register(CaseReleasePath, &webhook.Admission{
+		Handler: &CaseReleaser{Cases: cases, Decoder: admission.NewDecoder(mgr.GetScheme())},
+	})
 	practitioners := &PractitionerValidator{Cache: mgr.GetClient(), Live: mgr.GetAPIReader()}
 	if err := ctrl.NewWebhookManagedBy(mgr, &caseloadv1alpha1.Practitioner{}).WithValidator(practitioners).Complete(); err != nil {
 		return fmt.Errorf("practitioner webhook: %w", err)

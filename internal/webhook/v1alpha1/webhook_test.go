@@ -420,6 +420,25 @@ func TestLedgerRecordsEachAdmittedAllocationAndDryRunWritesNothing(t *testing.T)
 		"spec.allocatedTo: Forbidden: case c-3 (ChildProtection, weight 1.5) would take jo to 4.5 of 3 (SocialWorker cap 3 x FTE 1): denied by CaseloadQuota "+k.ns+"/safeguarding"))
 }
 
+// TestDeletingACaseReleasesItsReservations: a case allocated by mistake and deleted at once
+// does not keep weighing on its holder until its reservation expires.
+func TestDeletingACaseReleasesItsReservations(t *testing.T) {
+	k := newCouncil(t)
+	k.quota("safeguarding", safeguarding(caseloadv1alpha1.EnforcementDeny))
+	k.practitioner("jo", "north", "SocialWorker")
+	k.mustAllocate("c-1", "ChildProtection", "jo")
+	k.mustAllocate("c-wrong", "ChildProtection", "jo") // 3 of 3
+	if err := k.c.Delete(context.Background(), newCase(k.ns, "c-wrong", "ChildProtection", "jo")); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range k.team("north").Status.Reservations {
+		if r.Case == "c-wrong" {
+			t.Errorf("the deleted case still holds a reservation: %+v", r)
+		}
+	}
+	k.mustAllocate("c-right", "ChildProtection", "jo")
+}
+
 // userClient is a client authenticated as a user that RBAC knows only through the Role bound to it.
 func userClient(t *testing.T, name string) client.Client {
 	t.Helper()
