@@ -105,6 +105,12 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 		before = &b
 	}
 	joiners := policy.Joiners(before, after)
+	if !after.Open() {
+		// A closed case weighs nothing and gives nobody work: recording who held it (a case
+		// imported from the council's records, say, held by someone who has left) is not an
+		// allocation.
+		joiners = nil
+	}
 	if len(joiners) == 0 {
 		if movedTeam {
 			return nil, requireTeam(ctx, v.Cache, v.Live, caseKind, c.Namespace, c.Name, c.Spec.Team)

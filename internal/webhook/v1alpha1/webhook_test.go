@@ -439,6 +439,22 @@ func TestDeletingACaseReleasesItsReservations(t *testing.T) {
 	k.mustAllocate("c-right", "ChildProtection", "jo")
 }
 
+// TestClosedCasesAllocateNoWork: recording a closed case with the worker who held it is not
+// an allocation, even if that worker has left or was over their cap.
+func TestClosedCasesAllocateNoWork(t *testing.T) {
+	k := newCouncil(t)
+	k.quota("safeguarding", safeguarding(caseloadv1alpha1.EnforcementDeny))
+	c := newCase(k.ns, "c-2019-001", "ChildProtection", "left-in-2020")
+	c.Spec.OpenedOn, c.Spec.ClosedOn = "2019-01-07", "2019-09-30"
+	if err := k.c.Create(context.Background(), c); err != nil {
+		t.Errorf("a closed case held by a worker who has left was refused: %v", err)
+	}
+	c = newCase(k.ns, "c-lost-team", "ChildInNeed", "")
+	c.Spec.Team, c.Spec.ClosedOn = "gone", "2026-10-31"
+	wantRefusal(t, k.c.Create(context.Background(), c), refusal("c-lost-team",
+		`spec.team: Invalid value: "gone": there is no Team gone in namespace `+k.ns+": create the Team first, or correct the name"))
+}
+
 // userClient is a client authenticated as a user that RBAC knows only through the Role bound to it.
 func userClient(t *testing.T, name string) client.Client {
 	t.Helper()
