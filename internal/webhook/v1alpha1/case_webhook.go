@@ -100,7 +100,8 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 	after := policy.CaseFrom(c)
 	var before *policy.Case
 	movedTeam := old == nil || old.Spec.Team != c.Spec.Team
-	if !movedTeam {
+	if !movedTeam && old.IsOpen() {
+		// Reopening a closed case gives its holders its work again: they all join.
 		b := policy.CaseFrom(old)
 		before = &b
 	}

@@ -449,6 +449,16 @@ func TestClosedCasesAllocateNoWork(t *testing.T) {
 	if err := k.c.Create(context.Background(), c); err != nil {
 		t.Errorf("a closed case held by a worker who has left was refused: %v", err)
 	}
+	// Reopening a closed case gives its worker the work again, and is decided as an allocation.
+	k.practitioner("jo", "north", "SocialWorker")
+	k.mustAllocate("c-1", "ChildProtection", "jo")
+	k.mustAllocate("c-2", "ChildProtection", "jo") // 3 of 3
+	closed := newCase(k.ns, "c-old", "ChildProtection", "jo")
+	closed.Spec.ClosedOn = "2026-10-20"
+	k.create(closed)
+	wantRefusal(t, k.update("c-old", func(c *caseloadv1alpha1.Case) { c.Spec.ClosedOn = "" }), refusal("c-old",
+		"spec.allocatedTo: Forbidden: case c-old (ChildProtection, weight 1.5) would take jo to 4.5 of 3 (SocialWorker cap 3 x FTE 1): denied by CaseloadQuota "+k.ns+"/safeguarding"))
+
 	c = newCase(k.ns, "c-lost-team", "ChildInNeed", "")
 	c.Spec.Team, c.Spec.ClosedOn = "gone", "2026-10-31"
 	wantRefusal(t, k.c.Create(context.Background(), c), refusal("c-lost-team",
