@@ -98,11 +98,23 @@ func TestEffectiveCapacity(t *testing.T) {
 		{"experienced full-time social worker", worker("jo", "SocialWorker", "1"), "15", "SocialWorker cap 15 x FTE 1"},
 		{"newly qualified", worker("sam", "NewlyQualified", "1"), "12", "NewlyQualified cap 12 x FTE 1"},
 		{"part-time at 0.6 FTE", worker("ali", "SocialWorker", "0.6"), "9", "SocialWorker cap 15 x FTE 0.6"},
-		{"active reduction of 10%", func() Practitioner { p := worker("jo", "SocialWorker", "1"); p.Reductions = []Reduction{nqReduction}; return p }(),
+		{"active reduction of 10%", func() Practitioner {
+			p := worker("jo", "SocialWorker", "1")
+			p.Reductions = []Reduction{nqReduction}
+			return p
+		}(),
 			"13.5", "SocialWorker cap 15 x FTE 1 x (1 - 10% NewlyQualified)"},
-		{"expired reduction no longer counts", func() Practitioner { p := worker("jo", "SocialWorker", "1"); p.Reductions = []Reduction{expired}; return p }(),
+		{"expired reduction no longer counts", func() Practitioner {
+			p := worker("jo", "SocialWorker", "1")
+			p.Reductions = []Reduction{expired}
+			return p
+		}(),
 			"15", "SocialWorker cap 15 x FTE 1"},
-		{"a reduction still applies on its last day", func() Practitioner { p := worker("jo", "SocialWorker", "1"); p.Reductions = []Reduction{endsToday}; return p }(),
+		{"a reduction still applies on its last day", func() Practitioner {
+			p := worker("jo", "SocialWorker", "1")
+			p.Reductions = []Reduction{endsToday}
+			return p
+		}(),
 			"12", "SocialWorker cap 15 x FTE 1 x (1 - 20% TradeUnion)"},
 		{"reductions add up to at most 100%", func() Practitioner {
 			p := worker("jo", "SocialWorker", "1")
@@ -138,12 +150,15 @@ func TestEffectiveCapacity(t *testing.T) {
 
 func TestBands(t *testing.T) {
 	p := walsall() // amber 90, red 100
-	for _, tc := range []struct{ weight, capacity string; want v1alpha1.Band }{
+	for _, tc := range []struct {
+		weight, capacity string
+		want             v1alpha1.Band
+	}{
 		{"13.4", "15", v1alpha1.BandGreen}, // 89.3%
 		{"13.5", "15", v1alpha1.BandAmber}, // exactly 90%
 		{"15", "15", v1alpha1.BandAmber},   // exactly 100% is still Amber
 		{"15.001", "15", v1alpha1.BandRed},
-		{"3", "0", v1alpha1.BandRed},  // unavailable but holding cases
+		{"3", "0", v1alpha1.BandRed},   // unavailable but holding cases
 		{"0", "0", v1alpha1.BandGreen}, // unavailable and holding nothing
 	} {
 		if got := p.BandOf(MustParseMilli(tc.weight), MustParseMilli(tc.capacity)); got != tc.want {
