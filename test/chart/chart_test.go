@@ -187,19 +187,25 @@ func TestManagerRunsTwoLeaderElectedReplicasWithoutPractitionerMetrics(t *testin
 }
 
 // TestManagerRoleMatchesGeneratedRBAC checks that the ClusterRole bound to the manager's service
-// account grants exactly the rules controller-gen generates from the +kubebuilder:rbac markers
-// into config/rbac/role.yaml: nothing the operator needs is missing, nothing more is granted.
+// account grants exactly the cluster-wide rules controller-gen generates from the
+// +kubebuilder:rbac markers into config/rbac/role.yaml (nothing the operator needs is missing,
+// nothing more is granted), and that the generated namespaced rules (the webhook certificate's
+// Secret) are granted by a Role bound to it in its own namespace.
 func TestManagerRoleMatchesGeneratedRBAC(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(env.Root, "config", "rbac", "role.yaml"))
 	if err != nil {
 		t.Fatalf("config/rbac/role.yaml (written by `make manifests`): %v", err)
 	}
-	var want []rbacv1.PolicyRule
+	var want, wantInNamespace []rbacv1.PolicyRule
 	for _, o := range decode(t, "config/rbac/role.yaml", data) {
-		if o.GetKind() != "ClusterRole" {
-			t.Fatalf("config/rbac/role.yaml holds a %s; the chart renders only the ClusterRole: teach charts/caseload-operator/templates/rbac.yaml", o.GetKind())
+		switch o.GetKind() {
+		case "ClusterRole":
+			want = append(want, typed[rbacv1.ClusterRole](t, o).Rules...)
+		case "Role":
+			wantInNamespace = append(wantInNamespace, typed[rbacv1.Role](t, o).Rules...)
+		default:
+			t.Fatalf("config/rbac/role.yaml holds a %s: teach charts/caseload-operator/templates/rbac.yaml and this test", o.GetKind())
 		}
-		want = append(want, typed[rbacv1.ClusterRole](t, o).Rules...)
 	}
 	if len(want) == 0 {
 		t.Fatal("config/rbac/role.yaml grants nothing")
@@ -217,8 +223,35 @@ func TestManagerRoleMatchesGeneratedRBAC(t *testing.T) {
 					t.Errorf("%s: the manager may %s, which no RBAC marker asks for", r.source, p)
 				}
 			}
+			inNamespace := managerNamespacedRules(t, r)
+			for _, p := range permissions(wantInNamespace) {
+				if !allows(inNamespace, p) {
+					t.Errorf("%s: the manager may not %s in its own namespace, which the RBAC markers ask for (run `make manifests chart-files`)", r.source, p)
+				}
+			}
 		})
 	}
+}
+
+// managerNamespacedRules returns the rules of every Role bound to the manager's service account in
+// the Deployment's namespace.
+func managerNamespacedRules(t *testing.T, r rendered) []rbacv1.PolicyRule {
+	t.Helper()
+	d := only[appsv1.Deployment](t, r, "Deployment")
+	sa := d.Spec.Template.Spec.ServiceAccountName
+	var rules []rbacv1.PolicyRule
+	for _, o := range r.all("RoleBinding") {
+		b := typed[rbacv1.RoleBinding](t, o)
+		if b.Namespace != d.Namespace || b.RoleRef.Kind != "Role" || !slices.ContainsFunc(b.Subjects, func(s rbacv1.Subject) bool {
+			return s.Kind == "ServiceAccount" && s.Name == sa && s.Namespace == d.Namespace
+		}) {
+			continue
+		}
+		if role := r.get("Role", d.Namespace, b.RoleRef.Name); role != nil {
+			rules = append(rules, typed[rbacv1.Role](t, role).Rules...)
+		}
+	}
+	return rules
 }
 
 // managerRules returns the rules of every ClusterRole bound to the manager's service account.
@@ -338,7 +371,7 @@ func TestWebhooksMatchGeneratedAndRefuseUncheckedAllocations(t *testing.T) {
 			}
 			casesSeen := false
 			for _, w := range vwc.Webhooks {
-				if handles(w, "cases") {
+				if handles(w, "cases") && judgesAllocations(w) {
 					casesSeen = true
 					if w.FailurePolicy == nil || *w.FailurePolicy != admissionregistrationv1.Fail {
 						policy := "unset (Fail)"
@@ -385,6 +418,20 @@ func handles(w admissionregistrationv1.ValidatingWebhook, resource string) bool 
 	for _, rule := range w.Rules {
 		if slices.Contains(rule.Resources, resource) || slices.Contains(rule.Resources, "*") {
 			return true
+		}
+	}
+	return false
+}
+
+// judgesAllocations reports whether the webhook sees creations or updates, where allocations
+// happen. A webhook that sees only deletions (releasing a deleted case's reservations) can let
+// nothing through, so it may fail open.
+func judgesAllocations(w admissionregistrationv1.ValidatingWebhook) bool {
+	for _, rule := range w.Rules {
+		for _, op := range rule.Operations {
+			if op == admissionregistrationv1.Create || op == admissionregistrationv1.Update || op == admissionregistrationv1.OperationAll {
+				return true
+			}
 		}
 	}
 	return false
