@@ -249,19 +249,9 @@ type replica struct {
 	exited               chan struct{}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func startReplica(t *testing.T, bin, dir string, i int, kubeconfig, certDir string) *replica {
 	t.Helper()
-	r := &replica{index: i, webhook: freeAddr(t), metricsAddr: freeAddr(t), probes: freeAddr(t),
+	r := &replica{index: i, webhook: testenv.FreeAddr(t), metricsAddr: testenv.FreeAddr(t), probes: testenv.FreeAddr(t),
 		log: filepath.Join(dir, fmt.Sprintf("manager-%d.log", i)), exited: make(chan struct{})}
 	_, port, _ := net.SplitHostPort(r.webhook)
 	logFile, err := os.Create(r.log)

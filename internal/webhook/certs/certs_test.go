@@ -79,16 +79,6 @@ func TestSelfRotationLeavesOtherIssuersSecretsAlone(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func ready(addr string) bool {
 	resp, err := http.Get("http://" + addr + "/readyz")
 	if err != nil {
@@ -128,7 +118,7 @@ func TestSelfRotatedCertificate(t *testing.T) {
 	}
 
 	certDir := t.TempDir()
-	probes, webhookAddr := freeAddr(t), freeAddr(t)
+	probes, webhookAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	_, port, _ := net.SplitHostPort(webhookAddr)
 	webhookPort, _ := strconv.Atoi(port)
 	// The manager as operator.New builds it with --cert-source=self, without the reconcilers:
