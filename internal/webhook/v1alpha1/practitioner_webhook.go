@@ -39,26 +39,45 @@ func (v *PractitionerValidator) ValidateCreate(ctx context.Context, p *caseloadv
 	return nil, requireTeam(ctx, v.Cache, v.Live, practitionerKind, p.Namespace, p.Name, p.Spec.Team)
 }
 
-// ValidateUpdate checks spec.team when it changes. Other changes (leave, FTE, reductions)
-// are never refused, even when they put the practitioner over the cap: reality is recorded.
+// ValidateUpdate checks spec.team when it changes, and refuses the move while the practitioner
+// holds open cases of the team they leave: those cases would be held from another team. Other
+// changes (leave, FTE, reductions) are never refused, even when they put the practitioner over
+// the cap: reality is recorded.
 func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *caseloadv1alpha1.Practitioner) (admission.Warnings, error) {
 	if old.Spec.Team == p.Spec.Team {
 		return nil, nil
 	}
-	return nil, requireTeam(ctx, v.Cache, v.Live, practitionerKind, p.Namespace, p.Name, p.Spec.Team)
+	if err := requireTeam(ctx, v.Cache, v.Live, practitionerKind, p.Namespace, p.Name, p.Spec.Team); err != nil {
+		return nil, err
+	}
+	held, err := v.held(ctx, p)
+	if err != nil || len(held) == 0 {
+		return nil, err
+	}
+	return nil, apierrors.NewForbidden(schema.GroupResource{Group: practitionerKind.Group, Resource: "practitioners"}, p.Name,
+		fmt.Errorf("%s still holds %s of team %s: reallocate or close them before moving %s to team %s: %s",
+			p.Name, plural(len(held), "open case"), old.Spec.Team, p.Name, p.Spec.Team, mustMove(held)))
 }
 
 // ValidateDelete refuses while the practitioner holds open cases, listing them.
 func (v *PractitionerValidator) ValidateDelete(ctx context.Context, p *caseloadv1alpha1.Practitioner) (admission.Warnings, error) {
-	var cases caseloadv1alpha1.CaseList
-	if err := v.Cache.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{index.OpenCaseByPractitioner: p.Name}); err != nil {
-		return nil, unavailable(fmt.Errorf("list the cases of %s: %w", p.Name, err))
-	}
-	if len(cases.Items) == 0 {
-		return nil, nil
+	held, err := v.held(ctx, p)
+	if err != nil || len(held) == 0 {
+		return nil, err
 	}
 	if terminating, err := namespaceTerminating(ctx, v.Live, p.Namespace); err != nil || terminating {
 		return nil, err
+	}
+	return nil, apierrors.NewForbidden(schema.GroupResource{Group: practitionerKind.Group, Resource: "practitioners"}, p.Name,
+		fmt.Errorf("%s still holds %s: reallocate or close them first, so that no case is left without its worker: %s",
+			p.Name, plural(len(held), "open case"), mustMove(held)))
+}
+
+// held lists the open cases the practitioner holds, each with the role held in it.
+func (v *PractitionerValidator) held(ctx context.Context, p *caseloadv1alpha1.Practitioner) ([]string, error) {
+	var cases caseloadv1alpha1.CaseList
+	if err := v.Cache.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{index.OpenCaseByPractitioner: p.Name}); err != nil {
+		return nil, unavailable(fmt.Errorf("list the cases of %s: %w", p.Name, err))
 	}
 	held := make([]string, 0, len(cases.Items))
 	for _, c := range cases.Items {
@@ -68,9 +87,7 @@ func (v *PractitionerValidator) ValidateDelete(ctx context.Context, p *caseloadv
 		}
 		held = append(held, fmt.Sprintf("%s (%s)", c.Name, role))
 	}
-	return nil, apierrors.NewForbidden(schema.GroupResource{Group: practitionerKind.Group, Resource: "practitioners"}, p.Name,
-		fmt.Errorf("%s still holds %s: reallocate or close them first, so that no case is left without its worker: %s",
-			p.Name, plural(len(held), "open case"), mustMove(held)))
+	return held, nil
 }
 
 // namespaceTerminating reports whether the namespace is being deleted. Its objects then go

@@ -599,6 +599,19 @@ func TestDeleteProtection(t *testing.T) {
 		t.Errorf("deleting team north: %v\nwant %s", err, want)
 	}
 
+	// Moving to another team while holding its cases would leave them held from another team.
+	var ali caseloadv1alpha1.Practitioner
+	if err := k.c.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: "ali"}, &ali); err != nil {
+		t.Fatal(err)
+	}
+	ali.Spec.Team = "south"
+	err = k.c.Update(ctx, &ali)
+	want = `admission webhook "vpractitioner.caseload.dev" denied the request: practitioners.caseload.dev "ali" is forbidden: ` +
+		"ali still holds 1 open case of team north: reallocate or close them before moving ali to team south: c-co (lead)"
+	if err == nil || err.Error() != want {
+		t.Errorf("moving ali to team south: %v\nwant %s", err, want)
+	}
+
 	// An empty team and a practitioner with no cases go.
 	if err := k.c.Delete(ctx, &caseloadv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: "south"}}); err != nil {
 		t.Errorf("deleting the empty team south: %v", err)
