@@ -47,7 +47,7 @@ if path=$(timeout 120 "$bin/setup-envtest" use "$K8S_VERSION" --bin-dir "$store"
 fi
 
 say "no download possible here: building from source through the Go module proxy"
-say "(about 9 minutes on 2 cores with a cold Go build cache, about a minute warm)"
+say "(about 10 minutes on 2 cores with a cold Go build cache, about a minute warm)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 staging_version=v0.${K8S_VERSION#*.}
