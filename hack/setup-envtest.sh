@@ -8,7 +8,7 @@
 #   1. already in the store: print the path (takes well under a second);
 #   2. setup-envtest can download them: let it;
 #   3. otherwise build them from source through the Go module proxy: kube-apiserver from
-#      k8s.io/kubernetes, etcd from go.etcd.io/etcd/server/v3 (about 9 minutes on 2 cores with a
+#      k8s.io/kubernetes, etcd from go.etcd.io/etcd/server/v3 (about 10 minutes on 2 cores with a
 #      cold Go cache, about a minute warm).
 # Progress goes to stderr; stdout carries only the path.
 set -euo pipefail
