@@ -5,7 +5,6 @@
 package sandbox
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -21,10 +20,10 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/webhook/certs"
 )
@@ -240,7 +239,7 @@ func load(ctx context.Context, c client.Client, dir string, say func(string, ...
 	created, existing := map[string]int{}, 0
 	seen := map[string]bool{}
 	for _, f := range files {
-		objs, err := decode(f)
+		objs, err := manifest.DecodeFile(f)
 		if err != nil {
 			return err
 		}
@@ -274,31 +273,6 @@ func load(ctx context.Context, c client.Client, dir string, say func(string, ...
 		say("%d sample objects were already there (kept in the data directory) and were left as they are", existing)
 	}
 	return nil
-}
-
-func decode(path string) ([]*unstructured.Unstructured, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []*unstructured.Unstructured
-	r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-	for {
-		doc, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		u := &unstructured.Unstructured{}
-		if err := utilyaml.Unmarshal(doc, &u.Object); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
-	}
 }
 
 // waitFor polls check until it passes, the operator stops, ctx ends or the timeout passes.

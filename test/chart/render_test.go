@@ -3,9 +3,7 @@ package chart
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +21,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/testenv"
 )
 
@@ -161,20 +160,9 @@ func run(name string, args ...string) ([]byte, error) {
 // decode splits a multi-document YAML stream into objects.
 func decode(t *testing.T, source string, data []byte) []*unstructured.Unstructured {
 	t.Helper()
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			t.Fatalf("%s renders invalid YAML: %v", source, err)
-		}
-		if len(m) == 0 {
-			continue
-		}
-		objs = append(objs, &unstructured.Unstructured{Object: m})
+	objs, err := manifest.Decode(data)
+	if err != nil {
+		t.Fatalf("%s renders invalid YAML: %v", source, err)
 	}
 	if len(objs) == 0 {
 		t.Fatalf("%s renders nothing", source)

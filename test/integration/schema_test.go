@@ -3,12 +3,8 @@
 package integration
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,9 +15,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/testenv"
 )
 
@@ -254,27 +250,16 @@ func readSamples(t *testing.T, dir string) []*unstructured.Unstructured {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") || d.Name() == "kustomization.yaml" {
 			return err
 		}
-		data, err := os.ReadFile(path)
+		objs, err := manifest.DecodeFile(path)
 		if err != nil {
 			return err
 		}
-		r := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
-		for {
-			doc, err := r.Read()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			u := &unstructured.Unstructured{}
-			if err := utilyaml.Unmarshal(doc, &u.Object); err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			if len(u.Object) > 0 && u.GetKind() != "Namespace" {
+		for _, u := range objs {
+			if u.GetKind() != "Namespace" {
 				out = append(out, u)
 			}
 		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
