@@ -18,27 +18,6 @@ type caseInput struct {
 	Now      time.Time
 }
 
-// caseWeigher is the policy a case is weighed by: the one whose figures its team shows
-// (Team status.quota), else the first enforcing one, else the first; default weights without any.
-func caseWeigher(team *v1alpha1.Team, policies []*policy.Policy) *policy.Policy {
-	if team != nil && team.Status.Quota != "" {
-		for _, p := range policies {
-			if quotaName(p) == team.Status.Quota {
-				return p
-			}
-		}
-	}
-	for _, p := range policies {
-		if p.Enforcing() {
-			return p
-		}
-	}
-	if len(policies) > 0 {
-		return policies[0]
-	}
-	return defaultWeights
-}
-
 // caseStatus computes a case's status. It returns the status, whether the case has just passed
 // an allocation deadline it must not pass, and when the status next changes with no event.
 func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlinePassed bool, next time.Time) {
@@ -49,11 +28,15 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 	ec := policy.CaseFrom(c)
 	now := metav1.NewTime(in.Now)
 
-	p := caseWeigher(in.Team, in.Policies)
+	statusQuota := ""
+	if in.Team != nil {
+		statusQuota = in.Team.Status.Quota
+	}
+	p := policy.Weigher(in.Policies, statusQuota)
 	w := p.Weigh(ec)
 	source := "default weights: no CaseloadQuota selects the team"
-	if p != defaultWeights {
-		source = "CaseloadQuota " + quotaName(p)
+	if p != policy.Default {
+		source = "CaseloadQuota " + p.QuotaName()
 	}
 	if c.IsOpen() {
 		st.Weight = v1alpha1.Decimal(w.Value.String())

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,18 +9,6 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/policy"
 )
-
-// defaultWeights weighs cases where no quota selects a team: every case weighs 1.
-var defaultWeights = policy.MustFromSpec("", v1alpha1.CaseloadQuotaSpec{})
-
-// quotaName is the name of a policy's quota within its namespace ("ns/name" -> "name").
-func quotaName(p *policy.Policy) string {
-	if p == nil {
-		return ""
-	}
-	_, name, _ := strings.Cut(p.Name, "/")
-	return name
-}
 
 // practitionerInput is everything a practitioner's status is computed from.
 type practitionerInput struct {
@@ -44,10 +31,7 @@ func practitionerStatus(prev v1alpha1.PractitionerStatus, generation int64, in p
 	gov, capped := policy.GoverningForPractitioner(in.Policies, in.Practitioner, in.Holdings, day)
 	weigher := gov
 	if !capped {
-		weigher = defaultWeights
-		if len(in.Policies) > 0 {
-			weigher = in.Policies[0]
-		}
+		weigher = policy.Weigher(in.Policies, "")
 	}
 	load := weigher.LoadOf(in.Holdings)
 	st.Cases, st.Children = int32(load.Cases), int32(load.Children)
@@ -60,7 +44,7 @@ func practitionerStatus(prev v1alpha1.PractitionerStatus, generation int64, in p
 	if capped {
 		f := gov.PractitionerFigures(in.Practitioner, in.Holdings, day)
 		capacity := gov.CapacityOf(in.Practitioner, day)
-		st.Quota = quotaName(gov)
+		st.Quota = gov.QuotaName()
 		st.Capacity = v1alpha1.Decimal(f.Capacity.String())
 		st.Headroom = v1alpha1.SignedDecimal(f.Headroom.String())
 		st.UtilisationPercent = f.UtilisationPercent

@@ -30,7 +30,7 @@ func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot
 	}
 
 	gov, ok := policy.GoverningForTeam(s.Policies, s.View, day)
-	figs := defaultWeights
+	figs := policy.Default
 	if ok {
 		figs = gov
 	}
@@ -51,7 +51,7 @@ func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot
 	}
 	if ok {
 		capacity, why := gov.TeamCapacity(s.View.Members, day)
-		st.Quota = quotaName(gov)
+		st.Quota = gov.QuotaName()
 		st.OverCapacityPractitioners = int32(tf.OverCapacityPractitioners)
 		st.Capacity = v1alpha1.Decimal(tf.Capacity.String())
 		st.Headroom = v1alpha1.SignedDecimal(tf.Headroom.String())

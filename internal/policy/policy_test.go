@@ -448,3 +448,32 @@ func TestReservationsCountOnceUntilTheCacheCatchesUp(t *testing.T) {
 		t.Errorf("WithReservations must not change the team it was given: %s", got)
 	}
 }
+
+func TestWeigherIsTheQuotaManagersRead(t *testing.T) {
+	trial := MustFromSpec("council/a-trial", v1alpha1.CaseloadQuotaSpec{EnforcementAction: v1alpha1.EnforcementDryRun})
+	points := wirral() // "wirral/points", Deny
+	caps := walsall()  // "walsall/children", Deny
+	all := []*Policy{trial, points, caps}
+	for _, tc := range []struct {
+		name        string
+		policies    []*Policy
+		statusQuota string
+		want        *Policy
+	}{
+		{"the quota the team's status names", all, "children", caps},
+		{"before the team has status: the first enforcing quota", all, "", points},
+		{"a status naming a quota that no longer selects the team", all, "gone", points},
+		{"only trial quotas: the first", []*Policy{trial}, "", trial},
+		{"no quota: every case weighs 1", nil, "", Default},
+	} {
+		if got := Weigher(tc.policies, tc.statusQuota); got != tc.want {
+			t.Errorf("%s: Weigher = %q, want %q", tc.name, got.Name, tc.want.Name)
+		}
+	}
+	if got := Default.Weigh(caseOf("c-1", "CareProceedings")).Value.String(); got != "1" {
+		t.Errorf("Default weighs every case 1, got %s", got)
+	}
+	if caps.QuotaName() != "children" || Default.QuotaName() != "" {
+		t.Errorf("QuotaName: %q, %q", caps.QuotaName(), Default.QuotaName())
+	}
+}

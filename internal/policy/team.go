@@ -3,7 +3,45 @@ package policy
 import (
 	"fmt"
 	"sort"
+	"strings"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
 )
+
+// Default weighs cases where no quota selects a team: every case weighs 1 and nobody is capped.
+var Default = MustFromSpec("", v1alpha1.CaseloadQuotaSpec{})
+
+// QuotaName is the quota's name within its namespace, as status.quota holds it.
+func (p *Policy) QuotaName() string {
+	if p == nil {
+		return ""
+	}
+	if _, name, ok := strings.Cut(p.Name, "/"); ok {
+		return name
+	}
+	return p.Name
+}
+
+// Weigher is the policy a team's cases are weighed by wherever one weight is shown (a Case's
+// status, the ledger's reservations): the quota the Team's status names, whose figures managers
+// read; before the team has status, the first enforcing quota by name, else the first; Default
+// when no quota selects the team.
+func Weigher(policies []*Policy, statusQuota string) *Policy {
+	for _, p := range policies {
+		if statusQuota != "" && p.QuotaName() == statusQuota {
+			return p
+		}
+	}
+	for _, p := range policies {
+		if p.Enforcing() {
+			return p
+		}
+	}
+	if len(policies) > 0 {
+		return policies[0]
+	}
+	return Default
+}
 
 // Member is a practitioner of a team with the open cases they hold.
 type Member struct {

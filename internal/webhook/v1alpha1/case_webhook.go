@@ -209,8 +209,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 			return warnings, nil
 		}
 
-		governing := governingFor(snap.Policies, team, view, day)
-		added := Reservations(string(req.UID), after, joiners, governing, exception, now)
+		added := Reservations(string(req.UID), after, joiners, policy.Weigher(snap.Policies, team.Status.Quota), exception, now)
 		holders := map[string]bool{}
 		for _, h := range policy.Holders(after) {
 			holders[h.Name] = true
@@ -343,20 +342,6 @@ func (v *CaseValidator) recordException(ctx context.Context, c *caseloadv1alpha1
 			"case %s allocated to %s above the cap by exception approved by %s until %s",
 			c.Name, j.Name, e.ApprovedBy, e.ExpiresAt.Format(time.DateOnly))
 	}
-}
-
-// governingFor is the quota whose weights a reservation records: the one the Team's status
-// names, or else the one the engine would choose for the team.
-func governingFor(policies []*policy.Policy, team *caseloadv1alpha1.Team, view policy.TeamView, day policy.Day) *policy.Policy {
-	if q := team.Status.Quota; q != "" {
-		for _, p := range policies {
-			if p.Name == team.Namespace+"/"+q || p.Name == q {
-				return p
-			}
-		}
-	}
-	p, _ := policy.GoverningForTeam(policies, view, day)
-	return p
 }
 
 // denial turns the engine's denials into a 422 with a field path per reason: kubectl prints

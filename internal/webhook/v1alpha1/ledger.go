@@ -43,9 +43,9 @@ func conflictBackoff(attempt int) time.Duration {
 }
 
 // Reservations builds the ledger entries of an admitted allocation: one per joiner, with the
-// facts every quota needs to weigh the case, and the weight under the quota the Team's status
-// shows (governing).
-func Reservations(id string, c policy.Case, joiners []policy.Joining, governing *policy.Policy, exception *caseloadv1alpha1.CaseException, now time.Time) []caseloadv1alpha1.Reservation {
+// facts every quota needs to weigh the case, and its weight under the policy that weighs the
+// team's cases (policy.Weigher).
+func Reservations(id string, c policy.Case, joiners []policy.Joining, weigher *policy.Policy, exception *caseloadv1alpha1.CaseException, now time.Time) []caseloadv1alpha1.Reservation {
 	out := make([]caseloadv1alpha1.Reservation, 0, len(joiners))
 	for _, j := range joiners {
 		r := caseloadv1alpha1.Reservation{
@@ -59,8 +59,8 @@ func Reservations(id string, c policy.Case, joiners []policy.Joining, governing 
 			ExpiresAt:    metav1.NewTime(now.Add(ReservationTTL)),
 			Exception:    exception,
 		}
-		if governing != nil {
-			r.Weight = caseloadv1alpha1.Decimal(governing.Carried(c, j.Role).String())
+		if weigher != nil {
+			r.Weight = caseloadv1alpha1.Decimal(weigher.Carried(c, j.Role).String())
 		}
 		out = append(out, r)
 	}
