@@ -5,7 +5,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -36,20 +35,11 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
-	in := caseInput{Now: now}
-	var team v1alpha1.Team
-	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.Team}, &team); {
-	case apierrors.IsNotFound(err):
-	case err != nil:
+	team, policies, err := snapshot.TeamPolicies(ctx, r.Client, c.Namespace, c.Spec.Team)
+	if err != nil {
 		return ctrl.Result{}, err
-	default:
-		in.Team = &team
-		quotas, err := snapshot.QuotasSelecting(ctx, r.Client, &team)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		in.Policies, _ = snapshot.ParsePolicies(quotas)
 	}
+	in := caseInput{Team: team, Policies: policies, Now: now}
 
 	st, deadlinePassed, next := caseStatus(&c, in)
 	if deadlinePassed && r.Recorder != nil {

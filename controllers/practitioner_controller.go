@@ -46,21 +46,11 @@ func (r *PractitionerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 	now := r.Clock.Now()
-	in := practitionerInput{Practitioner: policy.PractitionerFrom(&p), Now: now}
-
-	var team v1alpha1.Team
-	switch err := r.Client.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.Team}, &team); {
-	case apierrors.IsNotFound(err):
-	case err != nil:
+	team, policies, err := snapshot.TeamPolicies(ctx, r.Client, p.Namespace, p.Spec.Team)
+	if err != nil {
 		return ctrl.Result{}, err
-	default:
-		in.TeamExists = true
-		quotas, err := snapshot.QuotasSelecting(ctx, r.Client, &team)
-		if err != nil {
-			return ctrl.Result{}, err
-		}
-		in.Policies, _ = snapshot.ParsePolicies(quotas)
 	}
+	in := practitionerInput{Practitioner: policy.PractitionerFrom(&p), Policies: policies, TeamExists: team != nil, Now: now}
 
 	var cases v1alpha1.CaseList
 	if err := r.Client.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{index.OpenCaseByPractitioner: p.Name}); err != nil {
@@ -71,8 +61,8 @@ func (r *PractitionerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		engineCases[i] = policy.CaseFrom(&cases.Items[i])
 	}
 	self := policy.TeamView{Members: []policy.Member{{Practitioner: in.Practitioner, Holdings: policy.HoldingsOf(p.Name, engineCases)}}}
-	if in.TeamExists {
-		self = policy.WithReservations(self, snapshot.Reservations(&team, now))
+	if team != nil {
+		self = policy.WithReservations(self, snapshot.Reservations(team, now))
 	}
 	in.Holdings = self.Members[0].Holdings
 

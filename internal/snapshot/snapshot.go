@@ -115,6 +115,24 @@ func Reservations(team *v1alpha1.Team, now time.Time) []policy.Reserved {
 	return out
 }
 
+// TeamPolicies reads a team and parses the quotas that select it, for a reconciler that needs
+// only those and not the team's cases. team is nil, with no policies, when it does not exist.
+func TeamPolicies(ctx context.Context, r client.Reader, namespace, name string) (*v1alpha1.Team, []*policy.Policy, error) {
+	var t v1alpha1.Team
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &t); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	quotas, err := QuotasSelecting(ctx, r, &t)
+	if err != nil {
+		return nil, nil, err
+	}
+	policies, _ := ParsePolicies(quotas)
+	return &t, policies, nil
+}
+
 // ParsePolicies parses quotas for the engine, in order. A quota that does not parse is left out
 // and named in unparsable.
 func ParsePolicies(quotas []v1alpha1.CaseloadQuota) (policies []*policy.Policy, unparsable []string) {
