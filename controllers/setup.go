@@ -13,13 +13,19 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 )
 
+// FieldOwner is the field manager of every write the reconcilers make. They write only the
+// status subresource, so in an object's managedFields this name never owns spec or metadata:
+// the specs belong to the council's git repository and its GitOps tool.
+const FieldOwner = "caseload-operator"
+
 // Options are the reconcilers' settings.
 type Options struct {
 	// PractitionerMetrics publishes per-practitioner metric series (opt-in).
 	PractitionerMetrics bool
 	// Clock tells the time; the real clock when nil. Tests set a fake one.
 	Clock clock.PassiveClock
-	// Client reads and writes; the manager's client when nil. Tests wrap it to count reads.
+	// Client reads and writes; the manager's client, writing as FieldOwner, when nil. Tests
+	// wrap it to count reads.
 	Client client.Client
 }
 
@@ -29,7 +35,7 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		opts.Clock = clock.RealClock{}
 	}
 	if opts.Client == nil {
-		opts.Client = mgr.GetClient()
+		opts.Client = client.WithFieldOwner(mgr.GetClient(), FieldOwner)
 	}
 	m := mapper{c: opts.Client}
 	audits := newAuditStore()

@@ -48,7 +48,7 @@ func TestMain(m *testing.M) {
 	}
 	if err == nil {
 		mgrClient = mgr.GetClient()
-		reads.Client = mgrClient
+		reads.Client = client.WithFieldOwner(mgrClient, FieldOwner)
 		err = Setup(mgr, Options{Clock: testClock, Client: reads, PractitionerMetrics: true})
 	}
 	if err != nil {
