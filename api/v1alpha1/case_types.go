@@ -79,6 +79,12 @@ type CaseSpec struct {
 
 // CaseException records an allocation admitted above the cap by a manager's exception.
 type CaseException struct {
+	// practitioner is the Practitioner the exception took above the cap. The exception ends
+	// when they no longer hold the case.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Practitioner string `json:"practitioner,omitempty"`
+
 	// approvedBy is the user whose request carried the exception.
 	// +required
 	ApprovedBy string `json:"approvedBy"`
@@ -105,7 +111,7 @@ type CaseStatus struct {
 
 	// weight is the case's weight under the quota that governs its team.
 	// +optional
-	Weight Decimal `json:"weight,omitempty"`
+	Weight Figure `json:"weight,omitempty"`
 
 	// weightBreakdown says how the weight was computed, e.g.
 	// "ChildProtection 1.5 x High 1.5 + 2 more children x 0.5 = 3.25 (CaseloadQuota walsall)".
@@ -159,6 +165,7 @@ type CaseStatus struct {
 // +kubebuilder:printcolumn:name="Due",type=string,JSONPath=`.status.dueBy`
 // +kubebuilder:printcolumn:name="Overdue",type=boolean,JSONPath=`.status.overdue`
 // +kubebuilder:printcolumn:name="Closed",type=string,JSONPath=`.spec.closedOn`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Case struct {
 	metav1.TypeMeta `json:",inline"`
 	// metadata is the object's metadata.

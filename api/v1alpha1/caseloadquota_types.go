@@ -25,22 +25,22 @@ type Weights struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=64
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k.matches('^[A-Za-z][A-Za-z0-9]{0,62}$'))",message="case types are names of letters and digits, such as ChildProtection"
-	CaseTypes map[string]Decimal `json:"caseTypes,omitempty"`
+	CaseTypes map[string]CaseWeight `json:"caseTypes,omitempty"`
 
 	// default is the weight of a case whose type caseTypes does not list.
 	// +optional
 	// +kubebuilder:default="1"
-	Default Decimal `json:"default,omitempty"`
+	Default CaseWeight `json:"default,omitempty"`
 
 	// complexity maps a complexity level (Low, Standard, High) to a multiplier.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=3
 	// +kubebuilder:validation:XValidation:rule="self.all(k, k in ['Low', 'Standard', 'High'])",message="complexity levels are Low, Standard and High"
-	Complexity map[string]Decimal `json:"complexity,omitempty"`
+	Complexity map[string]Multiplier `json:"complexity,omitempty"`
 
 	// additionalChild is added to a case's weight for each child beyond the first.
 	// +optional
-	AdditionalChild Decimal `json:"additionalChild,omitempty"`
+	AdditionalChild CaseWeight `json:"additionalChild,omitempty"`
 
 	// coWorkerShare is the share of a case's weight that each co-worker carries, from 0 to 1;
 	// the lead always carries all of it.
@@ -214,15 +214,16 @@ type Violation struct {
 type QuotaTotals struct {
 	// weight is the sum of the selected teams' weights under this quota.
 	// +optional
-	Weight Decimal `json:"weight,omitempty"`
+	Weight Figure `json:"weight,omitempty"`
 
-	// capacity is the sum of the selected teams' capacities under this quota.
+	// capacity is the sum of the selected teams' capacities under this quota; empty when the
+	// quota caps neither practitioners nor teams (only timescales or deadlines).
 	// +optional
-	Capacity Decimal `json:"capacity,omitempty"`
+	Capacity Figure `json:"capacity,omitempty"`
 
-	// headroom is capacity minus weight.
+	// headroom is capacity minus weight; empty with capacity.
 	// +optional
-	Headroom SignedDecimal `json:"headroom,omitempty"`
+	Headroom SignedFigure `json:"headroom,omitempty"`
 }
 
 // CaseloadQuotaStatus is the quota's audit as the operator last ran it.

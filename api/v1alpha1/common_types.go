@@ -8,11 +8,29 @@ package v1alpha1
 // +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,6}([.][0-9]{1,3})?$')",message="must be a number of at least 0 with at most three decimals, such as \"15\" or \"1.5\""
 type Decimal string
 
-// SignedDecimal is a Decimal that may be negative. Status uses it for headroom, which is
-// negative when a practitioner or team is over capacity.
-// +kubebuilder:validation:MaxLength=11
-// +kubebuilder:validation:XValidation:rule="self.matches('^-?[0-9]{1,6}([.][0-9]{1,3})?$')",message="must be a number with at most three decimals, such as \"-0.5\" or \"2\""
-type SignedDecimal string
+// CaseWeight is the weight of one kind of case, a Decimal from 0 to 9999.999: points schemes
+// weigh a case 4 to 10 points, case-count schemes 0.5 to 2.
+// +kubebuilder:validation:MaxLength=8
+// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,4}([.][0-9]{1,3})?$')",message="must be a weight from 0 to 9999.999 with at most three decimals, such as \"1.5\" or \"8\""
+type CaseWeight string
+
+// Multiplier scales a weight, a Decimal from 0 to 99.999, such as "1.5" for High complexity.
+// +kubebuilder:validation:MaxLength=6
+// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,2}([.][0-9]{1,3})?$')",message="must be a multiplier from 0 to 99.999 with at most three decimals, such as \"1.5\""
+type Multiplier string
+
+// Figure is a figure the operator writes into status: a Decimal, or a sum of them, with up to
+// sixteen digits before the point. Sums of the largest weights and caps the schema allows, over
+// as many cases and practitioners as an apiserver can hold, stay well inside it (see
+// docs/capacity.md), so a status write is never refused for the size of a figure.
+// +kubebuilder:validation:MaxLength=20
+// +kubebuilder:validation:XValidation:rule="self.matches('^[0-9]{1,16}([.][0-9]{1,3})?$')",message="must be a number of at least 0 with at most three decimals"
+type Figure string
+
+// SignedFigure is a Figure that may be negative: headroom, when over capacity.
+// +kubebuilder:validation:MaxLength=21
+// +kubebuilder:validation:XValidation:rule="self.matches('^-?[0-9]{1,16}([.][0-9]{1,3})?$')",message="must be a number with at most three decimals"
+type SignedFigure string
 
 // Date is a calendar day written YYYY-MM-DD.
 // +kubebuilder:validation:Format=date
@@ -47,6 +65,9 @@ const (
 	ConditionOverCapacity = "OverCapacity"
 	// ConditionPolicyViolated is True on a CaseloadQuota that has found at least one violation.
 	ConditionPolicyViolated = "PolicyViolated"
+	// ConditionNeedsCover is True on a Practitioner who is absent or unavailable while holding
+	// open cases, and on a Team with such members: the cases need cover, and nothing is moved.
+	ConditionNeedsCover = "NeedsCover"
 	// ConditionOverdue is True on a Case open longer than its timescale, or left unallocated
 	// past its allocation deadline.
 	ConditionOverdue = "Overdue"
@@ -56,3 +77,8 @@ const (
 // The allocation is admitted only within the quota's exceptions.maxPercent, and only when the
 // requesting user may approve caseloadquotas in the namespace.
 const ExceptionReasonAnnotation = "caseload.dev/exception-reason"
+
+// TimeZoneAnnotation, on a council's Namespace, names the IANA time zone (e.g. Europe/London)
+// in which the operator counts the council's days: today, overdue, allocation deadlines, and the
+// ends of reductions and absences. Without it the manager's --time-zone applies (default UTC).
+const TimeZoneAnnotation = "caseload.dev/time-zone"

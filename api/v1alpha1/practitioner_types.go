@@ -36,6 +36,38 @@ type Reduction struct {
 	Until Date `json:"until,omitempty"`
 }
 
+// AbsenceReason is the category of an absence. It is a category only, never a diagnosis or any
+// other health detail.
+// +kubebuilder:validation:Enum=Sickness;ParentalLeave;AnnualLeave;Training;Other
+type AbsenceReason string
+
+const (
+	AbsenceSickness      AbsenceReason = "Sickness"
+	AbsenceParentalLeave AbsenceReason = "ParentalLeave"
+	AbsenceAnnualLeave   AbsenceReason = "AnnualLeave"
+	AbsenceTraining      AbsenceReason = "Training"
+	AbsenceOther         AbsenceReason = "Other"
+)
+
+// Absence is a planned or current absence. On the days it covers the practitioner has no
+// capacity and takes no new allocations; the cases they hold are reported as needing cover and
+// stay with them.
+// +kubebuilder:validation:XValidation:rule="!has(self.until) || self.until >= self.from",message="an absence's until (its last day) cannot be before its from"
+type Absence struct {
+	// from is the first day of the absence.
+	// +required
+	From Date `json:"from"`
+
+	// until is the last day of the absence. Without it the absence is open-ended: it lasts
+	// until a date is set or the absence is removed.
+	// +optional
+	Until Date `json:"until,omitempty"`
+
+	// reason is the category of the absence.
+	// +required
+	Reason AbsenceReason `json:"reason"`
+}
+
 // PractitionerSpec describes a practitioner and what they can carry.
 type PractitionerSpec struct {
 	// team is the name of the practitioner's Team in the same namespace.
@@ -72,6 +104,14 @@ type PractitionerSpec struct {
 	// +kubebuilder:default=true
 	Available *bool `json:"available,omitempty"`
 
+	// absences are planned or current absences with their dates. On the days an absence covers,
+	// it has the same effect as available: false.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, a.from <= (has(b.until) ? b.until : timestamp('9999-12-31T00:00:00Z')) && b.from <= (has(a.until) ? a.until : timestamp('9999-12-31T00:00:00Z'))))",message="absences cannot overlap: end one before the next begins, or merge them into one"
+	Absences []Absence `json:"absences,omitempty"`
+
 	// maxWeight is a personal ceiling set by the manager. It can only lower the policy's cap.
 	// +optional
 	MaxWeight *Decimal `json:"maxWeight,omitempty"`
@@ -98,16 +138,16 @@ type PractitionerStatus struct {
 	// weight is the weighted caseload: the full weight of cases led, and the co-worker share of
 	// cases co-worked. Closed cases weigh nothing.
 	// +optional
-	Weight Decimal `json:"weight,omitempty"`
+	Weight Figure `json:"weight,omitempty"`
 
 	// capacity is the effective capacity: grade cap x FTE x (1 - active reductions), lowered by
-	// spec.maxWeight; 0 while unavailable.
+	// spec.maxWeight; 0 while unavailable or absent.
 	// +optional
-	Capacity Decimal `json:"capacity,omitempty"`
+	Capacity Figure `json:"capacity,omitempty"`
 
 	// headroom is capacity minus weight; negative when over capacity.
 	// +optional
-	Headroom SignedDecimal `json:"headroom,omitempty"`
+	Headroom SignedFigure `json:"headroom,omitempty"`
 
 	// utilisationPercent is weight as a whole percentage of capacity.
 	// +optional
@@ -117,15 +157,20 @@ type PractitionerStatus struct {
 	// +optional
 	Band Band `json:"band,omitempty"`
 
-	// overCapacitySince is when the weight first went over capacity; empty when within it.
+	// overCapacitySince is when the weight first went over a capacity the practitioner has;
+	// empty when within it, and while absent (their cases then need cover instead).
 	// +optional
 	OverCapacitySince *metav1.Time `json:"overCapacitySince,omitempty"`
 
-	// casesNeedingCover is the number of open cases held while unavailable.
+	// available is false while spec.available is false or an absence covers today.
+	// +optional
+	Available bool `json:"available"`
+
+	// casesNeedingCover is the number of open cases held while unavailable or absent.
 	// +optional
 	CasesNeedingCover int32 `json:"casesNeedingCover"`
 
-	// conditions are Ready, Reconciling, Stalled and OverCapacity.
+	// conditions are Ready, Reconciling, Stalled, OverCapacity and NeedsCover.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -141,13 +186,15 @@ type PractitionerStatus struct {
 // +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.spec.team`
 // +kubebuilder:printcolumn:name="Grade",type=string,JSONPath=`.spec.grade`
 // +kubebuilder:printcolumn:name="FTE",type=string,JSONPath=`.spec.fte`,priority=1
-// +kubebuilder:printcolumn:name="Available",type=boolean,JSONPath=`.spec.available`,priority=1
+// +kubebuilder:printcolumn:name="Available",type=boolean,JSONPath=`.status.available`,priority=1
 // +kubebuilder:printcolumn:name="Cases",type=integer,JSONPath=`.status.cases`
 // +kubebuilder:printcolumn:name="Weight",type=string,JSONPath=`.status.weight`
 // +kubebuilder:printcolumn:name="Capacity",type=string,JSONPath=`.status.capacity`
 // +kubebuilder:printcolumn:name="Headroom",type=string,JSONPath=`.status.headroom`
+// +kubebuilder:printcolumn:name="Utilisation",type=integer,JSONPath=`.status.utilisationPercent`,priority=1
 // +kubebuilder:printcolumn:name="Band",type=string,JSONPath=`.status.band`
 // +kubebuilder:printcolumn:name="Cover",type=integer,JSONPath=`.status.casesNeedingCover`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type Practitioner struct {
 	metav1.TypeMeta `json:",inline"`
 	// metadata is the object's metadata.

@@ -66,9 +66,14 @@ type Reservation struct {
 	// +kubebuilder:validation:Minimum=1
 	Children int32 `json:"children"`
 
+	// generation is the Case's metadata.generation as admitted. The reservation counts in place
+	// of what a cache shows of the case until the cache shows this generation or a later one.
+	// +optional
+	Generation int64 `json:"generation,omitempty"`
+
 	// weight is what the reservation weighs under the quota named in the Team's status.quota.
 	// +optional
-	Weight Decimal `json:"weight,omitempty"`
+	Weight Figure `json:"weight,omitempty"`
 
 	// expiresAt is when the reservation lapses. By then every cache has seen the Case.
 	// +required
@@ -79,6 +84,21 @@ type Reservation struct {
 	// +optional
 	Exception *CaseException `json:"exception,omitempty"`
 }
+
+// CapacitySource names the bound that sets a team's capacity: the tightest of those that apply.
+// +kubebuilder:validation:Enum=Members;TeamMaxWeight;AveragePerFTE
+type CapacitySource string
+
+const (
+	// CapacityFromMembers is the sum of the members' effective capacities that day (0 for a member
+	// who is away).
+	CapacityFromMembers CapacitySource = "Members"
+	// CapacityFromTeamMaxWeight is the quota's teamCap.maxWeight.
+	CapacityFromTeamMaxWeight CapacitySource = "TeamMaxWeight"
+	// CapacityFromAveragePerFTE is the quota's teamCap.maxAveragePerFTE times the FTE of the
+	// members available that day.
+	CapacityFromAveragePerFTE CapacitySource = "AveragePerFTE"
+)
 
 // TeamStatus is the team's caseload as the operator last computed it.
 type TeamStatus struct {
@@ -119,17 +139,32 @@ type TeamStatus struct {
 	// +optional
 	OverdueCases int32 `json:"overdueCases"`
 
+	// casesNeedingCover is the number of open cases held by members who are unavailable or
+	// absent today.
+	// +optional
+	CasesNeedingCover int32 `json:"casesNeedingCover"`
+
+	// availableFTE is the FTE of the members available today.
+	// +optional
+	AvailableFTE Figure `json:"availableFTE,omitempty"`
+
 	// weight is the sum of the members' weights.
 	// +optional
-	Weight Decimal `json:"weight,omitempty"`
+	Weight Figure `json:"weight,omitempty"`
 
-	// capacity is the team's capacity: its teamCap, or else the sum of the members' capacities.
+	// capacity is the team's capacity today: the tightest of the quota's teamCap.maxWeight,
+	// teamCap.maxAveragePerFTE x availableFTE, and the sum of the members' effective capacities.
+	// Empty when no quota selecting the team caps it.
 	// +optional
-	Capacity Decimal `json:"capacity,omitempty"`
+	Capacity Figure `json:"capacity,omitempty"`
+
+	// capacitySource names the bound that sets capacity: Members, TeamMaxWeight or AveragePerFTE.
+	// +optional
+	CapacitySource CapacitySource `json:"capacitySource,omitempty"`
 
 	// headroom is capacity minus weight; negative when the team is over capacity.
 	// +optional
-	Headroom SignedDecimal `json:"headroom,omitempty"`
+	Headroom SignedFigure `json:"headroom,omitempty"`
 
 	// utilisationPercent is weight as a whole percentage of capacity.
 	// +optional
@@ -152,7 +187,7 @@ type TeamStatus struct {
 	// +kubebuilder:validation:MaxItems=500
 	Reservations []Reservation `json:"reservations,omitempty"`
 
-	// conditions are Ready, Reconciling, Stalled and OverCapacity.
+	// conditions are Ready, Reconciling, Stalled, OverCapacity and NeedsCover.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -170,7 +205,9 @@ type TeamStatus struct {
 // +kubebuilder:printcolumn:name="Overdue",type=integer,JSONPath=`.status.overdueCases`,priority=1
 // +kubebuilder:printcolumn:name="Weight",type=string,JSONPath=`.status.weight`
 // +kubebuilder:printcolumn:name="Capacity",type=string,JSONPath=`.status.capacity`
-// +kubebuilder:printcolumn:name="Utilisation",type=string,JSONPath=`.status.utilisationPercent`
+// +kubebuilder:printcolumn:name="Capacity Source",type=string,JSONPath=`.status.capacitySource`,priority=1
+// +kubebuilder:printcolumn:name="Cover",type=integer,JSONPath=`.status.casesNeedingCover`,priority=1
+// +kubebuilder:printcolumn:name="Utilisation",type=integer,JSONPath=`.status.utilisationPercent`
 // +kubebuilder:printcolumn:name="Band",type=string,JSONPath=`.status.band`
 // +kubebuilder:printcolumn:name="Quota",type=string,JSONPath=`.status.quota`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
