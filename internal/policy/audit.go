@@ -9,8 +9,9 @@ import (
 
 // Audit lists every way a team breaks the policy on day d, whatever the policy's
 // enforcementAction: practitioners over capacity or maxCases, excluded case types held as lead,
-// the team over its caps, and cases left unallocated past their deadline. Reality is recorded,
-// never refused: an audit finds, it does not decide.
+// the team over its capacity (where the policy has a teamCap), and cases left unallocated past
+// their deadline. A practitioner who is away is not over capacity: their cases need cover, which
+// status counts. Reality is recorded, never refused: an audit finds, it does not decide.
 func (p *Policy) Audit(t TeamView, d Day) []Finding {
 	var out []Finding
 	add := func(kind, name, rule, msg string) {
@@ -23,7 +24,7 @@ func (p *Policy) Audit(t TeamView, d Day) []Finding {
 			continue
 		}
 		load := p.LoadOf(m.Holdings)
-		if load.Weight > c.Value {
+		if load.Weight > c.Value && pr.AvailableOn(d) {
 			add("Practitioner", pr.Name, "practitionerCaps.maxWeight",
 				fmt.Sprintf("%s carries %s of %s (%s)", pr.Name, load.Weight, c.Value, c.Explanation))
 		}
@@ -39,14 +40,9 @@ func (p *Policy) Audit(t TeamView, d Day) []Finding {
 		}
 	}
 
-	tl := p.teamLoad(t.Members)
-	if p.TeamMaxWeight != nil && tl.Weight > *p.TeamMaxWeight {
-		add("Team", t.Name, "teamCap.maxWeight", fmt.Sprintf("team %s carries %s of %s", t.Name, tl.Weight, *p.TeamMaxWeight))
-	}
-	if p.TeamMaxAveragePerFTE != nil && tl.FTE > 0 && int64(tl.Weight)*1000 > int64(*p.TeamMaxAveragePerFTE)*int64(tl.FTE) {
-		avg := Milli(mulDivUp(int64(tl.Weight), 1000, int64(tl.FTE)))
-		add("Team", t.Name, "teamCap.maxAveragePerFTE",
-			fmt.Sprintf("team %s averages %s per FTE, over %s (%s over %s FTE)", t.Name, avg, *p.TeamMaxAveragePerFTE, tl.Weight, tl.FTE))
+	if tc, ok := p.TeamCapacityOf(t.Members, d); ok && p.CapsTeams() && tc.Load.Weight > tc.Value {
+		msg := fmt.Sprintf("team %s carries %s", t.Name, tc.Over(p, tc.Load.Weight))
+		add("Team", t.Name, tc.Rule, msg)
 	}
 
 	for _, c := range t.Cases {

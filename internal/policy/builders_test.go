@@ -34,11 +34,11 @@ func walsall() *Policy {
 func wirral() *Policy {
 	return MustFromSpec("wirral/points", v1alpha1.CaseloadQuotaSpec{
 		Weights: v1alpha1.Weights{
-			CaseTypes: map[string]v1alpha1.Decimal{
+			CaseTypes: map[string]v1alpha1.CaseWeight{
 				"EarlyHelp": "4", "ChildInNeed": "6", "LookedAfter": "7", "ChildProtection": "8", "CareProceedings": "10",
 			},
-			Default:         dec("5"),
-			AdditionalChild: dec("1"),
+			Default:         "5",
+			AdditionalChild: "1",
 			CoWorkerShare:   dec("0.5"),
 		},
 		PractitionerCaps: []v1alpha1.PractitionerCap{

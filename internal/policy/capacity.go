@@ -17,6 +17,27 @@ type Reduction struct {
 // ActiveOn reports whether the reduction applies on day d.
 func (r Reduction) ActiveOn(d Day) bool { return r.Until.IsZero() || !r.Until.Before(d) }
 
+// Absence takes a practitioner's capacity to 0 from From to Until (both included); a zero Until
+// never ends.
+type Absence struct {
+	Reason string
+	From   Day
+	Until  Day
+}
+
+// On reports whether the absence covers day d.
+func (a Absence) On(d Day) bool {
+	return !d.Before(a.From) && (a.Until.IsZero() || !a.Until.Before(d))
+}
+
+// String says when the absence runs, e.g. "Sickness from 2027-01-04 until 2027-01-15".
+func (a Absence) String() string {
+	if a.Until.IsZero() {
+		return fmt.Sprintf("%s from %s, no end date", a.Reason, a.From)
+	}
+	return fmt.Sprintf("%s from %s until %s", a.Reason, a.From, a.Until)
+}
+
 // Practitioner is what the engine needs to know of a practitioner.
 type Practitioner struct {
 	Name       string
@@ -24,9 +45,44 @@ type Practitioner struct {
 	Grade      string
 	FTE        Milli
 	Reductions []Reduction
-	Available  bool
+	// Available is spec.available: false is the open-ended switch for leave or absence.
+	Available bool
+	Absences  []Absence
 	// PersonalMax is the manager's personal ceiling; nil when none is set.
 	PersonalMax *Milli
+}
+
+// AbsenceOn returns the absence that covers day d, if any.
+func (pr Practitioner) AbsenceOn(d Day) (Absence, bool) {
+	for _, a := range pr.Absences {
+		if a.On(d) {
+			return a, true
+		}
+	}
+	return Absence{}, false
+}
+
+// AvailableOn reports whether the practitioner can take new work on day d: spec.available is
+// not false and no absence covers the day.
+func (pr Practitioner) AvailableOn(d Day) bool {
+	if !pr.Available {
+		return false
+	}
+	_, absent := pr.AbsenceOn(d)
+	return !absent
+}
+
+// Away says why the practitioner is not available on day d, for a denial or a condition:
+// "unavailable (spec.available is false)" or "absent (Sickness from 2027-01-04 until 2027-01-15)".
+// It is empty when they are available.
+func (pr Practitioner) Away(d Day) string {
+	if !pr.Available {
+		return "unavailable (spec.available is false)"
+	}
+	if a, absent := pr.AbsenceOn(d); absent {
+		return "absent (" + a.String() + ")"
+	}
+	return ""
 }
 
 // PractitionerFrom reads an API Practitioner. Figures that do not parse fall back to the
@@ -50,6 +106,14 @@ func PractitionerFrom(p *v1alpha1.Practitioner) Practitioner {
 			red.Until, _ = ParseDay(string(r.Until))
 		}
 		out.Reductions = append(out.Reductions, red)
+	}
+	for _, a := range p.Spec.Absences {
+		abs := Absence{Reason: string(a.Reason)}
+		abs.From, _ = ParseDay(string(a.From))
+		if a.Until != "" {
+			abs.Until, _ = ParseDay(string(a.Until))
+		}
+		out.Absences = append(out.Absences, abs)
 	}
 	if p.Spec.MaxWeight != nil {
 		if m, err := ParseMilli(string(*p.Spec.MaxWeight)); err == nil {
@@ -75,7 +139,7 @@ type Capacity struct {
 
 // CapacityOf computes effective capacity on day d: the grade's cap x FTE x (1 - the active
 // reductions, at most 100%), rounded down to the thousandth, lowered by the personal ceiling;
-// 0 while the practitioner is unavailable.
+// 0 while the practitioner is unavailable or absent.
 func (p *Policy) CapacityOf(pr Practitioner, d Day) Capacity {
 	cp, ok := p.Caps[pr.Grade]
 	if !ok {
@@ -103,9 +167,9 @@ func (p *Policy) CapacityOf(pr Practitioner, d Day) Capacity {
 		value = *pr.PersonalMax
 		fmt.Fprintf(&b, ", lowered to the personal ceiling %s", value)
 	}
-	if !pr.Available {
+	if away := pr.Away(d); away != "" {
 		value = 0
-		b.WriteString(", 0 while unavailable")
+		b.WriteString(", 0 while " + away)
 	}
 	return Capacity{Value: value, Covered: true, Capped: true, Explanation: b.String(), Cap: cp}
 }
@@ -119,11 +183,10 @@ func (p *Policy) BandOf(weight, capacity Milli) v1alpha1.Band {
 		}
 		return v1alpha1.BandGreen
 	}
-	w100 := int64(weight) * 100
 	switch {
-	case w100 < p.AmberPercent*int64(capacity):
+	case exceeds(p.AmberPercent, int64(capacity), int64(weight), 100):
 		return v1alpha1.BandGreen
-	case w100 <= p.RedPercent*int64(capacity):
+	case !exceeds(int64(weight), 100, p.RedPercent, int64(capacity)):
 		return v1alpha1.BandAmber
 	default:
 		return v1alpha1.BandRed

@@ -2,11 +2,16 @@ package policy
 
 import "caseload.dev/caseload-operator/api/v1alpha1"
 
-// Joining is a practitioner that a change of a case adds in a role: the new lead, or a new
-// co-worker. A co-worker promoted to lead joins as lead, since the lead carries more.
+// Joining is a practitioner a change of a case is decided for: a new lead or co-worker, or one
+// who keeps the case in the same role while the change may add to its weight. A co-worker
+// promoted to lead joins as lead, since the lead carries more.
 type Joining struct {
 	Name string
 	Role Role
+	// Raised is true for a practitioner who already held the case in this role: the change
+	// alters what the case weighs (its type, complexity or children), and what it adds is
+	// decided as an allocation of the difference.
+	Raised bool
 }
 
 // Holders returns every practitioner who holds the case, with their role.
@@ -21,19 +26,32 @@ func Holders(c Case) []Joining {
 	return out
 }
 
-// Joiners returns who a change from before to after adds: each holder of after who did not
-// hold the case in the same role before. before is nil for a new case. Only joiners are
-// decided on: a change that keeps or removes people allocates no new work.
+// WeighsDifferently reports whether two versions of a case may weigh differently under some
+// policy: their type, complexity or number of children differ.
+func WeighsDifferently(a, b Case) bool {
+	return a.Type != b.Type || a.Complexity != b.Complexity || a.Children != b.Children
+}
+
+// Joiners returns who a change from before to after is decided for: each holder of after who did
+// not hold the case in the same role before, and, when the change alters what the case weighs,
+// each holder who keeps it (Raised). before is nil for a new case. A change that only keeps or
+// removes people, or changes nothing a weight depends on, is decided for nobody.
 func Joiners(before *Case, after Case) []Joining {
 	had := map[Joining]bool{}
+	raised := false
 	if before != nil {
 		for _, h := range Holders(*before) {
 			had[h] = true
 		}
+		raised = WeighsDifferently(*before, after)
 	}
 	var out []Joining
 	for _, h := range Holders(after) {
-		if !had[h] {
+		switch {
+		case !had[h]:
+			out = append(out, h)
+		case raised:
+			h.Raised = true
 			out = append(out, h)
 		}
 	}
@@ -63,19 +81,24 @@ func Leavers(before *Case, after Case) []Joining {
 }
 
 // Rebased returns the team as it is before a change of case c takes effect: the case (by
-// name) is taken out of every member's holdings, cached or reserved, and counted again for
-// the holders that keep it in the same role. Whatever the cache shows of c (nothing, an older
-// version, a reservation from an earlier attempt), c is then counted exactly once per holder
-// that keeps it, and the joiners' holdings do not include it.
+// name) is taken out of every member's holdings, cached or reserved, and counted again, in its
+// new version, for the holders that keep it in the same role and are not decided for (whose
+// share of it the change leaves alone). Whatever the cache shows of c (nothing, an older version,
+// a reservation from an earlier attempt), c is then counted exactly once per such holder, and
+// the joiners' holdings do not include it: Check adds it for them.
 func Rebased(t TeamView, before *Case, after Case) TeamView {
 	kept := map[string]Role{}
 	if before != nil {
+		decided := map[string]bool{}
+		for _, j := range Joiners(before, after) {
+			decided[j.Name] = true
+		}
 		stays := map[Joining]bool{}
 		for _, h := range Holders(after) {
 			stays[h] = true
 		}
 		for _, h := range Holders(*before) {
-			if stays[h] {
+			if stays[h] && !decided[h.Name] {
 				kept[h.Name] = h.Role
 			}
 		}

@@ -20,11 +20,11 @@ func TestJoiners(t *testing.T) {
 		want          []Joining
 	}{
 		{"a new unallocated case allocates nothing", nil, with(""), nil},
-		{"a new case brings its lead and co-workers", nil, with("jo", "ali"), []Joining{{"jo", lead}, {"ali", co}}},
-		{"allocating an unallocated case", with(""), with("jo"), []Joining{{"jo", lead}}},
-		{"reallocating to someone else", with("jo"), with("sam"), []Joining{{"sam", lead}}},
-		{"adding a co-worker leaves the lead alone", with("jo"), with("jo", "ali"), []Joining{{"ali", co}}},
-		{"a co-worker promoted to lead joins as lead", with("jo", "ali"), with("ali"), []Joining{{"ali", lead}}},
+		{"a new case brings its lead and co-workers", nil, with("jo", "ali"), []Joining{{Name: "jo", Role: lead}, {Name: "ali", Role: co}}},
+		{"allocating an unallocated case", with(""), with("jo"), []Joining{{Name: "jo", Role: lead}}},
+		{"reallocating to someone else", with("jo"), with("sam"), []Joining{{Name: "sam", Role: lead}}},
+		{"adding a co-worker leaves the lead alone", with("jo"), with("jo", "ali"), []Joining{{Name: "ali", Role: co}}},
+		{"a co-worker promoted to lead joins as lead", with("jo", "ali"), with("ali"), []Joining{{Name: "ali", Role: lead}}},
 		{"unallocating adds nobody", with("jo", "ali"), with(""), nil},
 		{"no change adds nobody", with("jo", "ali"), with("jo", "ali"), nil},
 	} {
@@ -51,10 +51,10 @@ func TestLeavers(t *testing.T) {
 		want          []Joining
 	}{
 		{"a new case has no leavers", nil, with("jo"), nil},
-		{"unallocating", with("jo", "ali"), with(""), []Joining{{"jo", lead}, {"ali", co}}},
-		{"reallocating", with("jo"), with("sam"), []Joining{{"jo", lead}}},
-		{"a lead becoming co-worker leaves the lead role", with("jo"), with("sam", "jo"), []Joining{{"jo", lead}}},
-		{"closing the case", with("jo", "ali"), closed, []Joining{{"jo", lead}, {"ali", co}}},
+		{"unallocating", with("jo", "ali"), with(""), []Joining{{Name: "jo", Role: lead}, {Name: "ali", Role: co}}},
+		{"reallocating", with("jo"), with("sam"), []Joining{{Name: "jo", Role: lead}}},
+		{"a lead becoming co-worker leaves the lead role", with("jo"), with("sam", "jo"), []Joining{{Name: "jo", Role: lead}}},
+		{"closing the case", with("jo", "ali"), closed, []Joining{{Name: "jo", Role: lead}, {Name: "ali", Role: co}}},
 		{"no change", with("jo", "ali"), with("jo", "ali"), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,8 +5,9 @@ import (
 	"time"
 )
 
-// Day is a calendar day, held as midnight UTC. Councils count days, not hours.
-type Day struct{ t time.Time }
+// Day is a calendar day. Councils count days, not hours: which day it is, and when the next
+// one begins, is a question for the council's Calendar.
+type Day struct{ t time.Time } // midnight UTC of the date, for arithmetic only
 
 // ParseDay parses YYYY-MM-DD.
 func ParseDay(s string) (Day, error) {
@@ -26,12 +27,6 @@ func MustParseDay(s string) Day {
 	return d
 }
 
-// DayOf is the calendar day (UTC) of an instant.
-func DayOf(t time.Time) Day {
-	y, m, d := t.UTC().Date()
-	return Day{time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}
-}
-
 // IsZero reports whether the day was never set.
 func (d Day) IsZero() bool { return d.t.IsZero() }
 
@@ -47,13 +42,69 @@ func (d Day) After(o Day) bool { return d.t.After(o.t) }
 // DaysSince is the number of whole days from o to d.
 func (d Day) DaysSince(o Day) int { return int(d.t.Sub(o.t).Hours() / 24) }
 
-// Start is the instant the day begins.
-func (d Day) Start() time.Time { return d.t }
-
 // String writes the day as YYYY-MM-DD.
 func (d Day) String() string {
 	if d.t.IsZero() {
 		return ""
 	}
 	return d.t.Format(time.DateOnly)
+}
+
+// earliest is the earlier of two days, ignoring a zero one.
+func earliest(a, b Day) Day {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// Calendar places instants on the days of one council: its time zone decides which day it is,
+// and when a day begins. Every day boundary (overdue, allocation deadlines, the end of a
+// reduction or an absence, "today") is counted in it. The zero Calendar is UTC.
+type Calendar struct{ loc *time.Location }
+
+// UTC is the calendar of a council that names no time zone.
+var UTC = Calendar{}
+
+// CalendarIn is the calendar of a time zone.
+func CalendarIn(loc *time.Location) Calendar { return Calendar{loc: loc} }
+
+// LoadCalendar is the calendar of an IANA time zone name such as "Europe/London"; an empty
+// name is UTC.
+func LoadCalendar(name string) (Calendar, error) {
+	if name == "" {
+		return UTC, nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return UTC, fmt.Errorf("%q is not a known IANA time zone, such as Europe/London", name)
+	}
+	return Calendar{loc: loc}, nil
+}
+
+// Location is the calendar's time zone.
+func (c Calendar) Location() *time.Location {
+	if c.loc == nil {
+		return time.UTC
+	}
+	return c.loc
+}
+
+// Name is the time zone's name, e.g. "Europe/London" or "UTC".
+func (c Calendar) Name() string { return c.Location().String() }
+
+// DayOf is the day on which the instant falls in the council's time zone.
+func (c Calendar) DayOf(t time.Time) Day {
+	y, m, d := t.In(c.Location()).Date()
+	return Day{time.Date(y, m, d, 0, 0, 0, 0, time.UTC)}
+}
+
+// Start is the instant the day begins in the council's time zone. On a day whose midnight a
+// daylight-saving change skips, it is the first instant of the day that exists.
+func (c Calendar) Start(d Day) time.Time {
+	if d.IsZero() {
+		return time.Time{}
+	}
+	y, m, dd := d.t.Date()
+	return time.Date(y, m, dd, 0, 0, 0, 0, c.Location())
 }

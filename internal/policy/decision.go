@@ -43,7 +43,8 @@ func verb(a Action) string {
 	return "denied"
 }
 
-// Newcomer is a practitioner an allocation adds to a case, in a role. Known is false when no
+// Newcomer is a practitioner an allocation is decided for: one it adds to a case in a role, or
+// one who holds the case already while the change adds to its weight. Known is false when no
 // Practitioner of that name exists in the namespace.
 type Newcomer struct {
 	Name         string
@@ -52,6 +53,25 @@ type Newcomer struct {
 	Practitioner Practitioner
 	// Holdings are the open cases the practitioner holds now, without this case.
 	Holdings []Holding
+	// Held is the case as it was, when the practitioner already held it in this role: the
+	// allocation is of what the change adds to its weight. Nil for a practitioner who joins.
+	Held *Case
+}
+
+// NewcomerFor builds the newcomer of a joiner: a member of the team (with their holdings), or
+// one the namespace has in another team (Practitioner set, no holdings), or nobody (nil).
+// before is the case as it was, for a joiner that the change raises.
+func NewcomerFor(j Joining, t TeamView, other *Practitioner, before *Case) Newcomer {
+	n := Newcomer{Name: j.Name, Role: j.Role}
+	if j.Raised {
+		n.Held = before
+	}
+	if m, ok := t.Member(j.Name); ok {
+		n.Known, n.Practitioner, n.Holdings = true, m.Practitioner, m.Holdings
+	} else if other != nil {
+		n.Known, n.Practitioner = true, *other
+	}
+	return n
 }
 
 // Allocation is a change that gives a case to one or more practitioners.
@@ -65,11 +85,15 @@ type Allocation struct {
 	Day  Day
 }
 
-// CheckPractitioners applies the rules that hold whatever the policy: a newcomer must exist,
-// belong to the case's team and be available.
+// CheckPractitioners applies the rules that hold whatever the policy: a practitioner who joins a
+// case must exist, belong to the case's team and be available that day. (One who already holds
+// the case is decided by the policies alone: while they are away their capacity is 0.)
 func CheckPractitioners(a Allocation) []Finding {
 	var out []Finding
 	for _, n := range a.Newcomers {
+		if n.Held != nil {
+			continue
+		}
 		f := Finding{Kind: "Practitioner", Name: n.Name, Action: v1alpha1.EnforcementDeny}
 		switch {
 		case !n.Known:
@@ -78,9 +102,12 @@ func CheckPractitioners(a Allocation) []Finding {
 		case n.Practitioner.Team != a.Case.Team:
 			f.Rule = "spec.team"
 			f.Message = fmt.Sprintf("case %s belongs to team %s but %s is in team %s: move the case or the practitioner first", a.Case.Name, a.Case.Team, n.Name, n.Practitioner.Team)
-		case !n.Practitioner.Available:
+		case !n.Practitioner.AvailableOn(a.Day):
 			f.Rule = "spec.available"
-			f.Message = fmt.Sprintf("%s is unavailable (spec.available is false): no new allocations until they return", n.Name)
+			if _, absent := n.Practitioner.AbsenceOn(a.Day); absent && n.Practitioner.Available {
+				f.Rule = "spec.absences"
+			}
+			f.Message = fmt.Sprintf("%s is %s: no new allocations until they return", n.Name, n.Practitioner.Away(a.Day))
 		default:
 			continue
 		}
@@ -89,82 +116,123 @@ func CheckPractitioners(a Allocation) []Finding {
 	return out
 }
 
+// decidedByPolicies reports whether the policies decide for the newcomer: CheckPractitioners
+// has already refused one who is unknown, of another team, or (joining) away that day.
+func decidedByPolicies(n Newcomer, a Allocation) bool {
+	return n.Known && n.Practitioner.Team == a.Case.Team && (n.Held != nil || n.Practitioner.AvailableOn(a.Day))
+}
+
+// describe names the case and its weight for a denial: "case c-1 (ChildProtection, weight 1.5)",
+// or, for a change to a held case, what it was and what it becomes:
+// "case c-1 (ChildInNeed -> ChildProtection, weight 1 -> 1.5)".
+func (p *Policy) describe(c Case, held *Case) string {
+	w := p.Weigh(c).Value
+	if held == nil {
+		return fmt.Sprintf("case %s (%s, weight %s)", c.Name, c.Type, w)
+	}
+	typ := c.Type
+	if held.Type != c.Type {
+		typ = held.Type + " -> " + c.Type
+	}
+	return fmt.Sprintf("case %s (%s, weight %s -> %s)", c.Name, typ, p.Weigh(*held).Value, w)
+}
+
 // Check applies one policy to an allocation and returns every rule it breaks. Amber, if the
-// allocation is admitted, comes back in warnings.
+// allocation is admitted, comes back in warnings. A practitioner who already holds the case is
+// decided only on what the change adds: nothing when their share weighs no more under this
+// policy, and no case count, since they hold no more cases.
 func (p *Policy) Check(a Allocation) (findings []Finding, warnings []string) {
-	w := p.Weigh(a.Case)
 	add := func(kind, name, rule, msg string, exceptable bool) {
 		findings = append(findings, Finding{Policy: p.Name, Action: p.Action, Kind: kind, Name: name, Rule: rule, Message: msg, Exceptable: exceptable})
 	}
 	for _, n := range a.Newcomers {
-		if !n.Known || !n.Practitioner.Available || n.Practitioner.Team != a.Case.Team {
+		if !decidedByPolicies(n, a) {
 			continue // CheckPractitioners has said why.
 		}
 		pr := n.Practitioner
+		carried := p.Carried(a.Case, n.Role)
+		newType := n.Held == nil || n.Held.Type != a.Case.Type
+		if n.Held != nil && carried <= p.Carried(*n.Held, n.Role) && !newType {
+			continue
+		}
+		desc := p.describe(a.Case, n.Held)
 		c := p.CapacityOf(pr, a.Day)
 		if !c.Covered {
-			add("Practitioner", pr.Name, "practitionerCaps",
-				fmt.Sprintf("case %s cannot be allocated to %s: grade %s has no cap in this quota, so it allows them no new allocations", a.Case.Name, pr.Name, pr.Grade), false)
+			msg := fmt.Sprintf("case %s cannot be allocated to %s: grade %s has no cap in this quota, so it allows them no new allocations", a.Case.Name, pr.Name, pr.Grade)
+			if n.Held != nil {
+				msg = fmt.Sprintf("%s would add to what %s carries, but grade %s has no cap in this quota, so it allows them no added weight", desc, pr.Name, pr.Grade)
+			}
+			add("Practitioner", pr.Name, "practitionerCaps", msg, false)
 			continue
 		}
 		if !c.Capped {
 			continue
 		}
-		if n.Role == v1alpha1.RoleLead && c.Cap.Excluded[a.Case.Type] {
+		if n.Role == v1alpha1.RoleLead && newType && c.Cap.Excluded[a.Case.Type] {
 			add("Practitioner", pr.Name, "practitionerCaps.excludedCaseTypes",
 				fmt.Sprintf("case %s is %s, which a %s may hold only as a co-worker: %s cannot lead it", a.Case.Name, a.Case.Type, pr.Grade, pr.Name), false)
 		}
+		if n.Held != nil && carried <= p.Carried(*n.Held, n.Role) {
+			continue // a new type that weighs no more: only the exclusion applies
+		}
 		load := p.LoadOf(n.Holdings)
-		carried := p.Carried(a.Case, n.Role)
 		after := load.Weight + carried
 		share := ""
 		if n.Role == v1alpha1.RoleCoWorker {
 			share = fmt.Sprintf(", co-worker share %s", carried)
+			desc = strings.TrimSuffix(desc, ")") + share + ")"
 		}
 		if after > c.Value {
 			add("Practitioner", pr.Name, "practitionerCaps.maxWeight",
-				fmt.Sprintf("case %s (%s, weight %s%s) would take %s to %s of %s (%s)", a.Case.Name, a.Case.Type, w.Value, share, pr.Name, after, c.Value, c.Explanation),
-				p.ExceptionMaxPercent > 0 && int64(after)*100 <= p.ExceptionMaxPercent*int64(c.Value))
+				fmt.Sprintf("%s would take %s to %s of %s (%s)", desc, pr.Name, after, c.Value, c.Explanation),
+				p.ExceptionMaxPercent > 0 && !exceeds(int64(after), 100, p.ExceptionMaxPercent, int64(c.Value)))
 		} else if band := p.BandOf(after, c.Value); band != v1alpha1.BandGreen {
 			warnings = append(warnings, fmt.Sprintf("case %s takes %s to %s of %s (%d%%): %s under CaseloadQuota %s", a.Case.Name, pr.Name, after, c.Value, percentOf(after, c.Value), band, p.Name))
 		}
-		if c.Cap.MaxCases != nil && load.Cases+1 > *c.Cap.MaxCases {
+		if n.Held == nil && c.Cap.MaxCases != nil && load.Cases+1 > *c.Cap.MaxCases {
 			add("Practitioner", pr.Name, "practitionerCaps.maxCases",
 				fmt.Sprintf("case %s would give %s %d open cases; a %s holds at most %d", a.Case.Name, pr.Name, load.Cases+1, pr.Grade, *c.Cap.MaxCases),
 				p.ExceptionMaxPercent > 0 && int64(load.Cases+1)*100 <= p.ExceptionMaxPercent*int64(*c.Cap.MaxCases))
 		}
 	}
-	findings = append(findings, p.checkTeam(a, w)...)
+	findings = append(findings, p.checkTeam(a)...)
 	return findings, warnings
 }
 
-// checkTeam applies the team caps to the team as it would be after the allocation.
-func (p *Policy) checkTeam(a Allocation, w Weight) []Finding {
-	if p.TeamMaxWeight == nil && p.TeamMaxAveragePerFTE == nil {
+// checkTeam applies the team's capacity (TeamCapacityOf) to the team as it would be after the
+// allocation, where the policy has a teamCap and the allocation adds weight to the team.
+func (p *Policy) checkTeam(a Allocation) []Finding {
+	if !p.CapsTeams() {
 		return nil
 	}
-	var added Milli
+	var added, raised Milli
 	for _, n := range a.Newcomers {
-		if n.Known && n.Practitioner.Team == a.Case.Team {
-			added += p.Carried(a.Case, n.Role)
+		if !decidedByPolicies(n, a) {
+			continue
+		}
+		carried := p.Carried(a.Case, n.Role)
+		added += carried
+		raised += carried
+		if n.Held != nil {
+			raised -= p.Carried(*n.Held, n.Role)
 		}
 	}
-	if added == 0 {
+	if raised <= 0 {
 		return nil
 	}
-	tl := p.teamLoad(a.Team.Members)
-	after := tl.Weight + added
-	var out []Finding
-	if p.TeamMaxWeight != nil && after > *p.TeamMaxWeight {
-		out = append(out, Finding{Policy: p.Name, Action: p.Action, Kind: "Team", Name: a.Team.Name, Rule: "teamCap.maxWeight",
-			Message: fmt.Sprintf("case %s (%s, weight %s) would take team %s to %s of %s (teamCap.maxWeight)", a.Case.Name, a.Case.Type, w.Value, a.Team.Name, after, *p.TeamMaxWeight)})
+	var held *Case
+	for _, n := range a.Newcomers {
+		if n.Held != nil {
+			held = n.Held
+		}
 	}
-	if p.TeamMaxAveragePerFTE != nil && tl.FTE > 0 && int64(after)*1000 > int64(*p.TeamMaxAveragePerFTE)*int64(tl.FTE) {
-		avg := Milli(mulDivUp(int64(after), 1000, int64(tl.FTE)))
-		out = append(out, Finding{Policy: p.Name, Action: p.Action, Kind: "Team", Name: a.Team.Name, Rule: "teamCap.maxAveragePerFTE",
-			Message: fmt.Sprintf("case %s (%s, weight %s) would take team %s to an average of %s per FTE, over %s (%s over %s FTE)", a.Case.Name, a.Case.Type, w.Value, a.Team.Name, avg, *p.TeamMaxAveragePerFTE, after, tl.FTE)})
+	tc, _ := p.TeamCapacityOf(a.Team.Members, a.Day)
+	after := tc.Load.Weight + added
+	if after <= tc.Value {
+		return nil
 	}
-	return out
+	msg := fmt.Sprintf("%s would take team %s to %s", p.describe(a.Case, held), a.Team.Name, tc.Over(p, after))
+	return []Finding{{Policy: p.Name, Action: p.Action, Kind: "Team", Name: a.Team.Name, Rule: tc.Rule, Message: msg}}
 }
 
 // Decision is the verdict of every policy on an allocation.

@@ -11,13 +11,13 @@ import (
 func FuzzCaseWeight(f *testing.F) {
 	f.Add("1.5", "1.5", "0.5", uint8(3), "0.5")
 	f.Add("0", "0", "0", uint8(1), "0")
-	f.Add("999999.999", "999999.999", "999999.999", uint8(20), "1")
+	f.Add("9999.999", "99.999", "9999.999", uint8(20), "1")
 	f.Add("1.333", "0.001", "0.001", uint8(2), "0.333")
 	f.Fuzz(func(t *testing.T, base, mult, extra string, children uint8, share string) {
 		spec := v1alpha1.CaseloadQuotaSpec{Weights: v1alpha1.Weights{
-			CaseTypes:       map[string]v1alpha1.Decimal{"ChildProtection": v1alpha1.Decimal(base)},
-			Complexity:      map[string]v1alpha1.Decimal{"High": v1alpha1.Decimal(mult)},
-			AdditionalChild: v1alpha1.Decimal(extra),
+			CaseTypes:       map[string]v1alpha1.CaseWeight{"ChildProtection": v1alpha1.CaseWeight(base)},
+			Complexity:      map[string]v1alpha1.Multiplier{"High": v1alpha1.Multiplier(mult)},
+			AdditionalChild: v1alpha1.CaseWeight(extra),
 			CoWorkerShare:   v1alpha1.Decimal(share),
 		}}
 		p, errs := FromSpec("fuzz/weights", spec)
@@ -27,8 +27,8 @@ func FuzzCaseWeight(f *testing.F) {
 		n := int(children%20) + 1
 		c := Case{Name: "c", Type: "ChildProtection", Complexity: "High", Children: n}
 		w := p.Weigh(c).Value
-		if w < 0 {
-			t.Fatalf("negative weight %s for %s x %s + %s x %d", w, base, mult, extra, n-1)
+		if w < 0 || w > MaxCaseWeight*MaxMultiplier/1000+MaxCaseWeight*19 {
+			t.Fatalf("weight %s for %s x %s + %s x %d is outside what the schema allows", w, base, mult, extra, n-1)
 		}
 		c.Children = n + 1
 		if more := p.Weigh(c).Value; more < w {

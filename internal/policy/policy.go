@@ -62,18 +62,18 @@ func (p *Policy) Enforcing() bool { return p.Action == v1alpha1.EnforcementDeny 
 func FromSpec(name string, spec v1alpha1.CaseloadQuotaSpec) (*Policy, field.ErrorList) {
 	var errs field.ErrorList
 	root := field.NewPath("spec")
-	parse := func(path *field.Path, s v1alpha1.Decimal, fallback Milli) Milli {
+	// parse reads a figure of at most limit, as the schema bounds it.
+	parse := func(path *field.Path, s string, fallback, limit Milli) Milli {
 		if s == "" {
 			return fallback
 		}
-		m, err := ParseMilli(string(s))
-		if err != nil || m < 0 {
-			errs = append(errs, field.Invalid(path, s, "must be a number of at least 0 with at most three decimals"))
+		m, err := ParseMilli(s)
+		if err != nil || m < 0 || m > limit {
+			errs = append(errs, field.Invalid(path, s, fmt.Sprintf("must be a number from 0 to %s with at most three decimals", limit)))
 			return fallback
 		}
 		return m
 	}
-
 	p := &Policy{
 		Name:                name,
 		Action:              spec.EnforcementAction,
@@ -101,17 +101,14 @@ func FromSpec(name string, spec v1alpha1.CaseloadQuotaSpec) (*Policy, field.Erro
 
 	w := root.Child("weights")
 	for t, v := range spec.Weights.CaseTypes {
-		p.CaseTypes[t] = parse(w.Child("caseTypes").Key(t), v, One)
+		p.CaseTypes[t] = parse(w.Child("caseTypes").Key(t), string(v), One, MaxCaseWeight)
 	}
-	p.DefaultWeight = parse(w.Child("default"), spec.Weights.Default, One)
+	p.DefaultWeight = parse(w.Child("default"), string(spec.Weights.Default), One, MaxCaseWeight)
 	for level, v := range spec.Weights.Complexity {
-		p.Complexity[level] = parse(w.Child("complexity").Key(level), v, One)
+		p.Complexity[level] = parse(w.Child("complexity").Key(level), string(v), One, MaxMultiplier)
 	}
-	p.AdditionalChild = parse(w.Child("additionalChild"), spec.Weights.AdditionalChild, 0)
-	p.CoWorkerShare = parse(w.Child("coWorkerShare"), spec.Weights.CoWorkerShare, One/2)
-	if p.CoWorkerShare > One {
-		errs = append(errs, field.Invalid(w.Child("coWorkerShare"), spec.Weights.CoWorkerShare, "is a share from 0 to 1"))
-	}
+	p.AdditionalChild = parse(w.Child("additionalChild"), string(spec.Weights.AdditionalChild), 0, MaxCaseWeight)
+	p.CoWorkerShare = parse(w.Child("coWorkerShare"), string(spec.Weights.CoWorkerShare), One/2, One)
 
 	for i, c := range spec.PractitionerCaps {
 		path := root.Child("practitionerCaps").Index(i)
@@ -119,7 +116,7 @@ func FromSpec(name string, spec v1alpha1.CaseloadQuotaSpec) (*Policy, field.Erro
 			errs = append(errs, field.Duplicate(path.Child("grade"), c.Grade))
 			continue
 		}
-		cp := Cap{Grade: c.Grade, MaxWeight: parse(path.Child("maxWeight"), c.MaxWeight, 0), Excluded: map[string]bool{}}
+		cp := Cap{Grade: c.Grade, MaxWeight: parse(path.Child("maxWeight"), string(c.MaxWeight), 0, MaxDecimal), Excluded: map[string]bool{}}
 		if c.MaxCases != nil {
 			n := int(*c.MaxCases)
 			cp.MaxCases = &n
@@ -132,11 +129,11 @@ func FromSpec(name string, spec v1alpha1.CaseloadQuotaSpec) (*Policy, field.Erro
 
 	if tc := spec.TeamCap; tc != nil {
 		if tc.MaxWeight != nil {
-			m := parse(root.Child("teamCap", "maxWeight"), *tc.MaxWeight, 0)
+			m := parse(root.Child("teamCap", "maxWeight"), string(*tc.MaxWeight), 0, MaxDecimal)
 			p.TeamMaxWeight = &m
 		}
 		if tc.MaxAveragePerFTE != nil {
-			m := parse(root.Child("teamCap", "maxAveragePerFTE"), *tc.MaxAveragePerFTE, 0)
+			m := parse(root.Child("teamCap", "maxAveragePerFTE"), string(*tc.MaxAveragePerFTE), 0, MaxDecimal)
 			p.TeamMaxAveragePerFTE = &m
 		}
 	}

@@ -67,73 +67,141 @@ func MembersOf(practitioners []Practitioner, cases []Case) []Member {
 	return members
 }
 
-// TeamLoad is the sum of the members' weights and their FTE.
+// CapsTeams reports whether the policy has a teamCap.
+func (p *Policy) CapsTeams() bool { return p.TeamMaxWeight != nil || p.TeamMaxAveragePerFTE != nil }
+
+// GovernsCapacity reports whether the policy caps anything: practitioners by grade, or teams. A
+// policy of timescales or allocation deadlines alone gives nobody a capacity.
+func (p *Policy) GovernsCapacity() bool { return p.CapsPractitioners() || p.CapsTeams() }
+
+// TeamLoad is what a team carries on a day: the sum of its members' weights, and the FTE and
+// number of the members available that day.
 type TeamLoad struct {
-	Weight Milli
-	FTE    Milli
+	Weight       Milli
+	AvailableFTE Milli
+	Members      int
+	Away         int
 }
 
-func (p *Policy) teamLoad(members []Member) TeamLoad {
-	var tl TeamLoad
+func (p *Policy) teamLoad(members []Member, d Day) TeamLoad {
+	tl := TeamLoad{Members: len(members)}
 	for _, m := range members {
 		tl.Weight += p.LoadOf(m.Holdings).Weight
-		tl.FTE += m.Practitioner.FTE
+		if m.Practitioner.AvailableOn(d) {
+			tl.AvailableFTE += m.Practitioner.FTE
+		} else {
+			tl.Away++
+		}
 	}
 	return tl
 }
 
-// TeamCapacity is the tightest of the team's caps: teamCap.maxWeight, and
-// teamCap.maxAveragePerFTE x the members' FTE. Without a teamCap it is the sum of the members'
-// capacities. The explanation names where it came from.
-func (p *Policy) TeamCapacity(members []Member, d Day) (Milli, string) {
-	tl := p.teamLoad(members)
-	var capacity Milli = -1
-	why := ""
-	if p.TeamMaxWeight != nil {
-		capacity, why = *p.TeamMaxWeight, fmt.Sprintf("teamCap.maxWeight %s", *p.TeamMaxWeight)
+// TeamCapacity is a team's capacity under one policy on one day, and the bound that sets it.
+type TeamCapacity struct {
+	Value  Milli
+	Source v1alpha1.CapacitySource
+	// Rule is the rule a team over this capacity breaks: the teamCap bound that sets it
+	// (teamCap.maxWeight, teamCap.maxAveragePerFTE), or teamCap itself when the sum of the
+	// members' capacities is tighter than any of its bounds.
+	Rule string
+	// Explanation reads like "teamCap.maxAveragePerFTE 18 x 3.6 FTE available; 2 of 5 members away".
+	Explanation string
+	Load        TeamLoad
+}
+
+// TeamCapacityOf is the one rule for a team's capacity, used alike by status, admission and the
+// audit: the tightest of the bounds the policy sets, each on the day d,
+//   - teamCap.maxWeight;
+//   - teamCap.maxAveragePerFTE x the FTE of the members available that day;
+//   - the sum of the members' effective capacities, where the policy caps practitioners (a member
+//     who is away counts 0, so sickness lowers a capped team too).
+//
+// Where two bounds are equal, the first in that order is named. ok is false for a policy that
+// caps neither practitioners nor teams: it gives the team no capacity at all.
+func (p *Policy) TeamCapacityOf(members []Member, d Day) (tc TeamCapacity, ok bool) {
+	if !p.GovernsCapacity() {
+		return TeamCapacity{}, false
 	}
-	if p.TeamMaxAveragePerFTE != nil {
-		byAverage := Milli(mulDivDown(int64(*p.TeamMaxAveragePerFTE), int64(tl.FTE), 1000))
-		if capacity < 0 || byAverage < capacity {
-			capacity = byAverage
-			why = fmt.Sprintf("teamCap.maxAveragePerFTE %s x %s FTE", *p.TeamMaxAveragePerFTE, tl.FTE)
+	tc.Load = p.teamLoad(members, d)
+	tc.Value = -1
+	away := ""
+	if tc.Load.Away > 0 {
+		away = fmt.Sprintf("; %d of %d members away", tc.Load.Away, tc.Load.Members)
+	}
+	bound := func(value Milli, source v1alpha1.CapacitySource, rule, why string) {
+		if tc.Value < 0 || value < tc.Value {
+			tc.Value, tc.Source, tc.Rule, tc.Explanation = value, source, rule, why
 		}
 	}
-	if capacity >= 0 {
-		return capacity, why
+	if p.TeamMaxWeight != nil {
+		bound(*p.TeamMaxWeight, v1alpha1.CapacityFromTeamMaxWeight, "teamCap.maxWeight",
+			fmt.Sprintf("teamCap.maxWeight %s", *p.TeamMaxWeight))
 	}
-	var sum Milli
-	for _, m := range members {
-		sum += p.CapacityOf(m.Practitioner, d).Value
+	if p.TeamMaxAveragePerFTE != nil {
+		bound(Milli(mulDivDown(int64(*p.TeamMaxAveragePerFTE), int64(tc.Load.AvailableFTE), 1000)),
+			v1alpha1.CapacityFromAveragePerFTE, "teamCap.maxAveragePerFTE",
+			fmt.Sprintf("teamCap.maxAveragePerFTE %s x %s FTE available%s", *p.TeamMaxAveragePerFTE, tc.Load.AvailableFTE, away))
 	}
-	return sum, "sum of the members' capacities"
+	if p.CapsPractitioners() {
+		var sum Milli
+		for _, m := range members {
+			sum += p.CapacityOf(m.Practitioner, d).Value
+		}
+		bound(sum, v1alpha1.CapacityFromMembers, "teamCap", "the sum of the members' capacities"+away)
+	}
+	return tc, true
+}
+
+// Over says a team weight against this capacity, for a denial or a finding: "41 of 40
+// (teamCap.maxWeight 40)", or, against an average per FTE, "an average of 1.5 per FTE available,
+// over 1.2 (3 over 2 FTE available)".
+func (tc TeamCapacity) Over(p *Policy, weight Milli) string {
+	if tc.Source != v1alpha1.CapacityFromAveragePerFTE {
+		return fmt.Sprintf("%s of %s (%s)", weight, tc.Value, tc.Explanation)
+	}
+	if tc.Load.AvailableFTE == 0 {
+		return fmt.Sprintf("%s with no member available (teamCap.maxAveragePerFTE %s x 0 FTE available)", weight, *p.TeamMaxAveragePerFTE)
+	}
+	avg := Milli(mulDivUp(int64(weight), 1000, int64(tc.Load.AvailableFTE)))
+	return fmt.Sprintf("an average of %s per FTE available, over %s (%s over %s FTE available)", avg, *p.TeamMaxAveragePerFTE, weight, tc.Load.AvailableFTE)
 }
 
 // TeamFigures are the team's figures under the policy on day d.
 type TeamFigures struct {
 	Figures
+	// Capped is false when the policy gives the team no capacity (Capacity, Headroom,
+	// UtilisationPercent and Band are then zero).
+	Capped bool
+	// TeamCapacity is the capacity and the bound that sets it; its Load is the team's load
+	// (weight, FTE available) whether capped or not.
+	TeamCapacity              TeamCapacity
 	Practitioners             int
 	AvailablePractitioners    int
 	OverCapacityPractitioners int
+	CasesNeedingCover         int
 	Unallocated               int
 	OldestUnallocatedDays     int
 	OverdueCases              int
 }
 
-// TeamFiguresOf computes a team's figures under the policy on day d.
+// TeamFiguresOf computes a team's figures under the policy on day d. A member who is away is
+// not over capacity: the cases they hold need cover, and are counted so.
 func (p *Policy) TeamFiguresOf(t TeamView, d Day) TeamFigures {
-	capacity, _ := p.TeamCapacity(t.Members, d)
-	tl := p.teamLoad(t.Members)
-	tf := TeamFigures{
-		Figures:       p.figures(Load{Weight: tl.Weight}, capacity),
-		Practitioners: len(t.Members),
+	tc, capped := p.TeamCapacityOf(t.Members, d)
+	tl := p.teamLoad(t.Members, d)
+	tc.Load = tl
+	tf := TeamFigures{Figures: Figures{Weight: tl.Weight}, Capped: capped, TeamCapacity: tc, Practitioners: len(t.Members)}
+	if capped {
+		tf.Figures = p.figures(Load{Weight: tl.Weight}, tc.Value)
 	}
 	for _, m := range t.Members {
-		if m.Practitioner.Available {
-			tf.AvailablePractitioners++
+		load := p.LoadOf(m.Holdings)
+		if !m.Practitioner.AvailableOn(d) {
+			tf.CasesNeedingCover += load.Cases
+			continue
 		}
-		c := p.CapacityOf(m.Practitioner, d)
-		if c.Capped && p.LoadOf(m.Holdings).Weight > c.Value {
+		tf.AvailablePractitioners++
+		if c := p.CapacityOf(m.Practitioner, d); c.Capped && load.Weight > c.Value {
 			tf.OverCapacityPractitioners++
 		}
 	}
@@ -192,10 +260,11 @@ func GoverningForPractitioner(policies []*Policy, pr Practitioner, holdings []Ho
 	})
 }
 
-// GoverningForTeam is the policy whose figures a team's status shows.
+// GoverningForTeam is the policy whose figures a team's status shows: among those that cap
+// something, as Governing chooses.
 func GoverningForTeam(policies []*Policy, t TeamView, d Day) (*Policy, bool) {
 	return Governing(policies, func(p *Policy) (Milli, bool) {
-		capacity, _ := p.TeamCapacity(t.Members, d)
-		return capacity - p.teamLoad(t.Members).Weight, true
+		tc, ok := p.TeamCapacityOf(t.Members, d)
+		return tc.Value - tc.Load.Weight, ok
 	})
 }

@@ -1,7 +1,5 @@
 package policy
 
-import "time"
-
 // WaitingSince is when an unallocated case started waiting: UnallocatedSince when known, else
 // the day it opened.
 func (c Case) WaitingSince() Day {
@@ -24,8 +22,8 @@ type Timing struct {
 	PastAllocationDeadline bool
 	// Overdue is either of the two.
 	Overdue bool
-	// NextChange is when one of the above next changes; zero when nothing will.
-	NextChange time.Time
+	// NextChange is the day on which one of the above next changes; zero when nothing will.
+	NextChange Day
 }
 
 // Timing places an open case on day d against the policy. A type with maxUnallocatedDays 0
@@ -35,10 +33,9 @@ func (p *Policy) Timing(c Case, d Day) Timing {
 	if !c.Open() {
 		return t
 	}
-	next := func(day Day) {
-		at := day.AddDays(1).Start()
-		if day.AddDays(1).After(d) && (t.NextChange.IsZero() || at.Before(t.NextChange)) {
-			t.NextChange = at
+	next := func(last Day) {
+		if at := last.AddDays(1); at.After(d) {
+			t.NextChange = earliest(t.NextChange, at)
 		}
 	}
 	if days, ok := p.Timescales[c.Type]; ok && !c.OpenedOn.IsZero() {
@@ -55,17 +52,25 @@ func (p *Policy) Timing(c Case, d Day) Timing {
 	return t
 }
 
-// NextReductionChange is when the practitioner's capacity next changes because a reduction
-// ends: the start of the day after the earliest Until on or after d. Zero when none will.
-func NextReductionChange(pr Practitioner, d Day) time.Time {
-	var at time.Time
-	for _, r := range pr.Reductions {
-		if r.Until.IsZero() || r.Until.Before(d) {
-			continue
+// NextCapacityChange is the day after d on which the practitioner's capacity next changes by the
+// calendar alone: a reduction ends (the day after its until), an absence begins or ends (the day
+// after its until). Zero when none will.
+func NextCapacityChange(pr Practitioner, d Day) Day {
+	var at Day
+	consider := func(day Day) {
+		if !day.IsZero() && day.After(d) {
+			at = earliest(at, day)
 		}
-		end := r.Until.AddDays(1).Start()
-		if at.IsZero() || end.Before(at) {
-			at = end
+	}
+	for _, r := range pr.Reductions {
+		if !r.Until.IsZero() {
+			consider(r.Until.AddDays(1))
+		}
+	}
+	for _, a := range pr.Absences {
+		consider(a.From)
+		if !a.Until.IsZero() {
+			consider(a.Until.AddDays(1))
 		}
 	}
 	return at
@@ -84,9 +89,7 @@ func StrictestTiming(policies []*Policy, c Case, d Day) Timing {
 			out.AllocationDeadline = t.AllocationDeadline
 		}
 		out.PastAllocationDeadline = out.PastAllocationDeadline || t.PastAllocationDeadline
-		if !t.NextChange.IsZero() && (out.NextChange.IsZero() || t.NextChange.Before(out.NextChange)) {
-			out.NextChange = t.NextChange
-		}
+		out.NextChange = earliest(out.NextChange, t.NextChange)
 	}
 	out.Overdue = out.PastTimescale || out.PastAllocationDeadline
 	return out

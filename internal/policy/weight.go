@@ -21,15 +21,19 @@ type Case struct {
 	CoWorkers   []string
 	// UnallocatedSince is the day the case last lost (or never had) a lead; zero when unknown.
 	UnallocatedSince Day
+	// Generation is the Case's metadata.generation: which version of its spec this is.
+	Generation int64
 }
 
 // Open reports whether the case has not been closed.
 func (c Case) Open() bool { return c.ClosedOn.IsZero() }
 
-// CaseFrom reads an API Case. Dates that do not parse are left zero: the schema refuses them.
-func CaseFrom(c *v1alpha1.Case) Case {
+// CaseFrom reads an API Case, placing the instants its status records on the council's
+// calendar. Dates that do not parse are left zero: the schema refuses them.
+func CaseFrom(c *v1alpha1.Case, cal Calendar) Case {
 	out := Case{
 		Name:        c.Name,
+		Generation:  c.Generation,
 		Type:        c.Spec.Type,
 		Complexity:  string(c.Spec.Complexity),
 		Children:    int(c.Spec.Children),
@@ -48,7 +52,7 @@ func CaseFrom(c *v1alpha1.Case) Case {
 		out.ClosedOn, _ = ParseDay(string(c.Spec.ClosedOn))
 	}
 	if c.Status.UnallocatedSince != nil && c.Spec.AllocatedTo == "" {
-		out.UnallocatedSince = DayOf(c.Status.UnallocatedSince.Time)
+		out.UnallocatedSince = cal.DayOf(c.Status.UnallocatedSince.Time)
 	}
 	return out
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -20,8 +21,11 @@ import (
 	"caseload.dev/caseload-operator/internal/policy"
 )
 
-// Snapshot is a team as the engine sees it.
+// Snapshot is a team as the engine sees it, on one day of its council's calendar.
 type Snapshot struct {
+	// Calendar is the council's calendar and Day the day the snapshot is for.
+	Calendar policy.Calendar
+	Day      policy.Day
 	// Team is nil when no Team of that name exists.
 	Team          *v1alpha1.Team
 	Practitioners []v1alpha1.Practitioner
@@ -41,10 +45,10 @@ type Snapshot struct {
 }
 
 // Load reads the snapshot of team in namespace through r, which must have the indexes of
-// package index (a manager's cache does). Reservations of the Team's ledger that have not
-// expired by now are counted.
-func Load(ctx context.Context, r client.Reader, namespace, team string, now time.Time) (*Snapshot, error) {
-	s := &Snapshot{}
+// package index (a manager's cache does), for the day now falls on in the council's calendar.
+// Reservations of the Team's ledger that have not expired by now are counted.
+func Load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, team string, now time.Time) (*Snapshot, error) {
+	s := &Snapshot{Calendar: cal, Day: cal.DayOf(now)}
 	var t v1alpha1.Team
 	switch err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: team}, &t); {
 	case apierrors.IsNotFound(err):
@@ -77,7 +81,7 @@ func Load(ctx context.Context, r client.Reader, namespace, team string, now time
 
 	engineCases := make([]policy.Case, len(s.OpenCases))
 	for i := range s.OpenCases {
-		engineCases[i] = policy.CaseFrom(&s.OpenCases[i])
+		engineCases[i] = policy.CaseFrom(&s.OpenCases[i], cal)
 	}
 	engineWorkers := make([]policy.Practitioner, len(s.Practitioners))
 	for i := range s.Practitioners {
@@ -99,6 +103,17 @@ func (s *Snapshot) WithLedger(team *v1alpha1.Team, now time.Time) {
 	s.View = policy.WithReservations(s.base, Reservations(team, now))
 }
 
+// AddMember counts a practitioner of the team that the cache does not show yet (created a
+// moment ago) as a member: the open cases the cache shows naming them, and their entries in
+// the ledger, which holds every allocation admitted to them that the cache may not show. Call
+// WithLedger again afterwards.
+func (s *Snapshot) AddMember(pr policy.Practitioner) {
+	if _, ok := s.base.Member(pr.Name); ok {
+		return
+	}
+	s.base.Members = append(s.base.Members, policy.MembersOf([]policy.Practitioner{pr}, s.base.Cases)...)
+}
+
 // Reservations are the entries of the team's ledger that have not expired by now.
 func Reservations(team *v1alpha1.Team, now time.Time) []policy.Reserved {
 	var out []policy.Reserved
@@ -106,7 +121,7 @@ func Reservations(team *v1alpha1.Team, now time.Time) []policy.Reserved {
 		if !r.ExpiresAt.Time.After(now) {
 			continue
 		}
-		c := policy.Case{Name: r.Case, Type: r.CaseType, Complexity: string(r.Complexity), Children: int(r.Children), Team: team.Name}
+		c := policy.Case{Name: r.Case, Type: r.CaseType, Complexity: string(r.Complexity), Children: int(r.Children), Team: team.Name, Generation: r.Generation}
 		if r.Role == v1alpha1.RoleLead {
 			c.AllocatedTo = r.Practitioner
 		}
@@ -155,6 +170,42 @@ func (s *Snapshot) Member(name string) (policy.Member, bool) {
 		}
 	}
 	return policy.Member{}, false
+}
+
+// Calendars finds the calendar of each council: the IANA time zone its Namespace names in the
+// caseload.dev/time-zone annotation, else Default (the manager's --time-zone).
+type Calendars struct {
+	Default policy.Calendar
+}
+
+// For returns the namespace's calendar. A zone the annotation names that is not known gives
+// Default's UTC fallback and an error saying so, for the objects' Ready condition.
+func (c Calendars) For(ctx context.Context, r client.Reader, namespace string) (policy.Calendar, error) {
+	ns := &metav1.PartialObjectMetadata{}
+	ns.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Namespace"))
+	if err := r.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		if apierrors.IsNotFound(err) {
+			return c.Default, nil
+		}
+		return c.Default, fmt.Errorf("read namespace %s: %w", namespace, err)
+	}
+	zone, ok := ns.Annotations[v1alpha1.TimeZoneAnnotation]
+	if !ok {
+		return c.Default, nil
+	}
+	cal, err := policy.LoadCalendar(zone)
+	if err != nil {
+		return policy.UTC, &UnknownZoneError{Namespace: namespace, Zone: zone}
+	}
+	return cal, nil
+}
+
+// UnknownZoneError is a council's time-zone annotation that names no known zone.
+type UnknownZoneError struct{ Namespace, Zone string }
+
+func (e *UnknownZoneError) Error() string {
+	return fmt.Sprintf("namespace %s has annotation %s: %q, which is not a known IANA time zone such as Europe/London: days are counted in UTC until it is corrected",
+		e.Namespace, v1alpha1.TimeZoneAnnotation, e.Zone)
 }
 
 // QuotasSelecting lists the CaseloadQuotas in the team's namespace whose teamSelector matches
