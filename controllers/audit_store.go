@@ -14,8 +14,11 @@ type TeamAudit struct {
 	Generation    int64
 	Practitioners int
 	Weight        policy.Milli
-	Capacity      policy.Milli
-	Findings      []policy.Finding
+	// Capped is false when the quota caps neither practitioners nor teams: Capacity is then 0
+	// and means nothing.
+	Capped   bool
+	Capacity policy.Milli
+	Findings []policy.Finding
 }
 
 // auditStore holds every quota's audit of every team it selects. The Team reconciler, which

@@ -19,9 +19,11 @@ import (
 // CaseReconciler keeps a Case's status current: its weight and how it was reached, who holds it
 // and since when, its due date, whether it is overdue, and any exception it was admitted under.
 type CaseReconciler struct {
-	Client   client.Client
-	Clock    clock.PassiveClock
-	Recorder events.EventRecorder
+	Client    client.Client
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
+	Calendars *calendars
+	Status    statusWriter
 }
 
 // +kubebuilder:rbac:groups=caseload.dev,resources=cases,verbs=get;list;watch
@@ -35,11 +37,15 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
+	cal, zoneProblem, err := r.Calendars.of(ctx, r.Client, c.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	team, policies, err := snapshot.TeamPolicies(ctx, r.Client, c.Namespace, c.Spec.Team)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	in := caseInput{Team: team, Policies: policies, Now: now}
+	in := caseInput{Team: team, Policies: policies, Now: now, Calendar: cal, ZoneProblem: zoneProblem}
 
 	st, deadlinePassed, next := caseStatus(&c, in)
 	if deadlinePassed && r.Recorder != nil {
@@ -47,10 +53,10 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			"case %s (%s) is unallocated past its allocation deadline: allocate it now", c.Name, c.Spec.Type)
 	}
 	if !equality.Semantic.DeepEqual(c.Status, st) {
-		patch := client.MergeFrom(c.DeepCopy())
+		before := c.DeepCopy()
 		c.Status = st
-		if err := r.Client.Status().Patch(ctx, &c, patch); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
+		if err := r.Status.write(ctx, &c, before); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	return requeueAt(now, next), nil
@@ -64,5 +70,6 @@ func (r *CaseReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
 		For(&v1alpha1.Case{}, builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(m.teamCases), builder.WithPredicates(teamInputsChanged)).
 		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.then(m.teamCases)), builder.WithPredicates(specChanged)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(m.namespaceCases), builder.OnlyMetadata, builder.WithPredicates(timeZoneChanged)).
 		Complete(r)
 }

@@ -16,16 +16,20 @@ type caseInput struct {
 	Team     *v1alpha1.Team
 	Policies []*policy.Policy
 	Now      time.Time
+	// Calendar is the council's; ZoneProblem says why it is UTC when its zone is unknown.
+	Calendar    policy.Calendar
+	ZoneProblem string
 }
 
 // caseStatus computes a case's status. It returns the status, whether the case has just passed
 // an allocation deadline it must not pass, and when the status next changes with no event.
 func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlinePassed bool, next time.Time) {
 	prev := c.Status
-	day := policy.DayOf(in.Now)
+	cal := in.Calendar
+	day := cal.DayOf(in.Now)
 	gen := c.Generation
 	st = v1alpha1.CaseStatus{ObservedGeneration: gen, Conditions: append([]metav1.Condition(nil), prev.Conditions...)}
-	ec := policy.CaseFrom(c)
+	ec := policy.CaseFrom(c, cal)
 	now := metav1.NewTime(in.Now)
 
 	statusQuota := ""
@@ -39,7 +43,7 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 		source = "CaseloadQuota " + p.QuotaName()
 	}
 	if c.IsOpen() {
-		st.Weight = v1alpha1.Decimal(w.Value.String())
+		st.Weight = v1alpha1.Figure(w.Value.String())
 		st.WeightBreakdown = fmt.Sprintf("%s (%s)", w.Breakdown, source)
 	} else {
 		st.Weight = "0"
@@ -58,11 +62,11 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 		st.UnallocatedSince = &now // it has just lost its lead
 	default:
 		// Never allocated: it has waited since it opened.
-		opened := metav1.NewTime(ec.OpenedOn.Start())
+		opened := metav1.NewTime(cal.Start(ec.OpenedOn))
 		st.UnallocatedSince = &opened
 	}
 	if st.UnallocatedSince != nil {
-		ec.UnallocatedSince = policy.DayOf(st.UnallocatedSince.Time)
+		ec.UnallocatedSince = cal.DayOf(st.UnallocatedSince.Time)
 	}
 
 	// Timing, by the strictest quota.
@@ -87,33 +91,54 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 	}
 	deadlinePassed = timing.PastAllocationDeadline && !wasPast
 
-	// An exception admitted above the cap: recorded from the team's ledger, kept until it lapses.
+	// An exception admitted above the cap: recorded from the team's ledger, kept until it lapses
+	// or the practitioner it took over the cap no longer holds the case.
 	st.Exception = prev.Exception
 	if in.Team != nil {
 		for _, r := range in.Team.Status.Reservations {
 			if r.Case == c.Name && r.Exception != nil {
 				ex := *r.Exception
+				if ex.Practitioner == "" {
+					ex.Practitioner = r.Practitioner
+				}
 				st.Exception = &ex
 			}
 		}
 	}
-	if st.Exception != nil && !st.Exception.ExpiresAt.Time.After(in.Now) {
+	if ex := st.Exception; ex != nil && (!ex.ExpiresAt.Time.After(in.Now) || !holds(ec, ex.Practitioner)) {
 		st.Exception = nil
 	}
 	if st.Exception != nil && (next.IsZero() || st.Exception.ExpiresAt.Time.Before(next)) {
 		next = st.Exception.ExpiresAt.Time
 	}
-	if !timing.NextChange.IsZero() && (next.IsZero() || timing.NextChange.Before(next)) {
-		next = timing.NextChange
+	if change := cal.Start(timing.NextChange); !change.IsZero() && (next.IsZero() || change.Before(next)) {
+		next = change
 	}
 
 	if in.Team == nil {
 		kstatus(&st.Conditions, gen, ReasonTeamNotFound, "",
 			fmt.Sprintf("team %s does not exist in this namespace: create it or change spec.team", c.Spec.Team))
 	} else {
-		kstatus(&st.Conditions, gen, "", "", "")
+		kstatus(&st.Conditions, gen, stalledByZone(in.ZoneProblem), "", in.ZoneProblem)
 	}
 	return st, deadlinePassed, next
+}
+
+// holds reports whether the open case names the practitioner as lead or co-worker. An exception
+// recorded before practitioners were named on it (empty) holds while the case is open.
+func holds(c policy.Case, practitioner string) bool {
+	if !c.Open() {
+		return false
+	}
+	if practitioner == "" {
+		return true
+	}
+	for _, h := range policy.Holders(c) {
+		if h.Name == practitioner {
+			return true
+		}
+	}
+	return false
 }
 
 // deadlineText says how long a case type may wait unallocated under the strictest policy.

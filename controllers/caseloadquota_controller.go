@@ -28,6 +28,7 @@ import (
 type CaseloadQuotaReconciler struct {
 	Client   client.Client
 	Recorder events.EventRecorder
+	Status   statusWriter
 	Audits   *auditStore
 	// Changed carries the quotas whose team audits changed.
 	Changed <-chan event.TypedGenericEvent[*v1alpha1.CaseloadQuota]
@@ -86,10 +87,10 @@ func (r *CaseloadQuotaReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		recordQuota(q.Namespace, q.Name, violationsByRule(audits))
 	}
 	if !equality.Semantic.DeepEqual(q.Status, st) {
-		patch := client.MergeFrom(q.DeepCopy())
+		before := q.DeepCopy()
 		q.Status = st
-		if err := r.Client.Status().Patch(ctx, &q, patch); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
+		if err := r.Status.write(ctx, &q, before); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	if waiting {

@@ -27,6 +27,7 @@ func quotaStatus(q *v1alpha1.CaseloadQuota, invalid string, teams []string, audi
 
 	var findings []policy.Finding
 	var weight, capacity policy.Milli
+	capped := false
 	waiting := 0
 	sort.Strings(teams)
 	for _, t := range teams {
@@ -38,6 +39,7 @@ func quotaStatus(q *v1alpha1.CaseloadQuota, invalid string, teams []string, audi
 		st.Practitioners += int32(a.Practitioners)
 		weight += a.Weight
 		capacity += a.Capacity
+		capped = capped || a.Capped
 		findings = append(findings, a.Findings...)
 	}
 	st.Teams = int32(len(teams))
@@ -51,10 +53,10 @@ func quotaStatus(q *v1alpha1.CaseloadQuota, invalid string, teams []string, audi
 	}
 
 	policy.SortFindings(findings)
-	st.Totals = v1alpha1.QuotaTotals{
-		Weight:   v1alpha1.Decimal(weight.String()),
-		Capacity: v1alpha1.Decimal(capacity.String()),
-		Headroom: v1alpha1.SignedDecimal((capacity - weight).String()),
+	st.Totals = v1alpha1.QuotaTotals{Weight: v1alpha1.Figure(weight.String())}
+	if capped {
+		st.Totals.Capacity = v1alpha1.Figure(capacity.String())
+		st.Totals.Headroom = v1alpha1.SignedFigure((capacity - weight).String())
 	}
 	st.Violations = int32(len(findings))
 	for i, f := range findings {

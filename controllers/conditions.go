@@ -21,6 +21,11 @@ const (
 	ReasonNoViolations     = "NoViolations"
 	ReasonViolationsFound  = "ViolationsFound"
 	ReasonWaitingForAudits = "WaitingForTeamAudits"
+	ReasonUnknownTimeZone  = "UnknownTimeZone"
+	ReasonStatusRejected   = "StatusRejected"
+	ReasonAway             = "Away"
+	ReasonNeedsCover       = "CasesNeedCover"
+	ReasonCovered          = "NoCoverNeeded"
 )
 
 // kstatus sets the conditions that Flux, Argo CD and kstatus read, following kstatus: Ready is

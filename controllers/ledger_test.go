@@ -67,7 +67,7 @@ func TestLedgerReservationsAreFoldedAndExceptionsRecorded(t *testing.T) {
 		}
 		return nil
 	})
-	p := &PractitionerReconciler{Client: mgrClient, Clock: testClock}
+	p := &PractitionerReconciler{Client: mgrClient, Clock: testClock, Calendars: &calendars{}, Status: statusWriter{Client: mgrClient}}
 	if _, err := p.Reconcile(ctx, reqFor(ns, "kim")); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestLedgerReservationsAreFoldedAndExceptionsRecorded(t *testing.T) {
 
 	// The exception lapses after its 28 days; the case's status stops showing it.
 	testClock.SetTime(now.Add(29 * 24 * time.Hour))
-	c := &CaseReconciler{Client: mgrClient, Clock: testClock}
+	c := &CaseReconciler{Client: mgrClient, Clock: testClock, Calendars: &calendars{}, Status: statusWriter{Client: mgrClient}}
 	if _, err := c.Reconcile(ctx, reqFor(ns, "sibling-cin")); err != nil {
 		t.Fatal(err)
 	}

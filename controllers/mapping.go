@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -113,6 +115,45 @@ func (m mapper) then(f func(context.Context, client.Object) []reconcile.Request)
 		}
 		return out
 	}
+}
+
+// namespaceTeams, namespacePractitioners, namespaceCases: a council's namespace -> every object
+// of a kind in it, whose day boundaries move when its time zone does (a rare event).
+func (m mapper) namespaceTeams(ctx context.Context, obj client.Object) []reconcile.Request {
+	return m.inNamespace(ctx, obj.GetName(), &v1alpha1.TeamList{})
+}
+
+func (m mapper) namespacePractitioners(ctx context.Context, obj client.Object) []reconcile.Request {
+	return m.inNamespace(ctx, obj.GetName(), &v1alpha1.PractitionerList{})
+}
+
+func (m mapper) namespaceCases(ctx context.Context, obj client.Object) []reconcile.Request {
+	return m.inNamespace(ctx, obj.GetName(), &v1alpha1.CaseList{})
+}
+
+func (m mapper) inNamespace(ctx context.Context, ns string, list client.ObjectList) []reconcile.Request {
+	if err := m.c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return nil
+	}
+	var out []reconcile.Request
+	_ = meta.EachListItem(list, func(o runtime.Object) error {
+		if obj, ok := o.(client.Object); ok {
+			out = append(out, request(obj.GetNamespace(), obj.GetName()))
+		}
+		return nil
+	})
+	return out
+}
+
+// timeZoneChanged passes a Namespace whose caseload.dev/time-zone annotation was set, changed or
+// removed.
+var timeZoneChanged = predicate.Funcs{
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetAnnotations()[v1alpha1.TimeZoneAnnotation] != e.ObjectNew.GetAnnotations()[v1alpha1.TimeZoneAnnotation]
+	},
 }
 
 // specChanged passes creations, deletions and changes of spec (metadata.generation).

@@ -30,6 +30,9 @@ var (
 	quotaViolations = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "caseload_quota_violations", Help: "Violations found by a quota's audit, by rule.",
 	}, []string{"namespace", "quota", "rule"})
+	statusWriteFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "caseload_status_write_failures_total", Help: "Status writes the apiserver refused as invalid, by kind: the object's Ready condition says why.",
+	}, []string{"kind"})
 	practitionerWeight = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "caseload_practitioner_weight", Help: "Weighted caseload of a practitioner (only with --practitioner-metrics).",
 	}, []string{"namespace", "practitioner", "team"})
@@ -40,7 +43,7 @@ var (
 
 func init() {
 	metrics.Registry.MustRegister(teamWeight, teamCapacity, teamUnallocated, teamOverdue, teamBand, quotaViolations,
-		practitionerWeight, practitionerCapacity)
+		statusWriteFailures, practitionerWeight, practitionerCapacity)
 }
 
 func figure(d string) float64 {

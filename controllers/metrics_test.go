@@ -82,7 +82,7 @@ func TestMetricsFollowStatus(t *testing.T) {
 	// manager has opted in, so wait until it is quiet before looking.)
 	quiet(t)
 	forgetPractitioner(ns, "max")
-	r := &PractitionerReconciler{Client: mgrClient, Clock: testClock, Metrics: false}
+	r := &PractitionerReconciler{Client: mgrClient, Clock: testClock, Calendars: &calendars{}, Status: statusWriter{Client: mgrClient}, Metrics: false}
 	if _, err := r.Reconcile(ctx, reqFor(ns, "max")); err != nil {
 		t.Fatal(err)
 	}

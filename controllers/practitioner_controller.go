@@ -24,9 +24,11 @@ import (
 // headroom, band, and the cases needing cover while they are away. It reads the practitioner's
 // own cases through the index, never the whole team.
 type PractitionerReconciler struct {
-	Client   client.Client
-	Clock    clock.PassiveClock
-	Recorder events.EventRecorder
+	Client    client.Client
+	Clock     clock.PassiveClock
+	Recorder  events.EventRecorder
+	Calendars *calendars
+	Status    statusWriter
 	// Metrics publishes per-practitioner series (opt-in).
 	Metrics bool
 }
@@ -46,11 +48,16 @@ func (r *PractitionerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 	now := r.Clock.Now()
+	cal, zoneProblem, err := r.Calendars.of(ctx, r.Client, p.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
 	team, policies, err := snapshot.TeamPolicies(ctx, r.Client, p.Namespace, p.Spec.Team)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	in := practitionerInput{Practitioner: policy.PractitionerFrom(&p), Policies: policies, TeamExists: team != nil, Now: now}
+	in := practitionerInput{Practitioner: policy.PractitionerFrom(&p), Policies: policies, TeamExists: team != nil,
+		Now: now, Calendar: cal, ZoneProblem: zoneProblem}
 
 	var cases v1alpha1.CaseList
 	if err := r.Client.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{index.OpenCaseByPractitioner: p.Name}); err != nil {
@@ -58,7 +65,7 @@ func (r *PractitionerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	engineCases := make([]policy.Case, len(cases.Items))
 	for i := range cases.Items {
-		engineCases[i] = policy.CaseFrom(&cases.Items[i])
+		engineCases[i] = policy.CaseFrom(&cases.Items[i], cal)
 	}
 	self := policy.TeamView{Members: []policy.Member{{Practitioner: in.Practitioner, Holdings: policy.HoldingsOf(p.Name, engineCases)}}}
 	if team != nil {
@@ -69,10 +76,10 @@ func (r *PractitionerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	st, next := practitionerStatus(p.Status, p.Generation, in)
 	r.announce(&p, st)
 	if !equality.Semantic.DeepEqual(p.Status, st) {
-		patch := client.MergeFrom(p.DeepCopy())
+		before := p.DeepCopy()
 		p.Status = st
-		if err := r.Client.Status().Patch(ctx, &p, patch); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
+		if err := r.Status.write(ctx, &p, before); err != nil {
+			return ctrl.Result{}, err
 		}
 	}
 	if r.Metrics {
@@ -105,11 +112,13 @@ func (r *PractitionerReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) er
 		Watches(&v1alpha1.Case{}, handler.EnqueueRequestsFromMapFunc(m.casePractitioners), builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(m.teamPractitioners), builder.WithPredicates(teamInputsChanged)).
 		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.then(m.teamPractitioners)), builder.WithPredicates(specChanged)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(m.namespacePractitioners), builder.OnlyMetadata, builder.WithPredicates(timeZoneChanged)).
 		Complete(r)
 }
 
-// requeueAt asks to be called again at the next boundary (a reduction ending, midnight, a
-// reservation expiring), so day-dependent figures change on the day without polling.
+// requeueAt asks to be called again at the next boundary (a reduction or absence beginning or
+// ending, midnight, a reservation expiring), so day-dependent figures change on the day without
+// polling.
 func requeueAt(now, next time.Time) ctrl.Result {
 	if next.IsZero() {
 		return ctrl.Result{}

@@ -18,47 +18,67 @@ type practitionerInput struct {
 	Policies   []*policy.Policy
 	TeamExists bool
 	Now        time.Time
+	// Calendar is the council's; ZoneProblem says why it is UTC when its zone is unknown.
+	Calendar    policy.Calendar
+	ZoneProblem string
 }
 
 // practitionerStatus computes a practitioner's status. It returns the status and when it next
-// changes with no event (a reduction ending); zero when nothing is due.
+// changes with no event (a reduction ending, an absence beginning or ending); zero when nothing
+// is due. A practitioner who is away has no capacity: the cases they hold need cover, which is
+// not their breach, so they are not OverCapacity (their band is Red while they hold cases).
 func practitionerStatus(prev v1alpha1.PractitionerStatus, generation int64, in practitionerInput) (v1alpha1.PractitionerStatus, time.Time) {
-	day := policy.DayOf(in.Now)
+	day := in.Calendar.DayOf(in.Now)
+	pr := in.Practitioner
 	st := v1alpha1.PractitionerStatus{
 		ObservedGeneration: generation,
 		Conditions:         append([]metav1.Condition(nil), prev.Conditions...),
+		Available:          pr.AvailableOn(day),
 	}
-	gov, capped := policy.GoverningForPractitioner(in.Policies, in.Practitioner, in.Holdings, day)
+	gov, capped := policy.GoverningForPractitioner(in.Policies, pr, in.Holdings, day)
 	weigher := gov
 	if !capped {
 		weigher = policy.Weigher(in.Policies, "")
 	}
 	load := weigher.LoadOf(in.Holdings)
 	st.Cases, st.Children = int32(load.Cases), int32(load.Children)
-	st.Weight = v1alpha1.Decimal(load.Weight.String())
-	if !in.Practitioner.Available {
+	st.Weight = v1alpha1.Figure(load.Weight.String())
+	away := pr.Away(day)
+	if away != "" {
 		st.CasesNeedingCover = int32(load.Cases)
 	}
 
 	over := false
-	if capped {
-		f := gov.PractitionerFigures(in.Practitioner, in.Holdings, day)
-		capacity := gov.CapacityOf(in.Practitioner, day)
+	switch {
+	case capped:
+		f := gov.PractitionerFigures(pr, in.Holdings, day)
+		capacity := gov.CapacityOf(pr, day)
 		st.Quota = gov.QuotaName()
-		st.Capacity = v1alpha1.Decimal(f.Capacity.String())
-		st.Headroom = v1alpha1.SignedDecimal(f.Headroom.String())
+		st.Capacity = v1alpha1.Figure(f.Capacity.String())
+		st.Headroom = v1alpha1.SignedFigure(f.Headroom.String())
 		st.UtilisationPercent = f.UtilisationPercent
 		st.Band = f.Band
-		over = f.Weight > f.Capacity
 		msg := fmt.Sprintf("carries %s of %s (%s)", f.Weight, f.Capacity, capacity.Explanation)
-		reason := ReasonWithinCapacity
-		if over {
-			reason = ReasonOverCapacity
+		switch {
+		case away != "":
+			finding(&st.Conditions, generation, v1alpha1.ConditionOverCapacity, false, ReasonAway, msg+": the cases held need cover")
+		default:
+			over = f.Weight > f.Capacity
+			reason := ReasonWithinCapacity
+			if over {
+				reason = ReasonOverCapacity
+			}
+			finding(&st.Conditions, generation, v1alpha1.ConditionOverCapacity, over, reason, msg)
 		}
-		finding(&st.Conditions, generation, v1alpha1.ConditionOverCapacity, over, reason, msg)
-	} else {
+	default:
 		finding(&st.Conditions, generation, v1alpha1.ConditionOverCapacity, false, ReasonNoCap,
-			fmt.Sprintf("no quota selecting team %s caps grade %s", in.Practitioner.Team, in.Practitioner.Grade))
+			fmt.Sprintf("no quota selecting team %s caps grade %s", pr.Team, pr.Grade))
+	}
+	if away != "" && load.Cases > 0 {
+		finding(&st.Conditions, generation, v1alpha1.ConditionNeedsCover, true, ReasonNeedsCover,
+			fmt.Sprintf("%s is %s and holds %s that need cover; nothing is reassigned", pr.Name, away, plural(load.Cases, "open case")))
+	} else {
+		finding(&st.Conditions, generation, v1alpha1.ConditionNeedsCover, false, ReasonCovered, "no case held needs cover")
 	}
 	switch {
 	case !over:
@@ -70,11 +90,12 @@ func practitionerStatus(prev v1alpha1.PractitionerStatus, generation int64, in p
 		st.OverCapacitySince = &t
 	}
 
-	if in.TeamExists {
-		kstatus(&st.Conditions, generation, "", "", "")
-	} else {
+	switch {
+	case !in.TeamExists:
 		kstatus(&st.Conditions, generation, ReasonTeamNotFound, "",
-			fmt.Sprintf("team %s does not exist in this namespace: create it or change spec.team", in.Practitioner.Team))
+			fmt.Sprintf("team %s does not exist in this namespace: create it or change spec.team", pr.Team))
+	default:
+		kstatus(&st.Conditions, generation, stalledByZone(in.ZoneProblem), "", in.ZoneProblem)
 	}
-	return st, policy.NextReductionChange(in.Practitioner, day)
+	return st, in.Calendar.Start(policy.NextCapacityChange(pr, day))
 }

@@ -11,6 +11,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
 // FieldOwner is the field manager of every write the reconcilers make. They write only the
@@ -27,7 +29,11 @@ type Options struct {
 	// Client reads and writes; the manager's client, writing as FieldOwner, when nil. Tests
 	// wrap it to count reads.
 	Client client.Client
+	// Calendar is the calendar of a council whose namespace names no time zone (--time-zone).
+	Calendar policy.Calendar
 }
+
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 
 // Setup adds every reconciler to the manager. The indexes of package index must be set up first.
 func Setup(mgr ctrl.Manager, opts Options) error {
@@ -41,15 +47,18 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	audits := newAuditStore()
 	changed := make(chan event.TypedGenericEvent[*v1alpha1.CaseloadQuota], 1024)
 	rec := mgr.GetEventRecorder("caseload-operator")
+	cals := &calendars{Calendars: snapshot.Calendars{Default: opts.Calendar}, Recorder: rec}
+	status := statusWriter{Client: opts.Client, Recorder: rec}
 
-	if err := (&PractitionerReconciler{Client: opts.Client, Clock: opts.Clock, Recorder: rec, Metrics: opts.PractitionerMetrics}).SetupWithManager(mgr, m); err != nil {
+	if err := (&PractitionerReconciler{Client: opts.Client, Clock: opts.Clock, Recorder: rec, Calendars: cals, Status: status,
+		Metrics: opts.PractitionerMetrics}).SetupWithManager(mgr, m); err != nil {
 		return err
 	}
-	if err := (&TeamReconciler{Client: opts.Client, Clock: opts.Clock, Audits: audits, Quotas: changed}).SetupWithManager(mgr, m); err != nil {
+	if err := (&TeamReconciler{Client: opts.Client, Clock: opts.Clock, Calendars: cals, Status: status, Audits: audits, Quotas: changed}).SetupWithManager(mgr, m); err != nil {
 		return err
 	}
-	if err := (&CaseReconciler{Client: opts.Client, Clock: opts.Clock, Recorder: rec}).SetupWithManager(mgr, m); err != nil {
+	if err := (&CaseReconciler{Client: opts.Client, Clock: opts.Clock, Recorder: rec, Calendars: cals, Status: status}).SetupWithManager(mgr, m); err != nil {
 		return err
 	}
-	return (&CaseloadQuotaReconciler{Client: opts.Client, Recorder: rec, Audits: audits, Changed: changed}).SetupWithManager(mgr)
+	return (&CaseloadQuotaReconciler{Client: opts.Client, Recorder: rec, Status: status, Audits: audits, Changed: changed}).SetupWithManager(mgr)
 }

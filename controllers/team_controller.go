@@ -2,8 +2,8 @@ package controllers
 
 import (
 	"context"
-	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -22,9 +22,11 @@ import (
 // TeamReconciler keeps a Team's status current: its totals, unallocated and overdue work, the
 // allocation ledger (dropping expired reservations), and every selecting quota's audit of it.
 type TeamReconciler struct {
-	Client client.Client
-	Clock  clock.PassiveClock
-	Audits *auditStore
+	Client    client.Client
+	Clock     clock.PassiveClock
+	Calendars *calendars
+	Status    statusWriter
+	Audits    *auditStore
 	// Quotas receives the quotas whose audits changed, for the CaseloadQuota reconciler.
 	Quotas chan<- event.TypedGenericEvent[*v1alpha1.CaseloadQuota]
 }
@@ -44,26 +46,30 @@ func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, err
 	}
 	now := r.Clock.Now()
-	s, err := snapshot.Load(ctx, r.Client, t.Namespace, t.Name, now)
+	cal, zoneProblem, err := r.Calendars.of(ctx, r.Client, t.Namespace)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	st, next := teamStatus(t.Status, t.Generation, s, now)
-	r.notify(r.Audits.SetTeam(t.Namespace, t.Name, teamAudits(s, now)))
+	s, err := snapshot.Load(ctx, r.Client, cal, t.Namespace, t.Name, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	st, next := teamStatus(t.Status, t.Generation, s, now, zoneProblem)
+	r.notify(r.Audits.SetTeam(t.Namespace, t.Name, teamAudits(s)))
 
 	if !equality.Semantic.DeepEqual(t.Status, st) {
 		// The admission webhook appends reservations to this same status: write only over the
 		// version read, so a reservation added meanwhile is never lost.
-		patch := client.MergeFromWithOptions(t.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		before := t.DeepCopy()
 		t.Status = st
-		if err := r.Client.Status().Patch(ctx, &t, patch); err != nil {
+		if err := r.Status.write(ctx, &t, before, client.MergeFromWithOptimisticLock{}); err != nil {
 			if apierrors.IsConflict(err) {
 				return ctrl.Result{Requeue: true}, nil
 			}
-			return ctrl.Result{}, client.IgnoreNotFound(err)
+			return ctrl.Result{}, err
 		}
 	}
-	recordTeam(t.Namespace, t.Name, &t.Status, bandCounts(s, now))
+	recordTeam(t.Namespace, t.Name, &t.Status, bandCounts(s))
 	return requeueAt(now, next), nil
 }
 
@@ -82,8 +88,8 @@ func (r *TeamReconciler) notify(quotas []types.NamespacedName) {
 }
 
 // bandCounts counts the team's practitioners by the band their own governing quota gives them.
-func bandCounts(s *snapshot.Snapshot, now time.Time) map[string]int {
-	day := policy.DayOf(now)
+func bandCounts(s *snapshot.Snapshot) map[string]int {
+	day := s.Day
 	out := map[string]int{}
 	for _, m := range s.View.Members {
 		gov, ok := policy.GoverningForPractitioner(s.Policies, m.Practitioner, m.Holdings, day)
@@ -104,5 +110,6 @@ func (r *TeamReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
 		Watches(&v1alpha1.Practitioner{}, handler.EnqueueRequestsFromMapFunc(m.practitionerTeam), builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.Case{}, handler.EnqueueRequestsFromMapFunc(m.caseTeam), builder.WithPredicates(caseInputsChanged)).
 		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.quotaTeams), builder.WithPredicates(specChanged)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(m.namespaceTeams), builder.OnlyMetadata, builder.WithPredicates(timeZoneChanged)).
 		Complete(r)
 }

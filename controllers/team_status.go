@@ -14,47 +14,51 @@ import (
 
 // teamStatus computes a team's status from its snapshot (whose view counts the ledger's
 // unexpired reservations). It returns the status and when it next changes with no event: the
-// next midnight (day counts move on) or the next reservation to expire, whichever is sooner.
-func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot, now time.Time) (v1alpha1.TeamStatus, time.Time) {
-	day := policy.DayOf(now)
+// council's next midnight (day counts move on, absences begin and end) or the next reservation
+// to expire, whichever is sooner. zoneProblem, when set, is why the council's calendar is UTC.
+func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot, now time.Time, zoneProblem string) (v1alpha1.TeamStatus, time.Time) {
+	day := s.Day
 	st := v1alpha1.TeamStatus{
 		ObservedGeneration: generation,
 		Conditions:         append([]metav1.Condition(nil), prev.Conditions...),
 		Reservations:       keptReservations(prev.Reservations, s.OpenCases, now),
 	}
-	next := day.AddDays(1).Start()
+	next := s.Calendar.Start(day.AddDays(1))
 	for _, r := range st.Reservations {
 		if r.ExpiresAt.Time.Before(next) {
 			next = r.ExpiresAt.Time
 		}
 	}
 
-	gov, ok := policy.GoverningForTeam(s.Policies, s.View, day)
-	figs := policy.Default
-	if ok {
-		figs = gov
+	// The figures come from the quota that governs the team's capacity; where none caps it,
+	// from the quota that weighs its cases, with no capacity.
+	gov, capped := policy.GoverningForTeam(s.Policies, s.View, day)
+	if !capped {
+		gov = policy.Weigher(s.Policies, "")
 	}
-	tf := figs.TeamFiguresOf(s.View, day)
+	tf := gov.TeamFiguresOf(s.View, day)
+	st.Quota = gov.QuotaName()
 	st.Practitioners = int32(tf.Practitioners)
 	st.AvailablePractitioners = int32(tf.AvailablePractitioners)
 	st.Cases = int32(tf.Cases)
 	st.Children = int32(tf.Children)
 	st.Unallocated = int32(tf.Unallocated)
 	st.OldestUnallocatedDays = int32(tf.OldestUnallocatedDays)
-	st.Weight = v1alpha1.Decimal(tf.Weight.String())
+	st.CasesNeedingCover = int32(tf.CasesNeedingCover)
+	st.AvailableFTE = v1alpha1.Figure(tf.TeamCapacity.Load.AvailableFTE.String())
+	st.Weight = v1alpha1.Figure(tf.Weight.String())
 	// Overdue counts every quota's timescales: the strictest wins.
-	st.OverdueCases = 0
 	for _, c := range s.View.Cases {
 		if policy.StrictestTiming(s.Policies, c, day).Overdue {
 			st.OverdueCases++
 		}
 	}
-	if ok {
-		capacity, why := gov.TeamCapacity(s.View.Members, day)
-		st.Quota = gov.QuotaName()
+	if capped {
+		tc := tf.TeamCapacity
 		st.OverCapacityPractitioners = int32(tf.OverCapacityPractitioners)
-		st.Capacity = v1alpha1.Decimal(tf.Capacity.String())
-		st.Headroom = v1alpha1.SignedDecimal(tf.Headroom.String())
+		st.Capacity = v1alpha1.Figure(tf.Capacity.String())
+		st.CapacitySource = tc.Source
+		st.Headroom = v1alpha1.SignedFigure(tf.Headroom.String())
 		st.UtilisationPercent = tf.UtilisationPercent
 		st.Band = tf.Band
 		over := tf.Weight > tf.Capacity || tf.OverCapacityPractitioners > 0
@@ -63,12 +67,35 @@ func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot
 			reason = ReasonOverCapacity
 		}
 		finding(&st.Conditions, generation, v1alpha1.ConditionOverCapacity, over, reason,
-			fmt.Sprintf("team carries %s of %s (%s); %d practitioners over their capacity", tf.Weight, capacity, why, tf.OverCapacityPractitioners))
+			fmt.Sprintf("team carries %s of %s (%s); %d available practitioners over their capacity", tf.Weight, tf.Capacity, tc.Explanation, tf.OverCapacityPractitioners))
 	} else {
-		finding(&st.Conditions, generation, v1alpha1.ConditionOverCapacity, false, ReasonNoCap, "no CaseloadQuota selects this team")
+		finding(&st.Conditions, generation, v1alpha1.ConditionOverCapacity, false, ReasonNoCap, "no CaseloadQuota selecting this team caps practitioners or the team")
 	}
-	kstatus(&st.Conditions, generation, "", "", "")
+	away := tf.Practitioners - tf.AvailablePractitioners
+	if tf.CasesNeedingCover > 0 {
+		finding(&st.Conditions, generation, v1alpha1.ConditionNeedsCover, true, ReasonNeedsCover,
+			fmt.Sprintf("%s away today hold %s that need cover; nothing is reassigned", plural(away, "practitioner"), plural(tf.CasesNeedingCover, "open case")))
+	} else {
+		finding(&st.Conditions, generation, v1alpha1.ConditionNeedsCover, false, ReasonCovered,
+			fmt.Sprintf("no open case is held by a practitioner away today (%d away)", away))
+	}
+	kstatus(&st.Conditions, generation, stalledByZone(zoneProblem), "", zoneProblem)
 	return st, next
+}
+
+// stalledByZone is the Stalled reason for an unknown time zone, empty when there is none.
+func stalledByZone(problem string) string {
+	if problem == "" {
+		return ""
+	}
+	return ReasonUnknownTimeZone
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // keptReservations drops the ledger's expired reservations. One that carries an exception stays
@@ -96,8 +123,7 @@ func keptReservations(rs []v1alpha1.Reservation, open []v1alpha1.Case, now time.
 }
 
 // teamAudits computes every selecting quota's audit of the team, keyed by quota.
-func teamAudits(s *snapshot.Snapshot, now time.Time) map[types.NamespacedName]TeamAudit {
-	day := policy.DayOf(now)
+func teamAudits(s *snapshot.Snapshot) map[types.NamespacedName]TeamAudit {
 	out := map[types.NamespacedName]TeamAudit{}
 	for i, q := range s.Quotas {
 		key := types.NamespacedName{Namespace: q.Namespace, Name: q.Name}
@@ -106,14 +132,14 @@ func teamAudits(s *snapshot.Snapshot, now time.Time) map[types.NamespacedName]Te
 			out[key] = TeamAudit{Generation: q.Generation, Practitioners: len(s.View.Members)}
 			continue
 		}
-		capacity, _ := p.TeamCapacity(s.View.Members, day)
-		tf := p.TeamFiguresOf(s.View, day)
+		tf := p.TeamFiguresOf(s.View, s.Day)
 		out[key] = TeamAudit{
 			Generation:    q.Generation,
 			Practitioners: len(s.View.Members),
 			Weight:        tf.Weight,
-			Capacity:      capacity,
-			Findings:      p.Audit(s.View, day),
+			Capped:        tf.Capped,
+			Capacity:      tf.Capacity,
+			Findings:      p.Audit(s.View, s.Day),
 		}
 	}
 	return out

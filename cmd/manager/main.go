@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // councils' time zones, whatever the container image holds
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -27,6 +28,7 @@ func main() {
 	flag.BoolVar(&opts.LeaderElection, "leader-elect", false, "Elect a leader, so that only one of several replicas reconciles.")
 	flag.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "The namespace of the leader-election Lease (defaults to the pod's namespace).")
 	flag.BoolVar(&opts.PractitionerMetrics, "practitioner-metrics", false, "Publish metrics about individual practitioners. Off by default: workers' monitoring data is opt-in.")
+	flag.StringVar(&opts.TimeZone, "time-zone", "UTC", "The IANA time zone (e.g. Europe/London) in which councils' days are counted, where a namespace names none in its caseload.dev/time-zone annotation.")
 	flag.BoolVar(&opts.Webhooks, "enable-webhooks", true, "Serve the admission webhooks.")
 	flag.StringVar(&opts.WebhookHost, "webhook-host", "", "The address the webhook server listens on (all addresses when empty).")
 	flag.IntVar(&opts.WebhookPort, "webhook-port", 9443, "The port the webhook server listens on.")

@@ -171,6 +171,12 @@ func (p *practitioner) absent() *practitioner {
 	return p
 }
 
+// leave plans an absence: capacity 0 on its days, and its cases need cover meanwhile.
+func (p *practitioner) leave(reason v1alpha1.AbsenceReason, from, until string) *practitioner {
+	p.obj.Spec.Absences = append(p.obj.Spec.Absences, v1alpha1.Absence{Reason: reason, From: v1alpha1.Date(from), Until: v1alpha1.Date(until)})
+	return p
+}
+
 func (p *practitioner) withNote(s string) *practitioner { p.note = s; return p }
 
 var (
@@ -225,7 +231,7 @@ func brookfield() *council {
 			spec: v1alpha1.CaseloadQuotaSpec{
 				TeamSelector:      &metav1.LabelSelector{MatchLabels: map[string]string{"caseload.dev/service": "child-protection"}},
 				EnforcementAction: v1alpha1.EnforcementDryRun,
-				Weights: v1alpha1.Weights{Default: "1", Complexity: map[string]v1alpha1.Decimal{"Low": "0.75", "High": "1.5"},
+				Weights: v1alpha1.Weights{Default: "1", Complexity: map[string]v1alpha1.Multiplier{"Low": "0.75", "High": "1.5"},
 					AdditionalChild: "0.25", CoWorkerShare: "0.5"},
 				TeamCap: &v1alpha1.TeamCap{MaxAveragePerFTE: dec("11")},
 				Bands:   v1alpha1.Bands{AmberPercent: 90, RedPercent: 100},
@@ -233,7 +239,7 @@ func brookfield() *council {
 		{name: sandbox.TourQuota, comment: "Walsall-style: at most 15 weighted cases for an experienced social worker, 12 for a newly\n# qualified one, who holds child protection only as a co-worker. Tightened from 18 to 15 for\n# experienced workers on 2026-11-16 and applied last: those who carried more are over the cap now,\n# which is recorded (band Red, a violation in its status), never refused.",
 			spec: v1alpha1.CaseloadQuotaSpec{
 				EnforcementAction: v1alpha1.EnforcementDeny,
-				Weights: v1alpha1.Weights{Default: "1", Complexity: map[string]v1alpha1.Decimal{"Low": "0.75", "High": "1.5"},
+				Weights: v1alpha1.Weights{Default: "1", Complexity: map[string]v1alpha1.Multiplier{"Low": "0.75", "High": "1.5"},
 					AdditionalChild: "0.25", CoWorkerShare: "0.5"},
 				PractitionerCaps: []v1alpha1.PractitionerCap{
 					{Grade: "SocialWorker", MaxWeight: "15", MaxCases: i32(18)},
@@ -266,7 +272,7 @@ func brookfield() *council {
 		withCoWork(prac("sw-0537", "NewlyQualified", "1", 75).reduce(v1alpha1.ReductionNewlyQualified, 10, "2027-06-30"), 4),
 	}
 	la.practitioners = []*practitioner{
-		prac("sw-0612", "SeniorSocialWorker", "1", 96),
+		prac("sw-0612", "SeniorSocialWorker", "1", 96).leave(v1alpha1.AbsenceAnnualLeave, "2027-02-15", "2027-02-19").withNote("annual leave planned for half term"),
 		prac("sw-0648", "SocialWorker", "0.8", 108).withNote("over the tightened cap"),
 		agency(prac("sw-0679", "SocialWorker", "1", 90)),
 	}
@@ -287,9 +293,9 @@ func harbourside() *council {
 					Key: "caseload.dev/service", Operator: "In", Values: []string{"assessment", "child-protection", "looked-after"}}}},
 				EnforcementAction: v1alpha1.EnforcementDeny,
 				Weights: v1alpha1.Weights{
-					CaseTypes: map[string]v1alpha1.Decimal{"EarlyHelp": "4", "CareLeaver": "5", "ChildInNeed": "6", "LookedAfter": "7",
+					CaseTypes: map[string]v1alpha1.CaseWeight{"EarlyHelp": "4", "CareLeaver": "5", "ChildInNeed": "6", "LookedAfter": "7",
 						"ChildProtection": "8", "CareProceedings": "10"},
-					Default: "6", Complexity: map[string]v1alpha1.Decimal{"Low": "0.75", "High": "1.25"},
+					Default: "6", Complexity: map[string]v1alpha1.Multiplier{"Low": "0.75", "High": "1.25"},
 					AdditionalChild: "1", CoWorkerShare: "0.5"},
 				PractitionerCaps: []v1alpha1.PractitionerCap{
 					{Grade: "SocialWorker", MaxWeight: "100"},
@@ -422,7 +428,7 @@ func (c *council) fill(rng *rand.Rand, p *policy.Policy, t *team, pr *practition
 	load := c.load(p, t, pr.obj.Name)
 	for tries := 0; tries < 200 && load < target; tries++ {
 		cs := c.draw(rng, t, pr)
-		w := p.Carried(policy.CaseFrom(cs), v1alpha1.RoleLead)
+		w := p.Carried(policy.CaseFrom(cs, policy.UTC), v1alpha1.RoleLead)
 		if load+w > target+target/50 {
 			continue
 		}
@@ -451,7 +457,7 @@ func (c *council) coWork(rng *rand.Rand, p *policy.Policy, t *team, pr *practiti
 func (c *council) load(p *policy.Policy, t *team, name string) policy.Milli {
 	var cases []policy.Case
 	for _, cs := range t.cases {
-		cases = append(cases, policy.CaseFrom(cs))
+		cases = append(cases, policy.CaseFrom(cs, policy.UTC))
 	}
 	return p.LoadOf(policy.HoldingsOf(name, cases)).Weight
 }
@@ -539,7 +545,7 @@ func (t *team) view() policy.TeamView {
 	}
 	var cases []policy.Case
 	for _, cs := range t.cases {
-		cases = append(cases, policy.CaseFrom(cs))
+		cases = append(cases, policy.CaseFrom(cs, policy.UTC))
 	}
 	return policy.TeamView{Name: t.name, Members: policy.MembersOf(prs, cases), Cases: cases}
 }
@@ -569,7 +575,7 @@ func allocate(c *council, t *team, caseName, practitioner string) (policy.Decisi
 		return policy.Decision{}, fmt.Errorf("case %s/%s is missing", c.ns, caseName)
 	}
 	v := t.view()
-	after := policy.CaseFrom(cs)
+	after := policy.CaseFrom(cs, policy.UTC)
 	after.AllocatedTo = practitioner
 	n := policy.Newcomer{Name: practitioner, Role: v1alpha1.RoleLead}
 	for _, m := range v.Members {
@@ -603,7 +609,7 @@ func verifyTour(councils []*council) error {
 	if f := figures(cp, sandbox.TourOverCapPractitioner, p); f.Weight <= f.Capacity {
 		return fmt.Errorf("%s carries %s of %s: not over the tightened cap", sandbox.TourOverCapPractitioner, f.Weight, f.Capacity)
 	}
-	if w := p.Weigh(policy.CaseFrom(cp.findCase(sandbox.TourRefusedCase))).Value.String(); w != sandbox.TourRefusedCaseWeight {
+	if w := p.Weigh(policy.CaseFrom(cp.findCase(sandbox.TourRefusedCase), policy.UTC)).Value.String(); w != sandbox.TourRefusedCaseWeight {
 		return fmt.Errorf("%s weighs %s, the tour says %s", sandbox.TourRefusedCase, w, sandbox.TourRefusedCaseWeight)
 	}
 	d, err := allocate(bf, cp, sandbox.TourRefusedCase, sandbox.TourFullPractitioner)

@@ -30,7 +30,7 @@ func render(councils []*council) map[string][]byte {
 	}
 	for _, c := range councils {
 		b := file("00-namespaces.yaml")
-		fmt.Fprintf(b, "---\n# %s: one council, one namespace.\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n    caseload.dev/council: %s\n", c.display, c.ns, c.ns)
+		fmt.Fprintf(b, "---\n# %s: one council, one namespace. Its days (overdue, deadlines, absences) are\n# counted in its own time zone.\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n    caseload.dev/council: %s\n  annotations:\n    %s: Europe/London\n", c.display, c.ns, c.ns, v1alpha1.TimeZoneAnnotation)
 	}
 	for _, c := range councils {
 		for _, t := range c.teams {
@@ -98,6 +98,15 @@ func renderPractitioner(b *bytes.Buffer, ns string, p *practitioner, withAvailab
 			fmt.Fprintf(b, "    - reason: %s\n      percent: %d\n", r.Reason, r.Percent)
 			if r.Until != "" {
 				fmt.Fprintf(b, "      until: %q\n", r.Until)
+			}
+		}
+	}
+	if len(s.Absences) > 0 {
+		b.WriteString("  absences:\n")
+		for _, a := range s.Absences {
+			fmt.Fprintf(b, "    - reason: %s\n      from: %q\n", a.Reason, a.From)
+			if a.Until != "" {
+				fmt.Fprintf(b, "      until: %q\n", a.Until)
 			}
 		}
 	}
@@ -204,7 +213,7 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // sortedByValue lists case types from the lightest to the heaviest weight.
-func sortedByValue(m map[string]v1alpha1.Decimal) []string {
+func sortedByValue(m map[string]v1alpha1.CaseWeight) []string {
 	keys := sortedKeys(m)
 	sort.SliceStable(keys, func(i, j int) bool {
 		a, b := m[keys[i]], m[keys[j]]

@@ -19,6 +19,7 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/controllers"
 	"caseload.dev/caseload-operator/internal/index"
+	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/webhook/certs"
 	admission "caseload.dev/caseload-operator/internal/webhook/v1alpha1"
 )
@@ -35,6 +36,9 @@ type Options struct {
 	// PractitionerMetrics publishes metrics about individual workers. Off by default: workers'
 	// monitoring data is opt-in.
 	PractitionerMetrics bool
+	// TimeZone is the IANA time zone in which a council's days are counted when its namespace
+	// names none in the caseload.dev/time-zone annotation; empty is UTC.
+	TimeZone string
 
 	// Webhooks serves the admission webhooks.
 	Webhooks       bool
@@ -71,6 +75,10 @@ func Scheme() *runtime.Scheme {
 
 // New builds the manager with every index, reconciler and (when asked) webhook set up.
 func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, error) {
+	cal, err := policy.LoadCalendar(opts.TimeZone)
+	if err != nil {
+		return nil, fmt.Errorf("--time-zone: %w", err)
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsBindAddress},
@@ -91,7 +99,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err := index.Setup(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, err
 	}
-	if err := controllers.Setup(mgr, controllers.Options{PractitionerMetrics: opts.PractitionerMetrics}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{PractitionerMetrics: opts.PractitionerMetrics, Calendar: cal}); err != nil {
 		return nil, err
 	}
 	if opts.Webhooks {
@@ -101,7 +109,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		if err != nil {
 			return nil, err
 		}
-		if err := admission.Setup(mgr, ready); err != nil {
+		if err := admission.Setup(mgr, ready, cal); err != nil {
 			return nil, err
 		}
 	}

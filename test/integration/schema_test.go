@@ -138,13 +138,44 @@ func TestMalformedObjectsAreRefused(t *testing.T) {
 		{"a diagnosis as reduction reason", validPractitioner(func(s map[string]any) {
 			s["reductions"] = []any{map[string]any{"reason": "Depression", "percent": int64(20)}}
 		}), "Unsupported value: \"Depression\""},
+		{"an absence ending before it begins", validPractitioner(func(s map[string]any) {
+			s["absences"] = []any{map[string]any{"from": "2027-01-10", "until": "2027-01-03", "reason": "Sickness"}}
+		}), "an absence's until (its last day) cannot be before its from"},
+		{"overlapping absences", validPractitioner(func(s map[string]any) {
+			s["absences"] = []any{
+				map[string]any{"from": "2027-01-04", "until": "2027-01-15", "reason": "AnnualLeave"},
+				map[string]any{"from": "2027-01-15", "reason": "Sickness"},
+			}
+		}), "absences cannot overlap: end one before the next begins, or merge them into one"},
+		{"an open-ended absence with another after it", validPractitioner(func(s map[string]any) {
+			s["absences"] = []any{
+				map[string]any{"from": "2027-01-04", "reason": "Sickness"},
+				map[string]any{"from": "2027-03-01", "until": "2027-03-05", "reason": "Training"},
+			}
+		}), "absences cannot overlap"},
+		{"a diagnosis as absence reason", validPractitioner(func(s map[string]any) {
+			s["absences"] = []any{map[string]any{"from": "2027-01-04", "reason": "Flu"}}
+		}), "Unsupported value: \"Flu\""},
+		{"too many absences", validPractitioner(func(s map[string]any) {
+			var many []any
+			for i := range 17 {
+				many = append(many, map[string]any{"from": fmt.Sprintf("2027-%02d-01", i%12+1), "until": fmt.Sprintf("2027-%02d-02", i%12+1), "reason": "Training"})
+			}
+			s["absences"] = many
+		}), "must have at most 16 items"},
 		{"negative personal ceiling", validPractitioner(func(s map[string]any) { s["maxWeight"] = "-3" }), "must be a number of at least 0"},
 		{"negative case weight", validQuota(func(s map[string]any) {
 			s["weights"] = map[string]any{"caseTypes": map[string]any{"ChildProtection": "-1.5"}}
-		}), "must be a number of at least 0 with at most three decimals"},
+		}), "must be a weight from 0 to 9999.999 with at most three decimals"},
+		{"case weight beyond 9999.999", validQuota(func(s map[string]any) {
+			s["weights"] = map[string]any{"caseTypes": map[string]any{"ChildProtection": "10000"}}
+		}), "must be a weight from 0 to 9999.999 with at most three decimals"},
+		{"complexity multiplier beyond 99.999", validQuota(func(s map[string]any) {
+			s["weights"] = map[string]any{"complexity": map[string]any{"High": "150"}}
+		}), "must be a multiplier from 0 to 99.999 with at most three decimals"},
 		{"weight in milli-units", validQuota(func(s map[string]any) {
 			s["weights"] = map[string]any{"default": "1500m"}
-		}), "must be a number of at least 0 with at most three decimals"},
+		}), "must be a weight from 0 to 9999.999 with at most three decimals"},
 		{"two caps for one grade", validQuota(func(s map[string]any) {
 			s["practitionerCaps"] = []any{map[string]any{"grade": "SocialWorker", "maxWeight": "15"}, map[string]any{"grade": "SocialWorker", "maxWeight": "18"}}
 		}), "Duplicate value"},
