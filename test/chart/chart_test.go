@@ -393,8 +393,8 @@ func TestWebhooksMatchGeneratedAndRefuseUncheckedAllocations(t *testing.T) {
 }
 
 // comparable strips from webhooks what an installation is expected to set (where the Service
-// is, its CA, which namespaces are judged, failurePolicy for cases), keeping what controller-gen
-// decides.
+// is, its CA, which namespaces are judged), keeping what controller-gen decides, failurePolicy
+// and matchConditions included.
 func comparable(ws []admissionregistrationv1.ValidatingWebhook) []admissionregistrationv1.ValidatingWebhook {
 	out := make([]admissionregistrationv1.ValidatingWebhook, 0, len(ws))
 	for _, w := range ws {
@@ -405,9 +405,6 @@ func comparable(ws []admissionregistrationv1.ValidatingWebhook) []admissionregis
 		}
 		w.ClientConfig = admissionregistrationv1.WebhookClientConfig{URL: &path}
 		w.NamespaceSelector = nil
-		if handles(w, "cases") || w.FailurePolicy == nil {
-			w.FailurePolicy = nil
-		}
 		out = append(out, w)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -423,13 +420,13 @@ func handles(w admissionregistrationv1.ValidatingWebhook, resource string) bool 
 	return false
 }
 
-// judgesAllocations reports whether the webhook sees creations or updates, where allocations
-// happen. A webhook that sees only deletions (releasing a deleted case's reservations) can let
-// nothing through, so it may fail open.
+// judgesAllocations reports whether the webhook decides allocations: it is called for creates
+// (every new Case is decided); the release webhook, for updates and deletes that only give work
+// up, is not.
 func judgesAllocations(w admissionregistrationv1.ValidatingWebhook) bool {
 	for _, rule := range w.Rules {
 		for _, op := range rule.Operations {
-			if op == admissionregistrationv1.Create || op == admissionregistrationv1.Update || op == admissionregistrationv1.OperationAll {
+			if op == admissionregistrationv1.Create || op == admissionregistrationv1.OperationAll {
 				return true
 			}
 		}

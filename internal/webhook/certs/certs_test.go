@@ -24,6 +24,7 @@ import (
 
 	"caseload.dev/caseload-operator/internal/index"
 	"caseload.dev/caseload-operator/internal/operator"
+	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/testenv"
 	"caseload.dev/caseload-operator/internal/webhook/certs"
 	admission "caseload.dev/caseload-operator/internal/webhook/v1alpha1"
@@ -139,7 +140,7 @@ func TestSelfRotatedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := admission.Setup(mgr, certsReady); err != nil {
+	if err := admission.Setup(mgr, certsReady, policy.UTC); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = mgr.Start(ctx) }()

@@ -2,6 +2,7 @@ package v1alpha1
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -21,7 +22,11 @@ import (
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
-// +kubebuilder:webhook:path=/validate-caseload-dev-v1alpha1-case,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=caseload.dev,resources=cases,verbs=create;update,versions=v1alpha1,name=vcase.caseload.dev,admissionReviewVersions=v1,timeoutSeconds=15,matchPolicy=Equivalent
+// The Case webhook is called for creates, and for updates that may add weight to someone: a new
+// or changed lead, a new co-worker, a changed type, complexity or number of children, a reopened
+// case, a change of team. Closing a case, unallocating it, or editing anything else never
+// depends on it (matchConditions), so an operator that is down cannot stop them.
+// +kubebuilder:webhook:path=/validate-caseload-dev-v1alpha1-case,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=caseload.dev,resources=cases,verbs=create;update,versions=v1alpha1,name=vcase.caseload.dev,admissionReviewVersions=v1,timeoutSeconds=15,matchPolicy=Equivalent,patch=`{"matchConditions":[{"name":"may-add-weight","expression":"request.operation != 'UPDATE' || oldObject.spec.team != object.spec.team || (!has(object.spec.closedOn) && (has(oldObject.spec.closedOn) || (has(object.spec.allocatedTo) && (!has(oldObject.spec.allocatedTo) || oldObject.spec.allocatedTo != object.spec.allocatedTo)) || (has(object.spec.coWorkers) && object.spec.coWorkers.exists(w, !has(oldObject.spec.coWorkers) || !(w in oldObject.spec.coWorkers))) || oldObject.spec.type != object.spec.type || (has(oldObject.spec.complexity) ? oldObject.spec.complexity : 'Standard') != (has(object.spec.complexity) ? object.spec.complexity : 'Standard') || (has(oldObject.spec.children) ? oldObject.spec.children : 1) != (has(object.spec.children) ? object.spec.children : 1)))"}]}`
 
 // +kubebuilder:rbac:groups=caseload.dev,resources=teams,verbs=get;list;watch
 // +kubebuilder:rbac:groups=caseload.dev,resources=teams/status,verbs=get;update
@@ -45,6 +50,8 @@ type CaseValidator struct {
 	Client client.Client
 	// Approvals decides who may approve exceptions.
 	Approvals Approvals
+	// Calendars gives each council's calendar: which day it is there.
+	Calendars snapshot.Calendars
 	// Events records approved exceptions.
 	Events events.EventRecorder
 	// Now is the clock; time.Now when nil.
@@ -97,13 +104,22 @@ func (v *CaseValidator) now() time.Time {
 }
 
 func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.Case) (admission.Warnings, error) {
-	after := policy.CaseFrom(c)
+	// Days do not matter to which practitioners a change is decided for; the calendar is read
+	// for the decision itself.
+	after := policy.CaseFrom(c, policy.UTC)
 	var before *policy.Case
-	movedTeam := old == nil || old.Spec.Team != c.Spec.Team
-	if !movedTeam && old.IsOpen() {
+	movedTeam := old != nil && old.Spec.Team != c.Spec.Team
+	if old != nil && !movedTeam && old.IsOpen() {
 		// Reopening a closed case gives its holders its work again: they all join.
-		b := policy.CaseFrom(old)
+		b := policy.CaseFrom(old, policy.UTC)
 		before = &b
+	}
+	// A case admitted into another team leaves its reservations in the team it left: they go
+	// at once, once the move is admitted.
+	leaveTeam := func() {
+		if movedTeam {
+			v.release(ctx, old, policy.Holders(policy.CaseFrom(old, policy.UTC)))
+		}
 	}
 	joiners := policy.Joiners(before, after)
 	if !after.Open() {
@@ -113,8 +129,12 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 		joiners = nil
 	}
 	if len(joiners) == 0 {
-		if movedTeam {
-			return nil, requireTeam(ctx, v.Cache, v.Live, caseKind, c.Namespace, c.Name, c.Spec.Team)
+		if old == nil || movedTeam {
+			err := requireTeam(ctx, v.Cache, v.Live, caseKind, c.Namespace, c.Name, c.Spec.Team)
+			if err == nil {
+				leaveTeam()
+			}
+			return nil, err
 		}
 		if leavers := policy.Leavers(before, after); len(leavers) > 0 {
 			v.release(ctx, c, leavers)
@@ -127,6 +147,7 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 	decisionSeconds.Observe(time.Since(start).Seconds())
 	switch {
 	case err == nil:
+		leaveTeam()
 		admissionDecisions.WithLabelValues(resultAdmitted).Inc()
 	case apierrors.IsInvalid(err) || apierrors.IsForbidden(err):
 		admissionDecisions.WithLabelValues(resultDenied).Inc()
@@ -153,6 +174,16 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 	}
 	defer unlock()
 
+	cal, err := v.Calendars.For(ctx, v.Cache, c.Namespace)
+	if err != nil && !errors.As(err, new(*snapshot.UnknownZoneError)) {
+		return nil, unavailable(err)
+	}
+	// Who the change is decided for, read once: a practitioner the cache does not show yet
+	// (created a moment ago) is read from the apiserver.
+	others, err := v.joinersOutsideCache(ctx, c.Namespace, c.Spec.Team, joiners)
+	if err != nil {
+		return nil, unavailable(err)
+	}
 	var mayApprove *bool // asked once per request, not once per attempt
 	for attempt := 1; ; attempt++ {
 		now := v.now()
@@ -163,18 +194,26 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 			}
 			return nil, unavailable(fmt.Errorf("read team %s: %w", c.Spec.Team, err))
 		}
-		snap, err := snapshot.Load(ctx, v.Cache, c.Namespace, c.Spec.Team, now)
+		snap, err := snapshot.Load(ctx, v.Cache, cal, c.Namespace, c.Spec.Team, now)
 		if err != nil {
 			return nil, unavailable(err)
+		}
+		for _, pr := range others {
+			if pr.Team == c.Spec.Team {
+				snap.AddMember(pr)
+			}
 		}
 		snap.WithLedger(team, now)
 		view := policy.Rebased(snap.View, before, after)
-		newcomers, err := v.newcomers(ctx, c.Namespace, view, joiners)
-		if err != nil {
-			return nil, unavailable(err)
+		newcomers := make([]policy.Newcomer, len(joiners))
+		for i, j := range joiners {
+			var other *policy.Practitioner
+			if pr, ok := others[j.Name]; ok {
+				other = &pr
+			}
+			newcomers[i] = policy.NewcomerFor(j, view, other, before)
 		}
-		day := policy.DayOf(now)
-		d := policy.Decide(snap.Policies, policy.Allocation{Case: after, Newcomers: newcomers, Team: view, Day: day})
+		d := policy.Decide(snap.Policies, policy.Allocation{Case: after, Newcomers: newcomers, Team: view, Day: snap.Day})
 		warnings := append(admission.Warnings{}, d.Warnings...)
 		for _, q := range snap.Unparsable {
 			warnings = append(warnings, fmt.Sprintf("CaseloadQuota %s/%s cannot be applied and was not checked: see its status", c.Namespace, q))
@@ -200,6 +239,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 				return warnings, denialWithException(c, joiners, d, notApprover(req.UserInfo.Username, c.Namespace))
 			}
 			exception = approvedException(req.UserInfo.Username, reason, policy.ExceptionDays(snap.Policies, d), now)
+			exception.Practitioner = overCap(d)
 			warnings = append(warnings, fmt.Sprintf("admitted above the cap by exception approved by %s until %s: %s",
 				req.UserInfo.Username, exception.ExpiresAt.Format(time.DateOnly), d.Reason()))
 		} else if reason != "" {
@@ -209,6 +249,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 			return warnings, nil
 		}
 
+		after.Generation = c.Generation
 		added := Reservations(string(req.UID), after, joiners, policy.Weigher(snap.Policies, team.Status.Quota), exception, now)
 		holders := map[string]bool{}
 		for _, h := range policy.Holders(after) {
@@ -242,9 +283,11 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 }
 
 // release takes the ledger's reservations of a case off the practitioners a change takes off
-// it (unallocated, reallocated, or the case closed), so the capacity they free is usable at
-// once rather than when the reservations expire. Releasing is never a reason to refuse: if the
-// ledger cannot be written, the reservations lapse after ReservationTTL.
+// it (unallocated, reallocated, the case closed or moved to another team), so the capacity they
+// free is usable at once rather than when the reservations expire. An exception goes with them:
+// it admitted that practitioner above the cap, and they no longer hold the case. Releasing is
+// never a reason to refuse: if the ledger cannot be written, the reservations lapse after
+// ReservationTTL.
 func (v *CaseValidator) release(ctx context.Context, c *caseloadv1alpha1.Case, leavers []policy.Joining) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil || (req.DryRun != nil && *req.DryRun) {
@@ -263,7 +306,7 @@ func (v *CaseValidator) release(ctx context.Context, c *caseloadv1alpha1.Case, l
 		}
 		var kept []caseloadv1alpha1.Reservation
 		for _, r := range team.Status.Reservations {
-			if r.Case == c.Name && gone[r.Practitioner] && r.Exception == nil {
+			if r.Case == c.Name && gone[r.Practitioner] {
 				continue
 			}
 			kept = append(kept, r)
@@ -285,22 +328,23 @@ func (v *CaseValidator) release(ctx context.Context, c *caseloadv1alpha1.Case, l
 	}
 }
 
-// newcomers gives the engine each joiner: a member of the team with their holdings, or a
-// practitioner of another team, or one the namespace does not have. A practitioner created a
-// moment ago may be missing from the cache, so the apiserver is asked before calling it unknown.
-func (v *CaseValidator) newcomers(ctx context.Context, namespace string, view policy.TeamView, joiners []policy.Joining) ([]policy.Newcomer, error) {
-	out := make([]policy.Newcomer, 0, len(joiners))
+// joinersOutsideCache reads the joiners the cache does not show as practitioners of the team:
+// created a moment ago (read from the apiserver), of another team, or unknown (left out). The
+// decision then counts one created a moment ago as a member, with the open cases the cache shows
+// naming them and their entries in the ledger, which holds every allocation admitted to them
+// that a cache may not show yet.
+func (v *CaseValidator) joinersOutsideCache(ctx context.Context, namespace, team string, joiners []policy.Joining) (map[string]policy.Practitioner, error) {
+	out := map[string]policy.Practitioner{}
 	for _, j := range joiners {
-		n := policy.Newcomer{Name: j.Name, Role: j.Role}
-		if m, ok := view.Member(j.Name); ok {
-			n.Known, n.Practitioner, n.Holdings = true, m.Practitioner, m.Holdings
-			out = append(out, n)
-			continue
-		}
 		var p caseloadv1alpha1.Practitioner
 		key := client.ObjectKey{Namespace: namespace, Name: j.Name}
 		err := v.Cache.Get(ctx, key, &p)
-		if apierrors.IsNotFound(err) {
+		if err == nil && p.Spec.Team == team {
+			continue // a member: the snapshot has them
+		}
+		if apierrors.IsNotFound(err) || (err == nil && p.Spec.Team != team) {
+			// Not cached, or cached in another team: the apiserver has the last word, so a
+			// practitioner just created or just moved here is decided as they are now.
 			err = v.Live.Get(ctx, key, &p)
 		}
 		switch {
@@ -308,11 +352,20 @@ func (v *CaseValidator) newcomers(ctx context.Context, namespace string, view po
 		case err != nil:
 			return nil, fmt.Errorf("read practitioner %s: %w", j.Name, err)
 		default:
-			n.Known, n.Practitioner = true, policy.PractitionerFrom(&p)
+			out[j.Name] = policy.PractitionerFrom(&p)
 		}
-		out = append(out, n)
 	}
 	return out, nil
+}
+
+// overCap names the practitioner an exception takes above the cap: the first the denials name.
+func overCap(d policy.Decision) string {
+	for _, f := range d.Denials {
+		if f.Kind == "Practitioner" {
+			return f.Name
+		}
+	}
+	return ""
 }
 
 // recordException emits an Event for an exception. The Case of a create has no UID yet (and

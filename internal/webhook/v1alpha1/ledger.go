@@ -42,9 +42,10 @@ func conflictBackoff(attempt int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond
 }
 
-// Reservations builds the ledger entries of an admitted allocation: one per joiner, with the
-// facts every quota needs to weigh the case, and its weight under the policy that weighs the
-// team's cases (policy.Weigher).
+// Reservations builds the ledger entries of an admitted allocation: one per joiner (a raised
+// holder too, so the ledger records the case as it now weighs), with the facts every quota needs
+// to weigh the case, the generation the change gives the Case, and its weight under the policy
+// that weighs the team's cases (policy.Weigher).
 func Reservations(id string, c policy.Case, joiners []policy.Joining, weigher *policy.Policy, exception *caseloadv1alpha1.CaseException, now time.Time) []caseloadv1alpha1.Reservation {
 	out := make([]caseloadv1alpha1.Reservation, 0, len(joiners))
 	for _, j := range joiners {
@@ -56,11 +57,12 @@ func Reservations(id string, c policy.Case, joiners []policy.Joining, weigher *p
 			CaseType:     c.Type,
 			Complexity:   caseloadv1alpha1.Complexity(c.Complexity),
 			Children:     int32(c.Children),
+			Generation:   c.Generation,
 			ExpiresAt:    metav1.NewTime(now.Add(ReservationTTL)),
 			Exception:    exception,
 		}
 		if weigher != nil {
-			r.Weight = caseloadv1alpha1.Decimal(weigher.Carried(c, j.Role).String())
+			r.Weight = caseloadv1alpha1.Figure(weigher.Carried(c, j.Role).String())
 		}
 		out = append(out, r)
 	}

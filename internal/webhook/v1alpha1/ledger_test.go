@@ -61,7 +61,7 @@ func TestNextLedger(t *testing.T) {
 
 func TestReservationsRecordWhatEveryQuotaNeeds(t *testing.T) {
 	p := policy.MustFromSpec("walsall/points", caseloadv1alpha1.CaseloadQuotaSpec{Weights: caseloadv1alpha1.Weights{
-		CaseTypes: map[string]caseloadv1alpha1.Decimal{"ChildProtection": "1.5"}, CoWorkerShare: "0.5",
+		CaseTypes: map[string]caseloadv1alpha1.CaseWeight{"ChildProtection": "1.5"}, CoWorkerShare: "0.5",
 	}})
 	c := policy.Case{Name: "c-1042", Type: "ChildProtection", Complexity: "High", Children: 2, AllocatedTo: "jo", CoWorkers: []string{"ali"}}
 	rs := Reservations("uid-1", c, []policy.Joining{{Name: "jo", Role: caseloadv1alpha1.RoleLead}, {Name: "ali", Role: caseloadv1alpha1.RoleCoWorker}}, p, nil, now)

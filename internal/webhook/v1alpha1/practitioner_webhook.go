@@ -14,6 +14,7 @@ import (
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/index"
+	"caseload.dev/caseload-operator/internal/policy"
 )
 
 // +kubebuilder:webhook:path=/validate-caseload-dev-v1alpha1-practitioner,mutating=false,failurePolicy=fail,sideEffects=None,groups=caseload.dev,resources=practitioners,verbs=create;update;delete,versions=v1alpha1,name=vpractitioner.caseload.dev,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent
@@ -51,12 +52,59 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 		return nil, err
 	}
 	held, err := v.held(ctx, p)
-	if err != nil || len(held) == 0 {
+	if err != nil {
 		return nil, err
+	}
+	if len(held) == 0 {
+		// An allocation admitted a moment ago may be only in the team's ledger yet.
+		if held, err = v.reserved(ctx, old); err != nil || len(held) == 0 {
+			return nil, err
+		}
 	}
 	return nil, apierrors.NewForbidden(schema.GroupResource{Group: practitionerKind.Group, Resource: "practitioners"}, p.Name,
 		fmt.Errorf("%s still holds %s of team %s: reallocate or close them before moving %s to team %s: %s",
 			p.Name, plural(len(held), "open case"), old.Spec.Team, p.Name, p.Spec.Team, mustMove(held)))
+}
+
+// reserved lists the open cases of the practitioner's team that its ledger (read live) has
+// just allocated to them, and that the apiserver confirms they hold: allocations the cache may
+// not show yet.
+func (v *PractitionerValidator) reserved(ctx context.Context, p *caseloadv1alpha1.Practitioner) ([]string, error) {
+	var team caseloadv1alpha1.Team
+	if err := v.Live.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.Team}, &team); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, unavailable(fmt.Errorf("read the ledger of team %s: %w", p.Spec.Team, err))
+	}
+	seen := map[string]bool{}
+	var held []string
+	for _, r := range team.Status.Reservations {
+		if r.Practitioner != p.Name || seen[r.Case] {
+			continue
+		}
+		seen[r.Case] = true
+		var c caseloadv1alpha1.Case
+		if err := v.Live.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: r.Case}, &c); err != nil {
+			if apierrors.IsNotFound(err) {
+				continue
+			}
+			return nil, unavailable(fmt.Errorf("read case %s: %w", r.Case, err))
+		}
+		for _, h := range policy.Holders(policy.CaseFrom(&c, policy.UTC)) {
+			if h.Name == p.Name && c.IsOpen() && c.Spec.Team == p.Spec.Team {
+				held = append(held, fmt.Sprintf("%s (%s)", c.Name, roleName(h.Role)))
+			}
+		}
+	}
+	return held, nil
+}
+
+func roleName(r policy.Role) string {
+	if r == caseloadv1alpha1.RoleLead {
+		return "lead"
+	}
+	return "co-worker"
 }
 
 // ValidateDelete refuses while the practitioner holds open cases, listing them.
@@ -81,11 +129,11 @@ func (v *PractitionerValidator) held(ctx context.Context, p *caseloadv1alpha1.Pr
 	}
 	held := make([]string, 0, len(cases.Items))
 	for _, c := range cases.Items {
-		role := "co-worker"
+		role := caseloadv1alpha1.RoleCoWorker
 		if c.Spec.AllocatedTo == p.Name {
-			role = "lead"
+			role = caseloadv1alpha1.RoleLead
 		}
-		held = append(held, fmt.Sprintf("%s (%s)", c.Name, role))
+		held = append(held, fmt.Sprintf("%s (%s)", c.Name, roleName(role)))
 	}
 	return held, nil
 }

@@ -11,10 +11,13 @@ import (
 	"net/http"
 
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
 // EventSource is the reporting controller of the webhook's Events.
@@ -24,7 +27,8 @@ const EventSource = "caseload-admission"
 // (at once if it already is: certificates from a directory; after the operator has issued
 // them, if it rotates its own), and a readiness check that passes only when the server is
 // serving its certificate. The indexes of package index must be set up first.
-func Setup(mgr ctrl.Manager, certsReady <-chan struct{}) error {
+// cal is the calendar of a council whose namespace names no time zone.
+func Setup(mgr ctrl.Manager, certsReady <-chan struct{}, cal policy.Calendar) error {
 	if err := mgr.AddReadyzCheck("webhook", func(req *http.Request) error {
 		select {
 		case <-certsReady:
@@ -37,7 +41,7 @@ func Setup(mgr ctrl.Manager, certsReady <-chan struct{}) error {
 	}
 	select {
 	case <-certsReady:
-		return register(mgr)
+		return register(mgr, cal)
 	default:
 	}
 	// The webhook server reads its certificate when it starts, so it must not start before the
@@ -45,7 +49,7 @@ func Setup(mgr ctrl.Manager, certsReady <-chan struct{}) error {
 	log := ctrl.Log.WithName("admission")
 	go func() {
 		<-certsReady
-		if err := register(mgr); err != nil {
+		if err := register(mgr, cal); err != nil {
 			log.Error(err, "webhooks not served")
 			return
 		}
@@ -54,12 +58,17 @@ func Setup(mgr ctrl.Manager, certsReady <-chan struct{}) error {
 	return nil
 }
 
-func register(mgr ctrl.Manager) error {
+// caseCache is the reader the Case validator decides from: the manager's cache. The tests put
+// a lag in front of it, to race allocations against a cache that has not seen a practitioner.
+var caseCache = func(mgr ctrl.Manager) client.Reader { return mgr.GetClient() }
+
+func register(mgr ctrl.Manager, cal policy.Calendar) error {
 	cases := &CaseValidator{
-		Cache:     mgr.GetClient(),
+		Cache:     caseCache(mgr),
 		Live:      mgr.GetAPIReader(),
 		Client:    mgr.GetClient(),
 		Approvals: Approvals{Client: mgr.GetClient()},
+		Calendars: snapshot.Calendars{Default: cal},
 		Events:    mgr.GetEventRecorder(EventSource),
 		Log:       ctrl.Log.WithName("admission").WithName("case"),
 	}

@@ -244,7 +244,7 @@ func safeguarding(action caseloadv1alpha1.EnforcementAction) caseloadv1alpha1.Ca
 	return caseloadv1alpha1.CaseloadQuotaSpec{
 		EnforcementAction: action,
 		Weights: caseloadv1alpha1.Weights{
-			CaseTypes: map[string]caseloadv1alpha1.Decimal{"ChildProtection": "1.5", "EarlyHelp": "0.5"},
+			CaseTypes: map[string]caseloadv1alpha1.CaseWeight{"ChildProtection": "1.5", "EarlyHelp": "0.5"},
 		},
 		PractitionerCaps: []caseloadv1alpha1.PractitionerCap{
 			{Grade: "SocialWorker", MaxWeight: "3", MaxCases: i32(4)},
@@ -321,10 +321,10 @@ func TestTeamCaps(t *testing.T) {
 	k.mustAllocate("c-1", "ChildInNeed", "jo")
 	k.mustAllocate("c-2", "ChildInNeed", "ali")
 	wantRefusal(t, k.allocate("c-3", "ChildInNeed", "jo"), refusal("c-3",
-		"spec.allocatedTo: Forbidden: case c-3 (ChildInNeed, weight 1) would take team north to an average of 1.5 per FTE, over 1.2 (3 over 2 FTE): denied by CaseloadQuota "+k.ns+"/team-average"))
+		"spec.allocatedTo: Forbidden: case c-3 (ChildInNeed, weight 1) would take team north to an average of 1.5 per FTE available, over 1.2 (3 over 2 FTE available): denied by CaseloadQuota "+k.ns+"/team-average"))
 	// Adding only a co-worker to a held case: the team-wide refusal points at the co-worker.
 	wantRefusal(t, k.update("c-1", func(c *caseloadv1alpha1.Case) { c.Spec.CoWorkers = []string{"ali"} }), refusal("c-1",
-		"spec.coWorkers[0]: Forbidden: case c-1 (ChildInNeed, weight 1) would take team north to an average of 1.25 per FTE, over 1.2 (2.5 over 2 FTE): denied by CaseloadQuota "+k.ns+"/team-average"))
+		"spec.coWorkers[0]: Forbidden: case c-1 (ChildInNeed, weight 1) would take team north to an average of 1.25 per FTE available, over 1.2 (2.5 over 2 FTE available): denied by CaseloadQuota "+k.ns+"/team-average"))
 }
 
 func TestWarnAndDryRunQuotasAdmit(t *testing.T) {
