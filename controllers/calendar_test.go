@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -114,6 +115,17 @@ func TestStatusHoldsSumsBeyondSixDigits(t *testing.T) {
 		}
 		return nil
 	})
+	// Counts that are 0 are stored as 0, so kubectl's columns show 0 and not a blank.
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("Team"))
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "north"}, u); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"cases", "unallocated", "overdueCases", "casesNeedingCover", "utilisationPercent", "overCapacityPractitioners"} {
+		if n, found, err := unstructured.NestedInt64(u.Object, "status", f); !found || err != nil || n != 0 {
+			t.Errorf("team status.%s stored as %v (found %v, %v), want 0", f, n, found, err)
+		}
+	}
 }
 
 // TestARefusedStatusWriteIsNeverReportedAsCurrent: when the apiserver refuses a computed status,
@@ -148,7 +160,7 @@ func TestARefusedStatusWriteIsNeverReportedAsCurrent(t *testing.T) {
 	failures := testutil.ToFloat64(statusWriteFailures.WithLabelValues("Practitioner"))
 	after := before.DeepCopy()
 	after.Status.Weight = "1000000000000000000"
-	if err := (statusWriter{Client: c, Recorder: recorderFor(t)}).write(ctx, after, before); err != nil {
+	if err := (statusWriter{Client: c, Recorder: recorderFor(t)}).write(ctx, after, before, false); err != nil {
 		t.Fatal(err)
 	}
 	got := get(t, &v1alpha1.Practitioner{}, ns, "jo")

@@ -55,7 +55,7 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if !equality.Semantic.DeepEqual(c.Status, st) {
 		before := c.DeepCopy()
 		c.Status = st
-		if err := r.Status.write(ctx, &c, before); err != nil {
+		if err := r.Status.write(ctx, &c, before, false); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

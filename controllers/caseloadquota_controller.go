@@ -89,7 +89,7 @@ func (r *CaseloadQuotaReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if !equality.Semantic.DeepEqual(q.Status, st) {
 		before := q.DeepCopy()
 		q.Status = st
-		if err := r.Status.write(ctx, &q, before); err != nil {
+		if err := r.Status.write(ctx, &q, before, false); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

@@ -78,7 +78,7 @@ func (r *PractitionerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	if !equality.Semantic.DeepEqual(p.Status, st) {
 		before := p.DeepCopy()
 		p.Status = st
-		if err := r.Status.write(ctx, &p, before); err != nil {
+		if err := r.Status.write(ctx, &p, before, false); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

@@ -62,7 +62,7 @@ func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		// version read, so a reservation added meanwhile is never lost.
 		before := t.DeepCopy()
 		t.Status = st
-		if err := r.Status.write(ctx, &t, before, client.MergeFromWithOptimisticLock{}); err != nil {
+		if err := r.Status.write(ctx, &t, before, true); err != nil {
 			if apierrors.IsConflict(err) {
 				return ctrl.Result{Requeue: true}, nil
 			}
