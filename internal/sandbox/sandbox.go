@@ -92,6 +92,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
+		_ = env.Stop() // it may have started before failing: leave no process behind
 		return fmt.Errorf("start kube-apiserver and etcd: %w", err)
 	}
 	if ctx.Err() != nil {

@@ -105,6 +105,9 @@ func Start(opts Options) (*Env, error) {
 	}
 	cfg, err := e.Start()
 	if err != nil {
+		// Start may fail after the control plane is up (a CRD the apiserver refuses): stop it, so
+		// no kube-apiserver or etcd outlives the test binary.
+		_ = e.Stop()
 		return nil, fmt.Errorf("start kube-apiserver and etcd from %s: %w", assets, err)
 	}
 	scheme := Scheme()
