@@ -1,38 +1,22 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/testenv"
+	"caseload.dev/caseload-operator/test/harness"
 )
 
 // allocations is how many allocations race for one practitioner with room for exactly three.
@@ -41,8 +25,8 @@ const allocations = 50
 // TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot starts two manager processes
 // (leader election on, each with its own webhook server) behind a round-robin TCP proxy on the
 // address the apiserver calls, and fires 50 allocations at once to a practitioner with room
-// for exactly 3. Each replica decides from its own stale cache; only the ledger in the Team's
-// status, written with compare-and-swap, stands between them and admitting too many.
+// for exactly 3. Each replica decides from its own stale cache; only the council's allocation
+// ledger, written with compare-and-swap, stands between them and admitting too many.
 func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the manager binary")
@@ -56,41 +40,25 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	dir := t.TempDir()
 
 	// Two replicas of the real binary.
-	bin := filepath.Join(dir, "manager")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/manager")
-	build.Dir = env.Root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/manager: %v\n%s", err, out)
-	}
-	admin, err := env.Environment.AddUser(envtest.User{Name: "caseload-operator", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfig, err := admin.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kubeconfigPath := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfigPath, kubeconfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bin := harness.BuildManager(t, env, dir)
+	kubeconfigPath := harness.AdminKubeconfig(t, env, dir)
 	wio := env.Environment.WebhookInstallOptions
-	var replicas []*replica
+	var replicas []*harness.Replica
 	for i := range 2 {
-		r := startReplica(t, bin, dir, i, kubeconfigPath, wio.LocalServingCertDir)
+		r := harness.StartReplica(t, bin, dir, i, kubeconfigPath, wio.LocalServingCertDir)
 		replicas = append(replicas, r)
 	}
 	for _, r := range replicas {
-		r.waitReady(t)
+		r.WaitReady(t)
 	}
 
 	// The apiserver calls the webhook at wio's host:port; the proxy sends each connection to the
 	// next replica in turn.
 	var backends []string
 	for _, r := range replicas {
-		backends = append(backends, r.webhook)
+		backends = append(backends, r.Webhook)
 	}
-	proxy := startProxy(t, net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort)), backends)
+	proxy := harness.StartProxy(t, net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort)), backends)
 
 	// The council: one team, one SocialWorker capped at 3 cases of weight 1.
 	ns := "walsall"
@@ -117,7 +85,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	}
 
 	for _, r := range replicas {
-		r.waitForQuota(t, wio.LocalServingCAData, ns)
+		r.WaitForQuota(t, wio.LocalServingCAData, ns)
 	}
 
 	// One allocation at a time, for comparison.
@@ -135,7 +103,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	// The probes and solo's allocations were decided too: count from here.
 	baseline := make([]map[string]float64, len(replicas))
 	for i, r := range replicas {
-		baseline[i] = r.metrics(t)
+		baseline[i] = r.Metrics(t)
 	}
 
 	// 50 allocations at once.
@@ -200,31 +168,37 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	if held != 3 {
 		t.Errorf("the apiserver holds %d cases allocated to jo-bloggs, want 3", held)
 	}
-	var team caseloadv1alpha1.Team
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "north"}, &team); err != nil {
+	var ledger caseloadv1alpha1.AllocationLedger
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: caseloadv1alpha1.LedgerName}, &ledger); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(team.Status.Reservations); n != 3 {
-		t.Errorf("the ledger holds %d reservations, want 3: %+v", n, team.Status.Reservations)
+	north := 0
+	for _, r := range ledger.Spec.Reservations {
+		if r.Team == "north" {
+			north++
+		}
+	}
+	if north != 3 {
+		t.Errorf("the ledger holds %d reservations for team north, want 3: %+v", north, ledger.Spec.Reservations)
 	}
 
 	// Both replicas decided; their counters add up to every request.
 	var conflicts, decided float64
 	for i, r := range replicas {
-		m := r.metrics(t)
+		m := r.Metrics(t)
 		for k, v := range baseline[i] {
 			m[k] -= v
 		}
 		served := m[`caseload_admission_decisions_total{result="admitted"}`] + m[`caseload_admission_decisions_total{result="denied"}`] + m[`caseload_admission_decisions_total{result="error"}`]
 		if served == 0 {
-			t.Errorf("replica %d decided no allocation: the requests were not spread over both replicas", r.index)
+			t.Errorf("replica %d decided no allocation: the requests were not spread over both replicas", r.Index)
 		}
 		if m[`caseload_admission_decisions_total{result="error"}`] != 0 {
-			t.Errorf("replica %d answered %v allocations with an error", r.index, m[`caseload_admission_decisions_total{result="error"}`])
+			t.Errorf("replica %d answered %v allocations with an error", r.Index, m[`caseload_admission_decisions_total{result="error"}`])
 		}
 		t.Logf("replica %d: decided %v (admitted %v, denied %v), ledger conflicts retried %v, proxy connections %d",
-			r.index, served, m[`caseload_admission_decisions_total{result="admitted"}`], m[`caseload_admission_decisions_total{result="denied"}`],
-			m["caseload_admission_ledger_conflicts_total"], proxy.served[r.index].Load())
+			r.Index, served, m[`caseload_admission_decisions_total{result="admitted"}`], m[`caseload_admission_decisions_total{result="denied"}`],
+			m["caseload_admission_ledger_conflicts_total"], proxy.Served[r.Index].Load())
 		conflicts += m["caseload_admission_ledger_conflicts_total"]
 		decided += served
 	}
@@ -237,221 +211,4 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	t.Logf("One allocation at a time: %v", alone)
 	t.Logf("Admission under concurrency: N=%d, admitted=%d, denied=%d, ledger conflicts retried=%v, per-request p50=%v p99=%v, all %d in %v",
 		allocations, admitted, denied, conflicts, p50.Round(time.Millisecond), p99.Round(time.Millisecond), allocations, wall.Round(time.Millisecond))
-}
-
-// replica is one manager process.
-type replica struct {
-	index                int
-	cmd                  *exec.Cmd
-	webhook, metricsAddr string
-	probes               string
-	log                  string
-	exited               chan struct{}
-}
-
-func startReplica(t *testing.T, bin, dir string, i int, kubeconfig, certDir string) *replica {
-	t.Helper()
-	r := &replica{index: i, webhook: testenv.FreeAddr(t), metricsAddr: testenv.FreeAddr(t), probes: testenv.FreeAddr(t),
-		log: filepath.Join(dir, fmt.Sprintf("manager-%d.log", i)), exited: make(chan struct{})}
-	_, port, _ := net.SplitHostPort(r.webhook)
-	logFile, err := os.Create(r.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.cmd = exec.Command(bin,
-		"--kubeconfig="+kubeconfig,
-		"--leader-elect", "--leader-election-namespace=default",
-		"--metrics-bind-address="+r.metricsAddr,
-		"--health-probe-bind-address="+r.probes,
-		"--webhook-host=127.0.0.1", "--webhook-port="+port,
-		"--webhook-cert-dir="+certDir, "--cert-source=dir",
-	)
-	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
-	if err := r.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = r.cmd.Wait(); logFile.Close(); close(r.exited) }()
-	t.Cleanup(func() {
-		_ = r.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-r.exited:
-		case <-time.After(15 * time.Second):
-			_ = r.cmd.Process.Kill()
-			<-r.exited
-		}
-		if t.Failed() {
-			if out, err := os.ReadFile(r.log); err == nil {
-				t.Logf("manager %d log (last 4000 bytes):\n%s", i, lastBytes(out, 4000))
-			}
-		}
-	})
-	return r
-}
-
-// waitReady waits until /readyz passes: the webhook server is serving its certificate.
-func (r *replica) waitReady(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case <-r.exited:
-			out, _ := os.ReadFile(r.log)
-			t.Fatalf("manager %d exited before it was ready:\n%s", r.index, lastBytes(out, 4000))
-		default:
-		}
-		resp, err := http.Get("http://" + r.probes + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("manager %d not ready after 60s (last: %v)", r.index, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// waitForQuota asks the replica itself, with a dry-run AdmissionReview sent straight to its
-// webhook server, until it refuses probe an allocation: its cache then holds the quota.
-func (r *replica) waitForQuota(t *testing.T, caPEM []byte, ns string) {
-	t.Helper()
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
-	c := caseloadv1alpha1.Case{TypeMeta: metav1.TypeMeta{APIVersion: "caseload.dev/v1alpha1", Kind: "Case"},
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe-case"},
-		Spec:       caseloadv1alpha1.CaseSpec{Reference: "PROBE", Team: "north", Type: "ChildInNeed", OpenedOn: "2026-11-02", Complexity: "Standard", Children: 1, AllocatedTo: "probe"}}
-	raw, err := json.Marshal(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dryRun := true
-	review := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request: &admissionv1.AdmissionRequest{UID: "probe", Kind: metav1.GroupVersionKind{Group: "caseload.dev", Version: "v1alpha1", Kind: "Case"},
-			Resource:  metav1.GroupVersionResource{Group: "caseload.dev", Version: "v1alpha1", Resource: "cases"},
-			Namespace: ns, Name: "probe-case", Operation: admissionv1.Create, DryRun: &dryRun, Object: runtime.RawExtension{Raw: raw}}}
-	body, err := json.Marshal(review)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := hc.Post("https://"+r.webhook+"/validate-caseload-dev-v1alpha1-case", "application/json", bytes.NewReader(body))
-		if err == nil {
-			var got admissionv1.AdmissionReview
-			err = json.NewDecoder(resp.Body).Decode(&got)
-			resp.Body.Close()
-			if err == nil && got.Response != nil && !got.Response.Allowed && got.Response.Result != nil &&
-				strings.Contains(got.Response.Result.Message, "grade TeamManager has no cap in this quota") {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replica %d never applied the quota (last: %v)", r.index, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// metrics reads the replica's Prometheus text exposition into "name{labels}" -> value.
-func (r *replica) metrics(t *testing.T) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + r.metricsAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			out[line[:i]] = v
-		}
-	}
-	return out
-}
-
-// proxy forwards each TCP connection to the next backend in turn. TLS passes through: the
-// replicas serve the certificate the apiserver trusts.
-type proxy struct {
-	served []atomic.Int64
-	mu     sync.Mutex
-	open   map[net.Conn]bool
-}
-
-func (p *proxy) track(c net.Conn, open bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if open {
-		p.open[c] = true
-	} else {
-		delete(p.open, c)
-	}
-}
-
-func startProxy(t *testing.T, listen string, backends []string) *proxy {
-	t.Helper()
-	l, err := net.Listen("tcp", listen)
-	if err != nil {
-		t.Fatalf("listen on the webhook address %s: %v", listen, err)
-	}
-	p := &proxy{served: make([]atomic.Int64, len(backends)), open: map[net.Conn]bool{}}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		l.Close()
-		p.mu.Lock()
-		for c := range p.open { // the apiserver keeps idle connections open
-			c.Close()
-		}
-		p.mu.Unlock()
-		wg.Wait()
-	})
-	var next atomic.Int64
-	go func() {
-		for {
-			in, err := l.Accept()
-			if err != nil {
-				if !errors.Is(err, net.ErrClosed) {
-					t.Logf("proxy: %v", err)
-				}
-				return
-			}
-			i := int(next.Add(1)-1) % len(backends)
-			p.served[i].Add(1)
-			wg.Add(1)
-			p.track(in, true)
-			go func() {
-				defer wg.Done()
-				defer func() { in.Close(); p.track(in, false) }()
-				out, err := net.Dial("tcp", backends[i])
-				if err != nil {
-					return
-				}
-				p.track(out, true)
-				defer func() { out.Close(); p.track(out, false) }()
-				go func() { _, _ = io.Copy(out, in); out.Close() }()
-				_, _ = io.Copy(in, out)
-			}()
-		}
-	}()
-	return p
-}
-
-// lastBytes is the end of a log, where a failure's cause usually is.
-func lastBytes(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
 }

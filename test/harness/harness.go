@@ -1,0 +1,286 @@
+// Package harness runs the real manager binary as processes against the envtest control
+// plane, for the end-to-end tests and the admission benchmark: replicas with leader election and
+// TLS webhook servers, a round-robin proxy in front of them, and what they report.
+package harness
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/testenv"
+)
+
+// BuildManager builds cmd/manager into dir and returns the binary's path.
+func BuildManager(t testing.TB, env *testenv.Env, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "manager")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/manager")
+	build.Dir = env.Root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/manager: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// AdminKubeconfig writes a kubeconfig for a cluster admin of env into dir and returns its path.
+func AdminKubeconfig(t testing.TB, env *testenv.Env, dir string) string {
+	t.Helper()
+	admin, err := env.Environment.AddUser(envtest.User{Name: "caseload-operator", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := admin.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// Replica is one manager process, started from the real binary.
+type Replica struct {
+	Index                int
+	cmd                  *exec.Cmd
+	Webhook, metricsAddr string
+	probes               string
+	log                  string
+	exited               chan struct{}
+}
+
+// StartReplica starts replica i of the manager binary bin with leader election and a webhook
+// server on a free loopback port serving the certificate in certDir; dir holds its log. The
+// process is stopped when the test ends, and its log printed if the test failed.
+func StartReplica(t *testing.T, bin, dir string, i int, kubeconfig, certDir string, extraArgs ...string) *Replica {
+	t.Helper()
+	r := &Replica{Index: i, Webhook: testenv.FreeAddr(t), metricsAddr: testenv.FreeAddr(t), probes: testenv.FreeAddr(t),
+		log: filepath.Join(dir, fmt.Sprintf("manager-%d.log", i)), exited: make(chan struct{})}
+	_, port, _ := net.SplitHostPort(r.Webhook)
+	logFile, err := os.Create(r.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cmd = exec.Command(bin,
+		"--kubeconfig="+kubeconfig,
+		"--leader-elect", "--leader-election-namespace=default",
+		"--metrics-bind-address="+r.metricsAddr,
+		"--health-probe-bind-address="+r.probes,
+		"--webhook-host=127.0.0.1", "--webhook-port="+port,
+		"--webhook-cert-dir="+certDir, "--cert-source=dir",
+	)
+	r.cmd.Args = append(r.cmd.Args, extraArgs...)
+	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = r.cmd.Wait(); logFile.Close(); close(r.exited) }()
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-r.exited:
+		case <-time.After(15 * time.Second):
+			_ = r.cmd.Process.Kill()
+			<-r.exited
+		}
+		if t.Failed() {
+			if out, err := os.ReadFile(r.log); err == nil {
+				t.Logf("manager %d log (last 4000 bytes):\n%s", i, LastBytes(out, 4000))
+			}
+		}
+	})
+	return r
+}
+
+// WaitReady waits until /readyz passes: the webhook server is serving its certificate.
+func (r *Replica) WaitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		select {
+		case <-r.exited:
+			out, _ := os.ReadFile(r.log)
+			t.Fatalf("manager %d exited before it was ready:\n%s", r.Index, LastBytes(out, 4000))
+		default:
+		}
+		resp, err := http.Get("http://" + r.probes + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("manager %d not ready after 60s (last: %v)", r.Index, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// WaitForQuota asks the replica itself, with a dry-run AdmissionReview sent straight to its
+// webhook server, until it refuses probe an allocation: its cache then holds the quota.
+func (r *Replica) WaitForQuota(t *testing.T, caPEM []byte, ns string) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}}
+	c := caseloadv1alpha1.Case{TypeMeta: metav1.TypeMeta{APIVersion: "caseload.dev/v1alpha1", Kind: "Case"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe-case"},
+		Spec:       caseloadv1alpha1.CaseSpec{Reference: "PROBE", Team: "north", Type: "ChildInNeed", OpenedOn: "2026-11-02", Complexity: "Standard", Children: 1, AllocatedTo: "probe"}}
+	raw, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dryRun := true
+	review := admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{UID: "probe", Kind: metav1.GroupVersionKind{Group: "caseload.dev", Version: "v1alpha1", Kind: "Case"},
+			Resource:  metav1.GroupVersionResource{Group: "caseload.dev", Version: "v1alpha1", Resource: "cases"},
+			Namespace: ns, Name: "probe-case", Operation: admissionv1.Create, DryRun: &dryRun, Object: runtime.RawExtension{Raw: raw}}}
+	body, err := json.Marshal(review)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := hc.Post("https://"+r.Webhook+"/validate-caseload-dev-v1alpha1-case", "application/json", bytes.NewReader(body))
+		if err == nil {
+			var got admissionv1.AdmissionReview
+			err = json.NewDecoder(resp.Body).Decode(&got)
+			resp.Body.Close()
+			if err == nil && got.Response != nil && !got.Response.Allowed && got.Response.Result != nil &&
+				strings.Contains(got.Response.Result.Message, "grade TeamManager has no cap in this quota") {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica %d never applied the quota (last: %v)", r.Index, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Metrics reads the replica's Prometheus text exposition into "name{labels}" -> value.
+func (r *Replica) Metrics(t *testing.T) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + r.metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
+}
+
+// Proxy forwards each TCP connection to the next backend in turn. TLS passes through: the
+// replicas serve the certificate the apiserver trusts.
+type Proxy struct {
+	Served []atomic.Int64
+	mu     sync.Mutex
+	open   map[net.Conn]bool
+}
+
+func (p *Proxy) track(c net.Conn, open bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if open {
+		p.open[c] = true
+	} else {
+		delete(p.open, c)
+	}
+}
+
+func StartProxy(t *testing.T, listen string, backends []string) *Proxy {
+	t.Helper()
+	l, err := net.Listen("tcp", listen)
+	if err != nil {
+		t.Fatalf("listen on the webhook address %s: %v", listen, err)
+	}
+	p := &Proxy{Served: make([]atomic.Int64, len(backends)), open: map[net.Conn]bool{}}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		l.Close()
+		p.mu.Lock()
+		for c := range p.open { // the apiserver keeps idle connections open
+			c.Close()
+		}
+		p.mu.Unlock()
+		wg.Wait()
+	})
+	var next atomic.Int64
+	go func() {
+		for {
+			in, err := l.Accept()
+			if err != nil {
+				if !errors.Is(err, net.ErrClosed) {
+					t.Logf("proxy: %v", err)
+				}
+				return
+			}
+			i := int(next.Add(1)-1) % len(backends)
+			p.Served[i].Add(1)
+			wg.Add(1)
+			p.track(in, true)
+			go func() {
+				defer wg.Done()
+				defer func() { in.Close(); p.track(in, false) }()
+				out, err := net.Dial("tcp", backends[i])
+				if err != nil {
+					return
+				}
+				p.track(out, true)
+				defer func() { out.Close(); p.track(out, false) }()
+				go func() { _, _ = io.Copy(out, in); out.Close() }()
+				_, _ = io.Copy(in, out)
+			}()
+		}
+	}()
+	return p
+}
+
+// LastBytes is the end of a log, where a failure's cause usually is.
+func LastBytes(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
