@@ -25,6 +25,7 @@ func main() {
 	var opts operator.Options
 	flag.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8080", "The address the Prometheus metrics endpoint binds to; 0 turns it off.")
 	flag.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
+	flag.StringVar(&opts.PprofBindAddress, "pprof-bind-address", "0", "The address Go's profiles (net/http/pprof) are served on, for measuring; 0 turns them off.")
 	flag.BoolVar(&opts.LeaderElection, "leader-elect", false, "Elect a leader, so that only one of several replicas reconciles.")
 	flag.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "The namespace of the leader-election Lease (defaults to the pod's namespace).")
 	flag.BoolVar(&opts.PractitionerMetrics, "practitioner-metrics", false, "Publish metrics about individual practitioners. Off by default: workers' monitoring data is opt-in.")

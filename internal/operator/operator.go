@@ -30,6 +30,8 @@ type Options struct {
 	MetricsBindAddress string
 	// HealthProbeBindAddress serves /healthz and /readyz; "0" turns them off.
 	HealthProbeBindAddress string
+	// PprofBindAddress serves Go's profiles (net/http/pprof), for measuring; "" or "0" is off.
+	PprofBindAddress string
 	// LeaderElection lets several replicas run with one active reconciler.
 	LeaderElection          bool
 	LeaderElectionNamespace string
@@ -83,6 +85,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		Scheme:                  Scheme(),
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsBindAddress},
 		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
+		PprofBindAddress:        opts.PprofBindAddress,
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "caseload-operator.caseload.dev",
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,

@@ -1,0 +1,437 @@
+// Package bench measures what admission costs, side by side with what a platform team would use
+// without the operator, on the real apiserver and the real manager binary. `make test` runs it
+// small (a smoke run, so the harness cannot rot, with every count asserted); `make
+// bench-admission` runs it in full and writes the table into docs/benchmarks.md.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/testenv"
+	"caseload.dev/caseload-operator/test/harness"
+)
+
+// A mode is one way of admitting a Case, each in a namespace of its own.
+type mode struct {
+	name, ns string
+	// label selects the namespace into one of our two webhook configurations ("" for none).
+	label string
+}
+
+var (
+	bare  = mode{"no webhook", "bench-bare", ""}
+	quota = mode{"ResourceQuota (count/cases)", "bench-rq", ""}
+	one   = mode{"our webhook, 1 replica", "bench-one", "one"}
+	two   = mode{"our webhook, 2 replicas", "bench-two", "two"}
+	modes = []mode{bare, quota, one, two}
+)
+
+const (
+	teams        = 8
+	clients      = 8
+	webhookLabel = "bench.caseload.dev/webhook"
+	// racerRoom is how many cases of weight 1 a Racer may hold: the overshoot race's room.
+	racerRoom = 5
+)
+
+type sizes struct {
+	sequential, throughput, rounds, race int
+}
+
+func TestAdmissionSideBySide(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the manager binary")
+	}
+	full := os.Getenv("BENCH_ADMISSION") == "full"
+	n := sizes{sequential: 12, throughput: 24, rounds: 1, race: 15}
+	if full {
+		n = sizes{sequential: 200, throughput: 240, rounds: 3, race: 50}
+		if v, err := strconv.Atoi(os.Getenv("BENCH_ADMISSION_N")); err == nil && v > 0 {
+			n.sequential, n.throughput = v, v
+		}
+	}
+	b := setUp(t)
+	started := time.Now()
+
+	seqCreate, seqRealloc := b.sequential(t, n.sequential)
+	spread := b.throughput(t, n, func(client, i int) int { return client % teams })
+	oneTeam := b.throughput(t, n, func(client, i int) int { return 0 })
+	overshoot := map[mode]string{}
+	for _, m := range []mode{quota, one, two} {
+		for r := range n.rounds {
+			admitted := b.race(t, m, r, n.race)
+			// Ours must never overshoot. Kubernetes' own quota is measured, not judged: the
+			// table reports what it did.
+			if m != quota && admitted > racerRoom {
+				t.Errorf("%s: %d of %d racing allocations admitted where there is room for %d", m.name, admitted, n.race, racerRoom)
+			}
+			if m != quota && admitted < racerRoom {
+				t.Errorf("%s: only %d of %d racing allocations admitted where there is room for %d", m.name, admitted, n.race, racerRoom)
+			}
+			overshoot[m] += fmt.Sprintf("%d/%d ", admitted-racerRoom, n.race)
+		}
+	}
+	table := report(n, seqCreate, seqRealloc, spread, oneTeam, overshoot, time.Since(started)) + b.inside(t)
+	t.Log("\n" + table)
+	if full {
+		writeSection(t, filepath.Join(b.env.Root, "docs", "benchmarks.md"), table)
+	}
+}
+
+// bench is the control plane, the replicas and a client fast enough not to be the bottleneck.
+type bench struct {
+	env      *testenv.Env
+	c        client.Client
+	seq      atomic.Int64
+	replicas []*harness.Replica
+}
+
+func setUp(t *testing.T) *bench {
+	t.Helper()
+	env, err := testenv.Start(testenv.Options{Webhooks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = 5000, 5000 // the client's own rate limit must not be what is measured
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{env: env, c: c}
+	ctx := context.Background()
+	dir := t.TempDir()
+
+	bin := harness.BuildManager(t, env, dir)
+	kubeconfig := harness.AdminKubeconfig(t, env, dir)
+	wio := env.Environment.WebhookInstallOptions
+	// BENCH_PPROF=1 serves each replica's profiles on 127.0.0.1:6060 and :6061, to profile a run.
+	pprof := func(i int) []string {
+		if os.Getenv("BENCH_PPROF") == "" {
+			return nil
+		}
+		return []string{fmt.Sprintf("--pprof-bind-address=127.0.0.1:%d", 6060+i)}
+	}
+	r0 := harness.StartReplica(t, bin, dir, 0, kubeconfig, wio.LocalServingCertDir, pprof(0)...)
+	r1 := harness.StartReplica(t, bin, dir, 1, kubeconfig, wio.LocalServingCertDir, pprof(1)...)
+	r0.WaitReady(t)
+	r1.WaitReady(t)
+	b.replicas = []*harness.Replica{r0, r1}
+
+	// The webhooks envtest installed call wio's host:port: a proxy there sends every request to
+	// replica 0 alone. A copy of the configuration calls a second proxy that takes turns between
+	// both replicas. Each configuration judges only the namespaces labelled for it.
+	first := net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))
+	harness.StartProxy(t, first, []string{r0.Webhook})
+	second := testenv.FreeAddr(t)
+	harness.StartProxy(t, second, []string{r0.Webhook, r1.Webhook})
+	var vwcs admissionregistrationv1.ValidatingWebhookConfigurationList
+	if err := c.List(ctx, &vwcs); err != nil {
+		t.Fatal(err)
+	}
+	for _, vwc := range vwcs.Items {
+		copyOf := vwc.DeepCopy()
+		for i := range vwc.Webhooks {
+			vwc.Webhooks[i].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{webhookLabel: one.label}}
+		}
+		if err := c.Update(ctx, &vwc); err != nil {
+			t.Fatal(err)
+		}
+		copyOf.ObjectMeta = metav1.ObjectMeta{Name: vwc.Name + "-two"}
+		for i := range copyOf.Webhooks {
+			w := &copyOf.Webhooks[i]
+			u := strings.Replace(*w.ClientConfig.URL, first, second, 1)
+			w.ClientConfig.URL = &u
+			w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{webhookLabel: two.label}}
+		}
+		if err := c.Create(ctx, copyOf); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	for _, m := range modes {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: m.ns}}
+		if m.label != "" {
+			ns.Labels = map[string]string{webhookLabel: m.label}
+		}
+		objs := []client.Object{ns}
+		for i := range teams {
+			team := fmt.Sprintf("team-%d", i)
+			objs = append(objs, &caseloadv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: team}})
+			for _, p := range []string{"a", "b"} {
+				objs = append(objs, &caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: team + "-" + p},
+					Spec: caseloadv1alpha1.PractitionerSpec{Team: team, Grade: "SocialWorker"}})
+			}
+		}
+		objs = append(objs,
+			&caseloadv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: "north"}},
+			&caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: "probe"},
+				Spec: caseloadv1alpha1.PractitionerSpec{Team: "north", Grade: "TeamManager"}},
+			// Room for everything but the race: the quota is never what refuses in the timed runs.
+			&caseloadv1alpha1.CaseloadQuota{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: "caps"},
+				Spec: caseloadv1alpha1.CaseloadQuotaSpec{PractitionerCaps: []caseloadv1alpha1.PractitionerCap{
+					{Grade: "SocialWorker", MaxWeight: "999999"}, {Grade: "Racer", MaxWeight: caseloadv1alpha1.Decimal(strconv.Itoa(racerRoom))}}}})
+		for _, o := range objs {
+			if err := c.Create(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Kubernetes' own quota: an object count with the admission plugin the apiserver runs by
+	// default. envtest runs no quota controller, so its status is primed by hand.
+	b.resourceQuota(t, quota.ns, "cases", 1_000_000)
+	for _, r := range []*harness.Replica{r0, r1} {
+		for _, m := range []mode{one, two} {
+			r.WaitForQuota(t, wio.LocalServingCAData, m.ns)
+		}
+	}
+	return b
+}
+
+func (b *bench) resourceQuota(t *testing.T, ns, name string, hard int64) {
+	t.Helper()
+	ctx := context.Background()
+	count := corev1.ResourceName("count/cases.caseload.dev")
+	rq := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{count: *resource.NewQuantity(hard, resource.DecimalSI)}}}
+	if err := b.c.Create(ctx, rq); err != nil {
+		t.Fatal(err)
+	}
+	rq.Status = corev1.ResourceQuotaStatus{Hard: rq.Spec.Hard, Used: corev1.ResourceList{count: *resource.NewQuantity(0, resource.DecimalSI)}}
+	if err := b.c.Status().Update(ctx, rq); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// allocate creates a Case allocated to a practitioner, and says how long it took.
+func (b *bench) allocate(ctx context.Context, ns, team, practitioner string) (string, time.Duration, error) {
+	name := fmt.Sprintf("c-%d", b.seq.Add(1))
+	c := &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: caseloadv1alpha1.CaseSpec{
+		Reference: "REF-" + name, Team: team, Type: "ChildInNeed", OpenedOn: "2026-11-02", AllocatedTo: practitioner}}
+	t0 := time.Now()
+	err := b.c.Create(ctx, c)
+	return name, time.Since(t0), err
+}
+
+// sequential creates allocated Cases one at a time, taking the modes in turn so that each sees
+// the same machine, then re-allocates each of them to another practitioner the same way.
+func (b *bench) sequential(t *testing.T, n int) (create, realloc map[mode][]time.Duration) {
+	ctx := context.Background()
+	create, realloc = map[mode][]time.Duration{}, map[mode][]time.Duration{}
+	made := map[mode][]string{}
+	for i := range n {
+		for j := range modes {
+			m := modes[(i+j)%len(modes)]
+			team := fmt.Sprintf("team-%d", i%teams)
+			name, took, err := b.allocate(ctx, m.ns, team, team+"-a")
+			if err != nil {
+				t.Fatalf("%s: allocating one case: %v", m.name, err)
+			}
+			create[m] = append(create[m], took)
+			made[m] = append(made[m], team+"/"+name)
+		}
+	}
+	for i := range n {
+		for j := range modes {
+			m := modes[(i+j)%len(modes)]
+			team, name, _ := strings.Cut(made[m][i], "/")
+			patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"spec":{"allocatedTo":%q}}`, team+"-b")))
+			t0 := time.Now()
+			if err := b.c.Patch(ctx, &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: name}}, patch); err != nil {
+				t.Fatalf("%s: re-allocating %s: %v", m.name, name, err)
+			}
+			realloc[m] = append(realloc[m], time.Since(t0))
+		}
+	}
+	return create, realloc
+}
+
+// throughput has 8 clients create n allocated Cases between them, as fast as they are admitted,
+// in each mode in turn (rounds times), and returns allocations per second by mode.
+func (b *bench) throughput(t *testing.T, n sizes, teamOf func(client, i int) int) map[mode]float64 {
+	done := map[mode]int{}
+	took := map[mode]time.Duration{}
+	for r := range n.rounds {
+		for j := range modes {
+			m := modes[(r+j)%len(modes)]
+			var wg sync.WaitGroup
+			var failed atomic.Value
+			start := time.Now()
+			for k := range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := k; i < n.throughput; i += clients {
+						team := fmt.Sprintf("team-%d", teamOf(k, i))
+						who := team + "-a"
+						if i%2 == 1 {
+							who = team + "-b"
+						}
+						if _, _, err := b.allocate(context.Background(), m.ns, team, who); err != nil {
+							failed.Store(err)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			took[m] += time.Since(start)
+			done[m] += n.throughput
+			if err := failed.Load(); err != nil {
+				t.Fatalf("%s: an allocation with room to spare failed: %v", m.name, err)
+			}
+		}
+	}
+	out := map[mode]float64{}
+	for m, d := range took {
+		out[m] = float64(done[m]) / d.Seconds()
+	}
+	return out
+}
+
+// race fires n allocations at once to a practitioner with room for racerRoom (for the built-in
+// quota: a namespace whose count quota has room for racerRoom) and returns how many were admitted.
+func (b *bench) race(t *testing.T, m mode, round, n int) int {
+	ctx := context.Background()
+	racer := fmt.Sprintf("racer-%d", round)
+	ns := m.ns
+	if m == quota {
+		ns = fmt.Sprintf("bench-rq-race-%d", round)
+		if err := b.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+		b.resourceQuota(t, ns, "race", racerRoom)
+	} else {
+		if err := b.c.Create(ctx, &caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: racer},
+			Spec: caseloadv1alpha1.PractitionerSpec{Team: "team-0", Grade: "Racer"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, _, err := b.allocate(ctx, ns, "team-0", racer); err == nil {
+				admitted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(admitted.Load())
+}
+
+// inside is what the replicas say of their own part, from their metrics: the mean time from the
+// webhook call to the answer (waiting for the batch, deciding, writing the ledger), the mean
+// batch, and the conflicts between replicas.
+func (b *bench) inside(t *testing.T) string {
+	var out strings.Builder
+	out.WriteString("\nInside the webhook (from each replica's metrics, whole run):")
+	for _, r := range b.replicas {
+		m := r.Metrics(t)
+		n := m["caseload_admission_decision_duration_seconds_count"]
+		batches := m["caseload_admission_ledger_batch_size_count"]
+		if n == 0 || batches == 0 {
+			continue
+		}
+		fmt.Fprintf(&out, " replica %d decided %.0f allocations, mean %.1f ms each, in %.0f ledger writes (mean batch %.1f), %.0f conflicts;",
+			r.Index, n, 1000*m["caseload_admission_decision_duration_seconds_sum"]/n, batches,
+			m["caseload_admission_ledger_batch_size_sum"]/batches, m["caseload_admission_ledger_conflicts_total"])
+	}
+	return strings.TrimSuffix(out.String(), ";") + ".\n"
+}
+
+func percentile(ds []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[(len(s)*p+99)/100-1]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func report(n sizes, create, realloc map[mode][]time.Duration, spread, oneTeam map[mode]float64, overshoot map[mode]string, took time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Measured %s on %s (%d cores), Go %s, by `make bench-admission`: sequential N=%d per mode, "+
+		"throughput %d allocations per mode per round x %d rounds with %d clients, race of %d for room of %d per round; %s in all.\n\n",
+		time.Now().UTC().Format(time.DateOnly), cpuModel(), runtime.NumCPU(), runtime.Version(), n.sequential, n.throughput, n.rounds, clients, n.race, racerRoom, took.Round(time.Second))
+	b.WriteString("| | create, p50 | create, p99 | re-allocate, p50 | re-allocate, p99 | 8 clients over 8 teams | 8 clients on one team | overshoot (admitted past the room / raced) |\n")
+	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	base50, base99 := percentile(create[bare], 50), percentile(create[bare], 99)
+	re50, re99 := percentile(realloc[bare], 50), percentile(realloc[bare], 99)
+	for _, m := range modes {
+		ratio := func(d, base time.Duration) string {
+			if m == bare {
+				return ms(d)
+			}
+			return fmt.Sprintf("%s (%.2fx)", ms(d), float64(d)/float64(base))
+		}
+		rate := func(r map[mode]float64) string {
+			if m == bare {
+				return fmt.Sprintf("%.0f/s", r[m])
+			}
+			return fmt.Sprintf("%.0f/s (%.2f)", r[m], r[m]/r[bare])
+		}
+		os := overshoot[m]
+		if os == "" {
+			os = "-"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", m.name,
+			ratio(percentile(create[m], 50), base50), ratio(percentile(create[m], 99), base99),
+			ratio(percentile(realloc[m], 50), re50), ratio(percentile(realloc[m], 99), re99),
+			rate(spread), rate(oneTeam), strings.TrimSpace(os))
+	}
+	return b.String()
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOOS + "/" + runtime.GOARCH
+	}
+	if m := regexp.MustCompile(`model name\s*:\s*(.*)`).FindSubmatch(data); m != nil {
+		return strings.TrimSpace(string(m[1]))
+	}
+	return runtime.GOOS + "/" + runtime.GOARCH
+}
+
+// writeSection replaces the text between the benchmark's markers in docs/benchmarks.md.
+func writeSection(t *testing.T, path, table string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const begin, end = "<!-- bench-admission:begin -->", "<!-- bench-admission:end -->"
+	s := string(data)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatalf("%s has no %s ... %s section for the table", path, begin, end)
+	}
+	s = s[:i+len(begin)] + "\n" + table + s[j:]
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
