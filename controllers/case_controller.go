@@ -45,7 +45,11 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	in := caseInput{Team: team, Policies: policies, Now: now, Calendar: cal, ZoneProblem: zoneProblem}
+	l, err := snapshot.Ledger(ctx, r.Client, c.Namespace)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	in := caseInput{Team: team, Policies: policies, Ledger: l.Spec.Reservations, Now: now, Calendar: cal, ZoneProblem: zoneProblem}
 
 	st, deadlinePassed, next := caseStatus(&c, in)
 	if deadlinePassed && r.Recorder != nil {
@@ -62,13 +66,14 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	return requeueAt(now, next), nil
 }
 
-// SetupWithManager watches cases, their team's labels, ledger and governing quota, and the
-// quotas that select their team.
+// SetupWithManager watches cases, their team's labels and governing quota, the quotas that
+// select their team, and the exceptions the council's ledger records for them.
 func (r *CaseReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("case").
 		For(&v1alpha1.Case{}, builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(m.teamCases), builder.WithPredicates(teamInputsChanged)).
+		Watches(&v1alpha1.AllocationLedger{}, ledgerChanges(ledgerExceptions), builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.then(m.teamCases)), builder.WithPredicates(specChanged)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(m.namespaceCases), builder.OnlyMetadata, builder.WithPredicates(timeZoneChanged)).
 		Complete(r)

@@ -15,7 +15,9 @@ type caseInput struct {
 	// Team is nil when the case's team does not exist.
 	Team     *v1alpha1.Team
 	Policies []*policy.Policy
-	Now      time.Time
+	// Ledger is the council's allocation ledger.
+	Ledger []v1alpha1.Reservation
+	Now    time.Time
 	// Calendar is the council's; ZoneProblem says why it is UTC when its zone is unknown.
 	Calendar    policy.Calendar
 	ZoneProblem string
@@ -95,7 +97,7 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 	// or the practitioner it took over the cap no longer holds the case.
 	st.Exception = prev.Exception
 	if in.Team != nil {
-		for _, r := range in.Team.Status.Reservations {
+		for _, r := range in.Ledger {
 			if r.Case == c.Name && r.Exception != nil {
 				ex := *r.Exception
 				if ex.Practitioner == "" {

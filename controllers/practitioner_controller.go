@@ -67,9 +67,13 @@ func (r *PractitionerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	for i := range cases.Items {
 		engineCases[i] = policy.CaseFrom(&cases.Items[i], cal)
 	}
-	self := policy.TeamView{Members: []policy.Member{{Practitioner: in.Practitioner, Holdings: policy.HoldingsOf(p.Name, engineCases)}}}
+	self := policy.TeamView{Members: []policy.Member{{Practitioner: in.Practitioner, Holdings: policy.HoldingsOf(p.Name, engineCases)}}, Cases: engineCases}
 	if team != nil {
-		self = policy.WithReservations(self, snapshot.Reservations(team, now))
+		l, err := snapshot.Ledger(ctx, r.Client, p.Namespace)
+		if err != nil {
+			return ctrl.Result{}, err
+		}
+		self = policy.WithReservations(self, snapshot.Reservations(l.Spec.Reservations, team.Name, now))
 	}
 	in.Holdings = self.Members[0].Holdings
 

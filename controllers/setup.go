@@ -60,5 +60,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := (&CaseReconciler{Client: opts.Client, Clock: opts.Clock, Recorder: rec, Calendars: cals, Status: status}).SetupWithManager(mgr, m); err != nil {
 		return err
 	}
+	if err := (&LedgerReconciler{Client: opts.Client, Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
+		return err
+	}
 	return (&CaseloadQuotaReconciler{Client: opts.Client, Recorder: rec, Status: status, Audits: audits, Changed: changed}).SetupWithManager(mgr)
 }

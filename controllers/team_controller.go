@@ -54,18 +54,13 @@ func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	st, next := teamStatus(t.Status, t.Generation, s, now, zoneProblem)
+	st, next := teamStatus(t.Status, t.Generation, s, zoneProblem)
 	r.notify(r.Audits.SetTeam(t.Namespace, t.Name, teamAudits(s)))
 
 	if !equality.Semantic.DeepEqual(t.Status, st) {
-		// The admission webhook appends reservations to this same status: write only over the
-		// version read, so a reservation added meanwhile is never lost.
 		before := t.DeepCopy()
 		t.Status = st
-		if err := r.Status.write(ctx, &t, before, true); err != nil {
-			if apierrors.IsConflict(err) {
-				return ctrl.Result{Requeue: true}, nil
-			}
+		if err := r.Status.write(ctx, &t, before, false); err != nil {
 			return ctrl.Result{}, err
 		}
 	}

@@ -14,21 +14,15 @@ import (
 
 // teamStatus computes a team's status from its snapshot (whose view counts the ledger's
 // unexpired reservations). It returns the status and when it next changes with no event: the
-// council's next midnight (day counts move on, absences begin and end) or the next reservation
-// to expire, whichever is sooner. zoneProblem, when set, is why the council's calendar is UTC.
-func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot, now time.Time, zoneProblem string) (v1alpha1.TeamStatus, time.Time) {
+// council's next midnight (day counts move on, absences begin and end). zoneProblem, when set,
+// is why the council's calendar is UTC.
+func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot, zoneProblem string) (v1alpha1.TeamStatus, time.Time) {
 	day := s.Day
 	st := v1alpha1.TeamStatus{
 		ObservedGeneration: generation,
 		Conditions:         append([]metav1.Condition(nil), prev.Conditions...),
-		Reservations:       keptReservations(prev.Reservations, s.OpenCases, now),
 	}
 	next := s.Calendar.Start(day.AddDays(1))
-	for _, r := range st.Reservations {
-		if r.ExpiresAt.Time.Before(next) {
-			next = r.ExpiresAt.Time
-		}
-	}
 
 	// The figures come from the quota that governs the team's capacity; where none caps it,
 	// from the quota that weighs its cases, with no capacity.
@@ -96,30 +90,6 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// keptReservations drops the ledger's expired reservations. One that carries an exception stays
-// until the Case's status has recorded it (or the exception itself lapses), so no approval is lost
-// if the operator was away while the reservation expired.
-func keptReservations(rs []v1alpha1.Reservation, open []v1alpha1.Case, now time.Time) []v1alpha1.Reservation {
-	recorded := map[string]*v1alpha1.CaseException{}
-	for i := range open {
-		recorded[open[i].Name] = open[i].Status.Exception
-	}
-	var out []v1alpha1.Reservation
-	for _, r := range rs {
-		if r.ExpiresAt.Time.After(now) {
-			out = append(out, r)
-			continue
-		}
-		if ex := r.Exception; ex != nil && ex.ExpiresAt.Time.After(now) {
-			got, open := recorded[r.Case]
-			if open && (got == nil || !got.ApprovedAt.Equal(&ex.ApprovedAt)) {
-				out = append(out, r)
-			}
-		}
-	}
-	return out
 }
 
 // teamAudits computes every selecting quota's audit of the team, keyed by quota.

@@ -18,73 +18,6 @@ type TeamSpec struct {
 	Service string `json:"service,omitempty"`
 }
 
-// ReservationRole says whether a reservation holds a case as its lead or as a co-worker.
-// +kubebuilder:validation:Enum=Lead;CoWorker
-type ReservationRole string
-
-const (
-	// RoleLead is the allocated practitioner, who carries the whole weight.
-	RoleLead ReservationRole = "Lead"
-	// RoleCoWorker is a co-worker, who carries the quota's coWorkerShare of the weight.
-	RoleCoWorker ReservationRole = "CoWorker"
-)
-
-// Reservation is one entry of the allocation ledger: an allocation that admission has let
-// through and that the operator's caches may not show yet. It records the facts each quota
-// needs to weigh the case, so every quota that selects the team can count it.
-type Reservation struct {
-	// id is the UID of the admission request that made the reservation.
-	// +required
-	// +kubebuilder:validation:MaxLength=64
-	ID string `json:"id"`
-
-	// practitioner is the name of the Practitioner the case was allocated to.
-	// +required
-	// +kubebuilder:validation:MaxLength=253
-	Practitioner string `json:"practitioner"`
-
-	// case is the name of the Case.
-	// +required
-	// +kubebuilder:validation:MaxLength=253
-	Case string `json:"case"`
-
-	// role is Lead or CoWorker.
-	// +required
-	Role ReservationRole `json:"role"`
-
-	// caseType is the case's spec.type when it was admitted.
-	// +required
-	// +kubebuilder:validation:MaxLength=63
-	CaseType string `json:"caseType"`
-
-	// complexity is the case's spec.complexity when it was admitted.
-	// +required
-	Complexity Complexity `json:"complexity"`
-
-	// children is the case's spec.children when it was admitted.
-	// +required
-	// +kubebuilder:validation:Minimum=1
-	Children int32 `json:"children"`
-
-	// generation is the Case's metadata.generation as admitted. The reservation counts in place
-	// of what a cache shows of the case until the cache shows this generation or a later one.
-	// +optional
-	Generation int64 `json:"generation,omitempty"`
-
-	// weight is what the reservation weighs under the quota named in the Team's status.quota.
-	// +optional
-	Weight Figure `json:"weight,omitempty"`
-
-	// expiresAt is when the reservation lapses. By then every cache has seen the Case.
-	// +required
-	ExpiresAt metav1.Time `json:"expiresAt"`
-
-	// exception is set when the allocation was admitted above the cap by a manager's exception;
-	// the operator copies it into the Case's status.exception.
-	// +optional
-	Exception *CaseException `json:"exception,omitempty"`
-}
-
 // CapacitySource names the bound that sets a team's capacity: the tightest of those that apply.
 // +kubebuilder:validation:Enum=Members;TeamMaxWeight;AveragePerFTE
 type CapacitySource string
@@ -177,15 +110,6 @@ type TeamStatus struct {
 	// overCapacityPractitioners is the number of members over their capacity.
 	// +optional
 	OverCapacityPractitioners int32 `json:"overCapacityPractitioners"`
-
-	// reservations is the allocation ledger: allocations admitted but perhaps not yet seen by
-	// every cache. Admission writes it with compare-and-swap; the operator drops expired entries.
-	// +optional
-	// +listType=map
-	// +listMapKey=id
-	// +listMapKey=practitioner
-	// +kubebuilder:validation:MaxItems=500
-	Reservations []Reservation `json:"reservations,omitempty"`
 
 	// conditions are Ready, Reconciling, Stalled, OverCapacity and NeedsCover.
 	// +optional

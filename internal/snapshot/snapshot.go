@@ -29,7 +29,8 @@ type Snapshot struct {
 	// Team is nil when no Team of that name exists.
 	Team          *v1alpha1.Team
 	Practitioners []v1alpha1.Practitioner
-	// OpenCases are the team's open cases, sorted by name.
+	// OpenCases are the team's open cases, sorted by name. Like Practitioners and Quotas, they
+	// share their contents with the cache: read them, never change them.
 	OpenCases []v1alpha1.Case
 	// Quotas are the CaseloadQuotas that select the team, sorted by name; Policies are the
 	// same quotas parsed, in the same order. A quota that does not parse is left out of
@@ -37,7 +38,9 @@ type Snapshot struct {
 	Quotas     []v1alpha1.CaseloadQuota
 	Policies   []*policy.Policy
 	Unparsable []string
-	// View is the team for the policy engine, with the unexpired reservations of the Team's
+	// Ledger is the namespace's AllocationLedger as read (empty when there is none yet).
+	Ledger *v1alpha1.AllocationLedger
+	// View is the team for the policy engine, with the unexpired reservations of the council's
 	// allocation ledger counted.
 	View policy.TeamView
 	// base is the view without the ledger, so WithLedger can apply a fresher one.
@@ -46,7 +49,7 @@ type Snapshot struct {
 
 // Load reads the snapshot of team in namespace through r, which must have the indexes of
 // package index (a manager's cache does), for the day now falls on in the council's calendar.
-// Reservations of the Team's ledger that have not expired by now are counted.
+// Reservations of the council's ledger for the team that have not expired by now are counted.
 func Load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, team string, now time.Time) (*Snapshot, error) {
 	s := &Snapshot{Calendar: cal, Day: cal.DayOf(now)}
 	var t v1alpha1.Team
@@ -59,12 +62,14 @@ func Load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, 
 	}
 
 	var prs v1alpha1.PractitionerList
-	if err := r.List(ctx, &prs, client.InNamespace(namespace), client.MatchingFields{index.PractitionerByTeam: team}); err != nil {
+	// The snapshot only reads what it lists: no copy of the cache's objects is needed, which
+	// keeps a decision's cost low however large the team.
+	if err := r.List(ctx, &prs, client.InNamespace(namespace), client.MatchingFields{index.PractitionerByTeam: team}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list practitioners of team %s: %w", team, err)
 	}
 	s.Practitioners = prs.Items
 	var cases v1alpha1.CaseList
-	if err := r.List(ctx, &cases, client.InNamespace(namespace), client.MatchingFields{index.OpenCaseByTeam: team}); err != nil {
+	if err := r.List(ctx, &cases, client.InNamespace(namespace), client.MatchingFields{index.OpenCaseByTeam: team}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list cases of team %s: %w", team, err)
 	}
 	s.OpenCases = cases.Items
@@ -88,19 +93,31 @@ func Load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, 
 		engineWorkers[i] = policy.PractitionerFrom(&s.Practitioners[i])
 	}
 	s.base = policy.TeamView{Name: team, Members: policy.MembersOf(engineWorkers, engineCases), Cases: engineCases}
-	s.WithLedger(s.Team, now)
+	ledger, err := Ledger(ctx, r, namespace)
+	if err != nil {
+		return nil, err
+	}
+	s.WithLedger(ledger, now)
 	return s, nil
 }
 
-// WithLedger counts the unexpired reservations of team's ledger, replacing any counted before.
-// The webhook calls it with the Team read live from the apiserver.
-func (s *Snapshot) WithLedger(team *v1alpha1.Team, now time.Time) {
-	s.View = s.base
-	if team == nil {
-		return
+// Ledger reads the namespace's AllocationLedger; an empty one when there is none yet.
+func Ledger(ctx context.Context, r client.Reader, namespace string) (*v1alpha1.AllocationLedger, error) {
+	l := &v1alpha1.AllocationLedger{}
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: v1alpha1.LedgerName}, l); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return nil, fmt.Errorf("read the allocation ledger of %s: %w", namespace, err)
+		}
+		l.Namespace, l.Name = namespace, v1alpha1.LedgerName
 	}
-	s.Team = team
-	s.View = policy.WithReservations(s.base, Reservations(team, now))
+	return l, nil
+}
+
+// WithLedger counts the unexpired reservations of the council's ledger for the team, replacing
+// any counted before. The webhook calls it with the freshest ledger it knows.
+func (s *Snapshot) WithLedger(ledger *v1alpha1.AllocationLedger, now time.Time) {
+	s.Ledger = ledger
+	s.View = policy.WithReservations(s.base, Reservations(ledger.Spec.Reservations, s.base.Name, now))
 }
 
 // AddMember counts a practitioner of the team that the cache does not show yet (created a
@@ -114,14 +131,14 @@ func (s *Snapshot) AddMember(pr policy.Practitioner) {
 	s.base.Members = append(s.base.Members, policy.MembersOf([]policy.Practitioner{pr}, s.base.Cases)...)
 }
 
-// Reservations are the entries of the team's ledger that have not expired by now.
-func Reservations(team *v1alpha1.Team, now time.Time) []policy.Reserved {
+// Reservations are the ledger's entries for team that have not expired by now.
+func Reservations(entries []v1alpha1.Reservation, team string, now time.Time) []policy.Reserved {
 	var out []policy.Reserved
-	for _, r := range team.Status.Reservations {
-		if !r.ExpiresAt.Time.After(now) {
+	for _, r := range entries {
+		if r.Team != team || !r.ExpiresAt.Time.After(now) {
 			continue
 		}
-		c := policy.Case{Name: r.Case, Type: r.CaseType, Complexity: string(r.Complexity), Children: int(r.Children), Team: team.Name, Generation: r.Generation}
+		c := policy.Case{Name: r.Case, Type: r.CaseType, Complexity: string(r.Complexity), Children: int(r.Children), Team: team, Generation: r.Generation}
 		if r.Role == v1alpha1.RoleLead {
 			c.AllocatedTo = r.Practitioner
 		}
@@ -212,7 +229,7 @@ func (e *UnknownZoneError) Error() string {
 // it, sorted by name. A selector that does not parse selects nothing.
 func QuotasSelecting(ctx context.Context, r client.Reader, team *v1alpha1.Team) ([]v1alpha1.CaseloadQuota, error) {
 	var all v1alpha1.CaseloadQuotaList
-	if err := r.List(ctx, &all, client.InNamespace(team.Namespace)); err != nil {
+	if err := r.List(ctx, &all, client.InNamespace(team.Namespace), client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("list quotas in %s: %w", team.Namespace, err)
 	}
 	var out []v1alpha1.CaseloadQuota

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/ledger"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
@@ -29,7 +30,7 @@ import (
 // +kubebuilder:webhook:path=/validate-caseload-dev-v1alpha1-case,mutating=false,failurePolicy=fail,sideEffects=NoneOnDryRun,groups=caseload.dev,resources=cases,verbs=create;update,versions=v1alpha1,name=vcase.caseload.dev,admissionReviewVersions=v1,timeoutSeconds=15,matchPolicy=Equivalent,patch=`{"matchConditions":[{"name":"may-add-weight","expression":"request.operation != 'UPDATE' || oldObject.spec.team != object.spec.team || (!has(object.spec.closedOn) && (has(oldObject.spec.closedOn) || (has(object.spec.allocatedTo) && (!has(oldObject.spec.allocatedTo) || oldObject.spec.allocatedTo != object.spec.allocatedTo)) || (has(object.spec.coWorkers) && object.spec.coWorkers.exists(w, !has(oldObject.spec.coWorkers) || !(w in oldObject.spec.coWorkers))) || oldObject.spec.type != object.spec.type || (has(oldObject.spec.complexity) ? oldObject.spec.complexity : 'Standard') != (has(object.spec.complexity) ? object.spec.complexity : 'Standard') || (has(oldObject.spec.children) ? oldObject.spec.children : 1) != (has(object.spec.children) ? object.spec.children : 1)))"}]}`
 
 // +kubebuilder:rbac:groups=caseload.dev,resources=teams,verbs=get;list;watch
-// +kubebuilder:rbac:groups=caseload.dev,resources=teams/status,verbs=get;update
+// +kubebuilder:rbac:groups=caseload.dev,resources=allocationledgers,verbs=get;list;watch;create;update
 // +kubebuilder:rbac:groups=caseload.dev,resources=cases;practitioners;caseloadquotas,verbs=get;list;watch
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
@@ -37,16 +38,17 @@ import (
 var caseKind = schema.GroupKind{Group: caseloadv1alpha1.GroupVersion.Group, Kind: "Case"}
 
 // CaseValidator decides allocations: a create or update of a Case that gives it a new lead or
-// co-worker. It reads the team from the cache, the Team's allocation ledger live, asks the
-// policy engine, and records what it admits in the ledger with compare-and-swap, so that racing
-// allocations through several replicas cannot both pass when only one fits.
+// co-worker, or adds to the weight of a held case. It reads the team from the cache, asks the
+// policy engine, and records what it admits in the council's allocation ledger, a batch of
+// concurrent allocations at a time, with compare-and-swap, so that racing allocations through
+// several replicas cannot both pass when only one fits.
 type CaseValidator struct {
-	// Cache reads Cases, Practitioners, Teams and CaseloadQuotas through the indexes.
+	// Cache reads Cases, Practitioners, Teams, CaseloadQuotas and the ledger through the indexes.
 	Cache client.Reader
-	// Live reads straight from the apiserver: the Team whose ledger is written, and objects the
-	// cache may not show yet.
+	// Live reads straight from the apiserver: objects the cache may not show yet, and the ledger
+	// after a conflict.
 	Live client.Reader
-	// Client writes the Team's status (the ledger).
+	// Client writes the ledger.
 	Client client.Client
 	// Approvals decides who may approve exceptions.
 	Approvals Approvals
@@ -58,25 +60,23 @@ type CaseValidator struct {
 	Now func() time.Time
 	Log logr.Logger
 
-	// teams holds one lock per team. Allocations to the same team through this replica take
-	// turns instead of racing each other to the compare-and-swap, where all but one would lose
-	// and decide again; races with other replicas are still settled by the compare-and-swap.
-	teams sync.Map // "namespace/team" -> *sync.Mutex
+	writerOnce sync.Once
+	writer     *ledgerWriter
 }
 
-// lockTeam waits for this replica's turn on the team, or for ctx to end.
-func (v *CaseValidator) lockTeam(ctx context.Context, namespace, team string) (unlock func(), err error) {
-	m, _ := v.teams.LoadOrStore(namespace+"/"+team, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	locked := make(chan struct{})
-	go func() { mu.Lock(); close(locked) }()
-	select {
-	case <-locked:
-		return mu.Unlock, nil
-	case <-ctx.Done():
-		go func() { <-locked; mu.Unlock() }()
-		return nil, ctx.Err()
-	}
+// ledger is the batching writer of the councils' ledgers.
+func (v *CaseValidator) ledger() *ledgerWriter {
+	v.writerOnce.Do(func() {
+		v.writer = &ledgerWriter{Cache: v.Cache, Live: v.Live, Client: v.Client, Now: v.now,
+			Cases: func(ctx context.Context, namespace, name string) *caseloadv1alpha1.Case {
+				var c caseloadv1alpha1.Case
+				if err := v.Cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &c); err != nil || !c.IsOpen() {
+					return nil
+				}
+				return &c
+			}}
+	})
+	return v.writer
 }
 
 var _ admission.Validator[*caseloadv1alpha1.Case] = &CaseValidator{}
@@ -157,26 +157,24 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 	return warnings, err
 }
 
-// allocate decides the allocation against the live ledger and, unless the request is a dry
-// run, reserves it; on a lost compare-and-swap it decides again with the fresher ledger.
+// allocate decides the allocation against the cache and the council's ledger and, unless the
+// request is a dry run, records it in the ledger with the batch it joins; after a lost
+// compare-and-swap the batch is decided again with the fresher ledger.
 func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, before *policy.Case, after policy.Case, joiners []policy.Joining) (admission.Warnings, error) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
 	dryRun := req.DryRun != nil && *req.DryRun
-	log := v.Log.WithValues("case", c.Name, "namespace", c.Namespace, "team", c.Spec.Team)
 	ctx, cancel := context.WithTimeout(ctx, ledgerBudget)
 	defer cancel()
-	unlock, err := v.lockTeam(ctx, c.Namespace, c.Spec.Team)
-	if err != nil {
-		return nil, unavailable(fmt.Errorf("waited too long for other allocations to team %s: %w", c.Spec.Team, err))
-	}
-	defer unlock()
 
 	cal, err := v.Calendars.For(ctx, v.Cache, c.Namespace)
 	if err != nil && !errors.As(err, new(*snapshot.UnknownZoneError)) {
 		return nil, unavailable(err)
+	}
+	if err := requireTeam(ctx, v.Cache, v.Live, caseKind, c.Namespace, c.Name, c.Spec.Team); err != nil {
+		return nil, err
 	}
 	// Who the change is decided for, read once: a practitioner the cache does not show yet
 	// (created a moment ago) is read from the apiserver.
@@ -184,26 +182,30 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	var mayApprove *bool // asked once per request, not once per attempt
-	for attempt := 1; ; attempt++ {
+	reason := strings.TrimSpace(c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation])
+	var mayApprove *bool // asked at most once per request, however often the batch is decided
+	after.Generation = c.Generation
+
+	var (
+		warnings  admission.Warnings
+		exception *caseloadv1alpha1.CaseException
+		decision  policy.Decision
+	)
+	decide := func(ctx context.Context, entries []caseloadv1alpha1.Reservation) ([]caseloadv1alpha1.Reservation, error) {
 		now := v.now()
-		team := &caseloadv1alpha1.Team{}
-		if err := v.Live.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.Team}, team); err != nil {
-			if apierrors.IsNotFound(err) {
-				return nil, noTeam(caseKind, c.Namespace, c.Name, c.Spec.Team)
-			}
-			return nil, unavailable(fmt.Errorf("read team %s: %w", c.Spec.Team, err))
-		}
 		snap, err := snapshot.Load(ctx, v.Cache, cal, c.Namespace, c.Spec.Team, now)
 		if err != nil {
 			return nil, unavailable(err)
+		}
+		if snap.Team == nil {
+			return nil, unavailable(fmt.Errorf("team %s was created a moment ago and this replica has not seen it yet", c.Spec.Team))
 		}
 		for _, pr := range others {
 			if pr.Team == c.Spec.Team {
 				snap.AddMember(pr)
 			}
 		}
-		snap.WithLedger(team, now)
+		snap.WithLedger(&caseloadv1alpha1.AllocationLedger{Spec: caseloadv1alpha1.AllocationLedgerSpec{Reservations: entries}}, now)
 		view := policy.Rebased(snap.View, before, after)
 		newcomers := make([]policy.Newcomer, len(joiners))
 		for i, j := range joiners {
@@ -214,19 +216,18 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 			newcomers[i] = policy.NewcomerFor(j, view, other, before)
 		}
 		d := policy.Decide(snap.Policies, policy.Allocation{Case: after, Newcomers: newcomers, Team: view, Day: snap.Day})
-		warnings := append(admission.Warnings{}, d.Warnings...)
+		decision = d
+		warnings = append(admission.Warnings{}, d.Warnings...)
 		for _, q := range snap.Unparsable {
 			warnings = append(warnings, fmt.Sprintf("CaseloadQuota %s/%s cannot be applied and was not checked: see its status", c.Namespace, q))
 		}
-
-		reason := strings.TrimSpace(c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation])
-		var exception *caseloadv1alpha1.CaseException
+		exception = nil
 		if !d.Allowed() {
 			if !d.Exceptable() {
-				return warnings, denial(c, joiners, d, "")
+				return nil, denial(c, joiners, d, "")
 			}
 			if reason == "" {
-				return warnings, denial(c, joiners, d, exceptionHint(c.Namespace))
+				return nil, denial(c, joiners, d, exceptionHint(c.Namespace))
 			}
 			if mayApprove == nil {
 				ok, err := v.Approvals.MayApprove(ctx, req.UserInfo, c.Namespace)
@@ -236,7 +237,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 				mayApprove = &ok
 			}
 			if !*mayApprove {
-				return warnings, denialWithException(c, joiners, d, notApprover(req.UserInfo.Username, c.Namespace))
+				return nil, denialWithException(c, joiners, d, notApprover(req.UserInfo.Username, c.Namespace))
 			}
 			exception = approvedException(req.UserInfo.Username, reason, policy.ExceptionDays(snap.Policies, d), now)
 			exception.Practitioner = overCap(d)
@@ -246,48 +247,43 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 			warnings = append(warnings, fmt.Sprintf("%s is set but the allocation fits every cap: no exception is recorded", caseloadv1alpha1.ExceptionReasonAnnotation))
 		}
 		if dryRun {
-			return warnings, nil
+			return entries, nil
 		}
-
-		after.Generation = c.Generation
-		added := Reservations(string(req.UID), after, joiners, policy.Weigher(snap.Policies, team.Status.Quota), exception, now)
 		holders := map[string]bool{}
 		for _, h := range policy.Holders(after) {
 			holders[h.Name] = true
 		}
-		next, full := NextLedger(team.Status.Reservations, after.Name, holders, added, now)
-		if full {
-			return warnings, apierrors.NewServiceUnavailable(fmt.Sprintf(
-				"team %s has %d allocations in flight, more than its ledger holds: try again in a minute", c.Spec.Team, MaxReservations))
-		}
-		team.Status.Reservations = next
-		err = v.Client.Status().Update(ctx, team)
-		switch {
-		case err == nil:
-			log.V(1).Info("allocation admitted and reserved", "practitioners", names(joiners), "attempt", attempt, "exception", exception != nil)
-			if exception != nil {
-				v.recordException(ctx, c, joiners, exception, d)
-			}
-			return warnings, nil
-		case apierrors.IsConflict(err) && ctx.Err() == nil:
-			ledgerConflicts.Inc()
-			select {
-			case <-time.After(conflictBackoff(attempt)):
-			case <-ctx.Done():
-			}
-			continue
-		default:
-			return nil, unavailable(fmt.Errorf("record the allocation in team %s's ledger after %d attempts: %w", c.Spec.Team, attempt, err))
-		}
+		added := ledger.Entries(string(req.UID), after, joiners, policy.Weigher(snap.Policies, snap.Team.Status.Quota), exception, now)
+		return ledger.Replace(entries, after.Name, holders, added), nil
 	}
+
+	if dryRun {
+		// A dry run writes nothing: it is decided against the freshest ledger there is, alone.
+		current, err := v.ledger().freshest(ctx, c.Namespace, nil)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		_, err = decide(ctx, current.Spec.Reservations)
+		return warnings, err
+	}
+	if err := v.ledger().submit(ctx, c.Namespace, decide); err != nil {
+		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
+			return warnings, err
+		}
+		return nil, err
+	}
+	v.Log.V(1).Info("allocation admitted and reserved", "case", c.Name, "namespace", c.Namespace, "practitioners", names(joiners), "exception", exception != nil)
+	if exception != nil {
+		v.recordException(ctx, c, joiners, exception, decision)
+	}
+	return warnings, nil
 }
 
 // release takes the ledger's reservations of a case off the practitioners a change takes off
 // it (unallocated, reallocated, the case closed or moved to another team), so the capacity they
-// free is usable at once rather than when the reservations expire. An exception goes with them:
-// it admitted that practitioner above the cap, and they no longer hold the case. Releasing is
-// never a reason to refuse: if the ledger cannot be written, the reservations lapse after
-// ReservationTTL.
+// free is usable at once rather than when the reservations expire. An exception goes with them.
+// Releasing is never a reason to refuse: if the ledger cannot be written, the reservations
+// lapse after ledger.TTL.
 func (v *CaseValidator) release(ctx context.Context, c *caseloadv1alpha1.Case, leavers []policy.Joining) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil || (req.DryRun != nil && *req.DryRun) {
@@ -299,32 +295,11 @@ func (v *CaseValidator) release(ctx context.Context, c *caseloadv1alpha1.Case, l
 	}
 	ctx, cancel := context.WithTimeout(ctx, ledgerBudget)
 	defer cancel()
-	for attempt := 1; ; attempt++ {
-		team := &caseloadv1alpha1.Team{}
-		if err := v.Live.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.Team}, team); err != nil {
-			return
-		}
-		var kept []caseloadv1alpha1.Reservation
-		for _, r := range team.Status.Reservations {
-			if r.Case == c.Name && gone[r.Practitioner] {
-				continue
-			}
-			kept = append(kept, r)
-		}
-		if len(kept) == len(team.Status.Reservations) {
-			return
-		}
-		team.Status.Reservations = kept
-		err := v.Client.Status().Update(ctx, team)
-		if apierrors.IsConflict(err) && ctx.Err() == nil {
-			ledgerConflicts.Inc()
-			time.Sleep(conflictBackoff(attempt))
-			continue
-		}
-		if err != nil {
-			v.Log.Error(err, "reservations not released; they lapse on their own", "case", c.Name, "team", c.Spec.Team)
-		}
-		return
+	err = v.ledger().submit(ctx, c.Namespace, func(_ context.Context, entries []caseloadv1alpha1.Reservation) ([]caseloadv1alpha1.Reservation, error) {
+		return ledger.Release(entries, c.Name, gone), nil
+	})
+	if err != nil {
+		v.Log.Error(err, "reservations not released; they lapse on their own", "case", c.Name, "namespace", c.Namespace)
 	}
 }
 

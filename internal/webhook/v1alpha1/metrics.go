@@ -15,7 +15,13 @@ var (
 
 	ledgerConflicts = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "caseload_admission_ledger_conflicts_total",
-		Help: "Writes of a Team's allocation ledger that lost a compare-and-swap race and were decided again.",
+		Help: "Writes of a council's allocation ledger that lost a compare-and-swap race, whose batch was decided again.",
+	})
+
+	batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "caseload_admission_ledger_batch_size",
+		Help:    "Allocations and releases decided together and recorded with one write of a council's ledger.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
 	})
 
 	decisionSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -32,5 +38,5 @@ const (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(admissionDecisions, ledgerConflicts, decisionSeconds)
+	ctrlmetrics.Registry.MustRegister(admissionDecisions, ledgerConflicts, batchSize, decisionSeconds)
 }

@@ -15,6 +15,7 @@ import (
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/index"
 	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
 // +kubebuilder:webhook:path=/validate-caseload-dev-v1alpha1-practitioner,mutating=false,failurePolicy=fail,sideEffects=None,groups=caseload.dev,resources=practitioners,verbs=create;update;delete,versions=v1alpha1,name=vpractitioner.caseload.dev,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent
@@ -66,21 +67,18 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 			p.Name, plural(len(held), "open case"), old.Spec.Team, p.Name, p.Spec.Team, mustMove(held)))
 }
 
-// reserved lists the open cases of the practitioner's team that its ledger (read live) has
-// just allocated to them, and that the apiserver confirms they hold: allocations the cache may
-// not show yet.
+// reserved lists the open cases of the practitioner's team that the council's ledger (read
+// live) has just allocated to them, and that the apiserver confirms they hold: allocations the
+// cache may not show yet.
 func (v *PractitionerValidator) reserved(ctx context.Context, p *caseloadv1alpha1.Practitioner) ([]string, error) {
-	var team caseloadv1alpha1.Team
-	if err := v.Live.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: p.Spec.Team}, &team); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		return nil, unavailable(fmt.Errorf("read the ledger of team %s: %w", p.Spec.Team, err))
+	l, err := snapshot.Ledger(ctx, v.Live, p.Namespace)
+	if err != nil {
+		return nil, unavailable(err)
 	}
 	seen := map[string]bool{}
 	var held []string
-	for _, r := range team.Status.Reservations {
-		if r.Practitioner != p.Name || seen[r.Case] {
+	for _, r := range l.Spec.Reservations {
+		if r.Practitioner != p.Name || r.Team != p.Spec.Team || seen[r.Case] {
 			continue
 		}
 		seen[r.Case] = true

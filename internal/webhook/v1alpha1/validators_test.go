@@ -7,78 +7,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
-	"caseload.dev/caseload-operator/internal/policy"
 )
-
-var now = time.Date(2026, 11, 22, 16, 0, 0, 0, time.UTC)
-
-func entry(id, practitioner, c string, expiresIn time.Duration) caseloadv1alpha1.Reservation {
-	return caseloadv1alpha1.Reservation{ID: id, Practitioner: practitioner, Case: c, Role: caseloadv1alpha1.RoleLead,
-		CaseType: "ChildInNeed", Complexity: "Standard", Children: 1, ExpiresAt: metav1.NewTime(now.Add(expiresIn))}
-}
-
-func ids(rs []caseloadv1alpha1.Reservation) []string {
-	var out []string
-	for _, r := range rs {
-		out = append(out, r.ID+"/"+r.Practitioner)
-	}
-	return out
-}
-
-func TestNextLedger(t *testing.T) {
-	withException := entry("old-exception", "jo", "c-9", -time.Minute)
-	withException.Exception = &caseloadv1alpha1.CaseException{ExpiresAt: metav1.NewTime(now.AddDate(0, 0, 28))}
-	current := []caseloadv1alpha1.Reservation{
-		entry("expired", "jo", "c-1", -time.Second),
-		entry("other-case", "jo", "c-2", time.Minute),
-		entry("earlier-attempt", "sam", "c-3", time.Minute), // sam again: replaced
-		entry("lead-before", "jo", "c-3", time.Minute),      // jo gives c-3 up: dropped
-		entry("co-worker-stays", "ali", "c-3", time.Minute), // ali keeps c-3: kept
-		withException,
-	}
-	added := []caseloadv1alpha1.Reservation{entry("this", "sam", "c-3", ReservationTTL)}
-	next, full := NextLedger(current, "c-3", map[string]bool{"sam": true, "ali": true}, added, now)
-	want := []string{"other-case/jo", "co-worker-stays/ali", "old-exception/jo", "this/sam"}
-	if got := ids(next); !reflect.DeepEqual(got, want) || full {
-		t.Errorf("NextLedger = %v (full %v), want %v", got, full, want)
-	}
-
-	var many []caseloadv1alpha1.Reservation
-	for i := range MaxReservations {
-		many = append(many, entry(fmt.Sprint(i), "jo", fmt.Sprintf("c-%d", i), time.Minute))
-	}
-	if _, full := NextLedger(many, "new", nil, added, now); !full {
-		t.Errorf("a ledger of %d unexpired entries plus one must be full", MaxReservations)
-	}
-}
-
-func TestReservationsRecordWhatEveryQuotaNeeds(t *testing.T) {
-	p := policy.MustFromSpec("walsall/points", caseloadv1alpha1.CaseloadQuotaSpec{Weights: caseloadv1alpha1.Weights{
-		CaseTypes: map[string]caseloadv1alpha1.CaseWeight{"ChildProtection": "1.5"}, CoWorkerShare: "0.5",
-	}})
-	c := policy.Case{Name: "c-1042", Type: "ChildProtection", Complexity: "High", Children: 2, AllocatedTo: "jo", CoWorkers: []string{"ali"}}
-	rs := Reservations("uid-1", c, []policy.Joining{{Name: "jo", Role: caseloadv1alpha1.RoleLead}, {Name: "ali", Role: caseloadv1alpha1.RoleCoWorker}}, p, nil, now)
-	if len(rs) != 2 {
-		t.Fatalf("want one reservation per joiner, got %d", len(rs))
-	}
-	lead, co := rs[0], rs[1]
-	if lead.ID != "uid-1" || lead.Case != "c-1042" || lead.CaseType != "ChildProtection" || lead.Complexity != "High" || lead.Children != 2 || lead.Weight != "1.5" {
-		t.Errorf("lead reservation = %+v", lead)
-	}
-	if co.Role != caseloadv1alpha1.RoleCoWorker || co.Weight != "0.75" {
-		t.Errorf("co-worker reservation = %+v, want role CoWorker weighing 0.75", co)
-	}
-	if !lead.ExpiresAt.Time.Equal(now.Add(ReservationTTL)) {
-		t.Errorf("expiresAt = %v, want now + %v", lead.ExpiresAt, ReservationTTL)
-	}
-}
 
 func TestMustMoveCapsTheList(t *testing.T) {
 	var items []string

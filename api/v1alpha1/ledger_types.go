@@ -1,0 +1,130 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// ReservationRole says whether a reservation holds a case as its lead or as a co-worker.
+// +kubebuilder:validation:Enum=Lead;CoWorker
+type ReservationRole string
+
+const (
+	// RoleLead is the allocated practitioner, who carries the whole weight.
+	RoleLead ReservationRole = "Lead"
+	// RoleCoWorker is a co-worker, who carries the quota's coWorkerShare of the weight.
+	RoleCoWorker ReservationRole = "CoWorker"
+)
+
+// Reservation is one entry of the allocation ledger: an allocation that admission has let
+// through and that the operator's caches may not show yet. It records the facts each quota
+// needs to weigh the case, so every quota that selects the team can count it.
+type Reservation struct {
+	// team is the Team of the Case.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Team string `json:"team"`
+
+	// id is the UID of the admission request that made the reservation.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	ID string `json:"id"`
+
+	// practitioner is the name of the Practitioner the case was allocated to.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Practitioner string `json:"practitioner"`
+
+	// case is the name of the Case.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Case string `json:"case"`
+
+	// role is Lead or CoWorker.
+	// +required
+	Role ReservationRole `json:"role"`
+
+	// caseType is the case's spec.type when it was admitted.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	CaseType string `json:"caseType"`
+
+	// complexity is the case's spec.complexity when it was admitted.
+	// +required
+	Complexity Complexity `json:"complexity"`
+
+	// children is the case's spec.children when it was admitted.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Children int32 `json:"children"`
+
+	// generation is the Case's metadata.generation as admitted. The reservation counts in place
+	// of what a cache shows of the case until the cache shows this generation or a later one.
+	// +optional
+	Generation int64 `json:"generation,omitempty"`
+
+	// weight is what the reservation weighs under the quota named in the Team's status.quota.
+	// +optional
+	Weight Figure `json:"weight,omitempty"`
+
+	// admittedAt is when admission let the allocation through.
+	// +required
+	AdmittedAt metav1.Time `json:"admittedAt"`
+
+	// expiresAt is when the reservation lapses even if no cache has shown the Case (its create
+	// or update failed after admission). One the caches show is dropped well before.
+	// +required
+	ExpiresAt metav1.Time `json:"expiresAt"`
+
+	// exception is set when the allocation was admitted above the cap by a manager's exception;
+	// the operator copies it into the Case's status.exception.
+	// +optional
+	Exception *CaseException `json:"exception,omitempty"`
+}
+
+// AllocationLedgerSpec holds a council's allocations in flight.
+type AllocationLedgerSpec struct {
+	// reservations are the allocations admitted in the namespace that the operator's caches may
+	// not show yet, one per practitioner decided for. Admission writes them, a batch of
+	// concurrent allocations at a time, with compare-and-swap; an entry goes once every cache has
+	// had time to show its Case, or when it expires.
+	// The list is atomic: only the operator writes it, always whole, so the apiserver need not
+	// track who owns each entry (which would cost more than the write itself).
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=2000
+	Reservations []Reservation `json:"reservations,omitempty"`
+}
+
+// AllocationLedger is the operator's record of allocations in flight in one council (namespace):
+// admitted by the webhook, not yet seen by every cache. There is one, named allocations, per
+// namespace; the admission webhook and the operator write it, and nobody else should. It is not
+// in the caseload category: `kubectl get caseload` shows what councils write, and people who
+// read those need not read this.
+// +kubebuilder:object:root=true
+// +kubebuilder:resource:scope=Namespaced
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type AllocationLedger struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the object's metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec holds the allocations in flight.
+	// +optional
+	Spec AllocationLedgerSpec `json:"spec,omitempty"`
+}
+
+// LedgerName is the name of the AllocationLedger of every namespace.
+const LedgerName = "allocations"
+
+// AllocationLedgerList is a list of AllocationLedgers.
+// +kubebuilder:object:root=true
+type AllocationLedgerList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []AllocationLedger `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&AllocationLedger{}, &AllocationLedgerList{})
+}

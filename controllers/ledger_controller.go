@@ -1,0 +1,61 @@
+package controllers
+
+import (
+	"context"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/ledger"
+)
+
+// LedgerReconciler keeps a council's allocation ledger short: in one write, it drops every entry
+// that has expired or that the caches have shown for long enough (ledger.Prune), keeping an
+// exception until the Case's status records it. Admission prunes the same way whenever it
+// writes; this covers the quiet hours in between.
+type LedgerReconciler struct {
+	Client client.Client
+	Clock  clock.PassiveClock
+}
+
+// +kubebuilder:rbac:groups=caseload.dev,resources=allocationledgers,verbs=get;list;watch;update
+
+// Reconcile prunes one ledger and asks to come back when the next entry may go.
+func (r *LedgerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var l v1alpha1.AllocationLedger
+	if err := r.Client.Get(ctx, req.NamespacedName, &l); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	now := r.Clock.Now()
+	kept := ledger.Prune(l.Spec.Reservations, func(name string) *v1alpha1.Case {
+		var c v1alpha1.Case
+		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: name}, &c); err != nil || !c.IsOpen() {
+			return nil
+		}
+		return &c
+	}, now)
+	if len(kept) != len(l.Spec.Reservations) || !equality.Semantic.DeepEqual(kept, l.Spec.Reservations) {
+		l.Spec.Reservations = kept
+		// An update with the version read: an allocation admitted meanwhile is never lost.
+		if err := r.Client.Update(ctx, &l); err != nil {
+			if apierrors.IsConflict(err) {
+				return ctrl.Result{Requeue: true}, nil
+			}
+			return ctrl.Result{}, client.IgnoreNotFound(err)
+		}
+	}
+	return requeueAt(now, ledger.NextChange(kept, now)), nil
+}
+
+// SetupWithManager watches the ledgers.
+func (r *LedgerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("allocationledger").
+		For(&v1alpha1.AllocationLedger{}, builder.WithPredicates(specChanged)).
+		Complete(r)
+}

@@ -1,0 +1,225 @@
+package v1alpha1
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/ledger"
+)
+
+// The ledger's writes are batched, as Kubernetes' ResourceQuota admission batches the requests
+// waiting on one quota. Every decision that may change a council's ledger (an allocation, a
+// release) is a job queued for its namespace. One goroutine per namespace takes every job
+// waiting, decides them one after another against the ledger as the earlier jobs of the batch
+// leave it, and writes the result once, with compare-and-swap on the ledger's resourceVersion.
+// While that write is in flight, new jobs queue up for the next batch. So concurrent allocations
+// cost one write between them, and never wait for each other's writes one at a time.
+//
+// The ledger is read from the freshest copy this replica has, its own last write or the
+// cache's, whichever is newer. It is re-read from the apiserver only when the write conflicts
+// (another replica or the operator wrote first), and then the whole batch is decided again.
+
+// ledgerBudget bounds a batch's compare-and-swap retries, inside the webhook's timeoutSeconds
+// (15) with room for the apiserver's own overhead.
+const ledgerBudget = 10 * time.Second
+
+// A job decides against the ledger's entries as they stand, and returns them as they should be:
+// unchanged when it adds nothing (refused, or a dry run). It is called again with fresher
+// entries if the batch's write conflicts, so it must decide from what it is given.
+type job struct {
+	decide func(ctx context.Context, entries []caseloadv1alpha1.Reservation) ([]caseloadv1alpha1.Reservation, error)
+	done   chan error
+}
+
+// councilQueue is the jobs waiting on one namespace's ledger, and the freshest ledger known.
+type councilQueue struct {
+	pending []*job
+	running bool
+	known   *caseloadv1alpha1.AllocationLedger
+}
+
+// ledgerWriter batches the ledger writes of every namespace.
+type ledgerWriter struct {
+	Cache  client.Reader
+	Live   client.Reader
+	Client client.Client
+	// Cases tells pruning what the cache shows of a case.
+	Cases func(ctx context.Context, namespace, name string) *caseloadv1alpha1.Case
+	Now   func() time.Time
+
+	mu       sync.Mutex
+	councils map[string]*councilQueue
+}
+
+// submit queues a job for the namespace's next batch and waits for its outcome: the job's own
+// error, or the batch's when the ledger could not be written.
+func (w *ledgerWriter) submit(ctx context.Context, namespace string, decide func(context.Context, []caseloadv1alpha1.Reservation) ([]caseloadv1alpha1.Reservation, error)) error {
+	j := &job{decide: decide, done: make(chan error, 1)}
+	w.mu.Lock()
+	if w.councils == nil {
+		w.councils = map[string]*councilQueue{}
+	}
+	q := w.councils[namespace]
+	if q == nil {
+		q = &councilQueue{}
+		w.councils[namespace] = q
+	}
+	q.pending = append(q.pending, j)
+	if !q.running {
+		q.running = true
+		go w.run(namespace, q)
+	}
+	w.mu.Unlock()
+	select {
+	case err := <-j.done:
+		return err
+	case <-ctx.Done():
+		return unavailable(fmt.Errorf("waited too long for the allocation ledger of %s: %w", namespace, ctx.Err()))
+	}
+}
+
+// run writes batches for one namespace until no job waits.
+func (w *ledgerWriter) run(namespace string, q *councilQueue) {
+	for {
+		w.mu.Lock()
+		batch := q.pending
+		q.pending = nil
+		if len(batch) == 0 {
+			q.running = false
+			w.mu.Unlock()
+			return
+		}
+		known := q.known
+		w.mu.Unlock()
+
+		written, outcomes, err := w.commit(namespace, known, batch)
+		w.mu.Lock()
+		if written != nil {
+			q.known = written
+		}
+		w.mu.Unlock()
+		batchSize.Observe(float64(len(batch)))
+		for i, j := range batch {
+			if err != nil {
+				j.done <- err
+			} else {
+				j.done <- outcomes[i]
+			}
+		}
+	}
+}
+
+// commit decides the batch and writes the ledger once, deciding again after a conflict. It
+// returns the ledger as written (or as read, when nothing changed) and each job's outcome.
+func (w *ledgerWriter) commit(namespace string, known *caseloadv1alpha1.AllocationLedger, batch []*job) (*caseloadv1alpha1.AllocationLedger, []error, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), ledgerBudget)
+	defer cancel()
+	current, err := w.freshest(ctx, namespace, known)
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	for attempt := 1; ; attempt++ {
+		now := w.Now()
+		entries := ledger.Prune(current.Spec.Reservations, func(name string) *caseloadv1alpha1.Case { return w.Cases(ctx, namespace, name) }, now)
+		outcomes := make([]error, len(batch))
+		for i, j := range batch {
+			next, err := j.decide(ctx, entries)
+			outcomes[i] = err
+			if err == nil {
+				entries = next
+			}
+		}
+		if len(entries) > ledger.MaxEntries {
+			return nil, nil, apierrors.NewServiceUnavailable(fmt.Sprintf(
+				"namespace %s has %d allocations in flight, more than its ledger holds (%d): try again in a minute", namespace, len(entries), ledger.MaxEntries))
+		}
+		if equality.Semantic.DeepEqual(entries, current.Spec.Reservations) || (len(entries) == 0 && len(current.Spec.Reservations) == 0) {
+			return current, outcomes, nil
+		}
+		next := current.DeepCopy()
+		next.Spec.Reservations = entries
+		if next.ResourceVersion == "" {
+			err = w.Client.Create(ctx, next)
+		} else {
+			err = w.Client.Update(ctx, next)
+		}
+		switch {
+		case err == nil:
+			return next, outcomes, nil
+		case (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err)) && ctx.Err() == nil:
+			ledgerConflicts.Inc()
+			select {
+			case <-time.After(conflictBackoff(attempt)):
+			case <-ctx.Done():
+			}
+			if current, err = w.live(ctx, namespace); err != nil {
+				return nil, nil, unavailable(err)
+			}
+		default:
+			return nil, nil, unavailable(fmt.Errorf("record %d allocations in the ledger of %s after %d attempts: %w", len(batch), namespace, attempt, err))
+		}
+	}
+}
+
+// freshest is the newer of this replica's own last copy of the ledger and the cache's.
+func (w *ledgerWriter) freshest(ctx context.Context, namespace string, known *caseloadv1alpha1.AllocationLedger) (*caseloadv1alpha1.AllocationLedger, error) {
+	cached := &caseloadv1alpha1.AllocationLedger{}
+	err := w.Cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: caseloadv1alpha1.LedgerName}, cached)
+	switch {
+	case apierrors.IsNotFound(err):
+		cached = nil
+	case err != nil:
+		return nil, fmt.Errorf("read the allocation ledger of %s: %w", namespace, err)
+	}
+	switch {
+	case cached == nil && known == nil:
+		// No ledger seen yet: the write creates it, or conflicts and reads the one there is.
+		l := &caseloadv1alpha1.AllocationLedger{}
+		l.Namespace, l.Name = namespace, caseloadv1alpha1.LedgerName
+		return l, nil
+	case cached == nil:
+		return known.DeepCopy(), nil
+	case known != nil && newer(known.ResourceVersion, cached.ResourceVersion):
+		return known.DeepCopy(), nil
+	}
+	return cached, nil
+}
+
+// live reads the ledger from the apiserver, after a conflict.
+func (w *ledgerWriter) live(ctx context.Context, namespace string) (*caseloadv1alpha1.AllocationLedger, error) {
+	l := &caseloadv1alpha1.AllocationLedger{}
+	err := w.Live.Get(ctx, client.ObjectKey{Namespace: namespace, Name: caseloadv1alpha1.LedgerName}, l)
+	if apierrors.IsNotFound(err) {
+		l.Namespace, l.Name = namespace, caseloadv1alpha1.LedgerName
+		return l, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the allocation ledger of %s: %w", namespace, err)
+	}
+	return l, nil
+}
+
+// newer reports whether resourceVersion a is later than b. resourceVersions are opaque, but an
+// apiserver backed by etcd issues increasing integers; anything else counts as not newer, so the
+// cache's copy is used and a conflict corrects it.
+func newer(a, b string) bool {
+	x, err1 := strconv.ParseUint(a, 10, 64)
+	y, err2 := strconv.ParseUint(b, 10, 64)
+	return err1 == nil && err2 == nil && x > y
+}
+
+// conflictBackoff is a short random pause before deciding again after a lost race, so that
+// racing replicas do not collide again in lockstep.
+func conflictBackoff(attempt int) time.Duration {
+	ceiling := time.Duration(min(attempt, 8)) * 10 * time.Millisecond
+	return time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond
+}
