@@ -6,7 +6,9 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -205,6 +207,74 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	if int(decided) != allocations {
 		t.Errorf("the replicas decided %v allocations, want %d", decided, allocations)
 	}
+
+	// A second race, for kim with room for 3, while the leader is killed (SIGKILL) mid-race.
+	// Admission does not depend on the leader: what the dead replica had not answered is refused
+	// by failurePolicy Fail, and no allocation past the room is admitted by either replica.
+	if err := env.Client.Create(ctx, &caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kim"},
+		Spec: caseloadv1alpha1.PractitionerSpec{Team: "north", Grade: "SocialWorker"}}); err != nil {
+		t.Fatal(err)
+	}
+	var leader, survivor *harness.Replica
+	for _, r := range replicas {
+		if r.Leads(t) {
+			leader = r
+		} else {
+			survivor = r
+		}
+	}
+	if leader == nil || survivor == nil {
+		t.Fatalf("want one leader and one follower among the replicas")
+	}
+	var racing sync.WaitGroup
+	var kimAdmitted atomic.Int64
+	kimErrs := make([]error, allocations)
+	for i := range allocations {
+		racing.Add(1)
+		go func() {
+			defer racing.Done()
+			c := &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("k-%02d", i+1)},
+				Spec: caseloadv1alpha1.CaseSpec{Reference: fmt.Sprintf("LCS-K%04d", i+1), Team: "north", Type: "ChildInNeed", OpenedOn: "2026-11-02", AllocatedTo: "kim"}}
+			if err := env.Client.Create(ctx, c); err != nil {
+				kimErrs[i] = err
+				return
+			}
+			kimAdmitted.Add(1)
+		}()
+		if i == allocations/4 {
+			leader.Kill(t)
+		}
+	}
+	racing.Wait()
+	if n := kimAdmitted.Load(); n > 3 {
+		t.Errorf("with the leader killed mid-race, %d allocations to kim were admitted, past the room for 3", n)
+	}
+	for i, err := range kimErrs {
+		if err != nil && !strings.Contains(err.Error(), "would take kim to 4 of 3") && !strings.Contains(err.Error(), "failed calling webhook") {
+			t.Errorf("allocation k-%02d failed with neither the capacity denial nor the dead replica's failure: %v", i+1, err)
+		}
+	}
+	// What the survivor answers alone fills the room exactly.
+	for i := 0; kimAdmitted.Load() < 3 && i < 20; i++ {
+		c := &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("k-after-%d", i)},
+			Spec: caseloadv1alpha1.CaseSpec{Reference: fmt.Sprintf("LCS-KA%d", i), Team: "north", Type: "ChildInNeed", OpenedOn: "2026-11-02", AllocatedTo: "kim"}}
+		if err := env.Client.Create(ctx, c); err == nil {
+			kimAdmitted.Add(1)
+		}
+	}
+	if err := env.Client.List(ctx, &cases, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	kims := 0
+	for _, c := range cases.Items {
+		if c.Spec.AllocatedTo == "kim" {
+			kims++
+		}
+	}
+	if kims != 3 {
+		t.Errorf("after the race with the leader killed, the apiserver holds %d cases allocated to kim, want 3", kims)
+	}
+	t.Logf("Race with the leader killed: %d of %d admitted during the race; kim holds %d", kimAdmitted.Load(), allocations, kims)
 
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
 	p50, p99 := took[len(took)*50/100], took[(len(took)*99+99)/100-1]

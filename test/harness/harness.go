@@ -117,6 +117,26 @@ func StartReplica(t *testing.T, bin, dir string, i int, kubeconfig, certDir stri
 	return r
 }
 
+// Kill ends the process at once (SIGKILL), as a node failure would.
+func (r *Replica) Kill(t *testing.T) {
+	t.Helper()
+	if err := r.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-r.exited
+}
+
+// Leads reports whether the replica holds the leader-election lease, as its metrics say.
+func (r *Replica) Leads(t *testing.T) bool {
+	t.Helper()
+	for k, v := range r.Metrics(t) {
+		if strings.HasPrefix(k, "leader_election_master_status{") && v == 1 {
+			return true
+		}
+	}
+	return false
+}
+
 // WaitReady waits until /readyz passes: the webhook server is serving its certificate.
 func (r *Replica) WaitReady(t *testing.T) {
 	t.Helper()
