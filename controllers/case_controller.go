@@ -45,7 +45,7 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	l, err := snapshot.Ledger(ctx, r.Client, c.Namespace)
+	l, err := snapshot.Ledger(ctx, r.Client, c.Namespace, c.Spec.Team)
 	if err != nil {
 		return ctrl.Result{}, err
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // TestLedgerReservationsAreFoldedAndExceptionsRecorded plays the webhook's part by hand: it
-// writes reservations into the council's ledger and checks that the reconcilers count them until
+// writes reservations into the team's ledger and checks that the reconcilers count them until
 // the case is seen, drop them once expired, and copy an approved exception into the Case's status.
 func TestLedgerReservationsAreFoldedAndExceptionsRecorded(t *testing.T) {
 	ctx := context.Background()
@@ -34,7 +34,7 @@ func TestLedgerReservationsAreFoldedAndExceptionsRecorded(t *testing.T) {
 	exception := &v1alpha1.CaseException{ApprovedBy: "manager@council.example", Reason: "sibling of a child kim already holds",
 		ApprovedAt: approved, ExpiresAt: metav1.NewTime(now.Add(28 * 24 * time.Hour))}
 	admitted := metav1.NewTime(now)
-	ledger := &v1alpha1.AllocationLedger{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: v1alpha1.LedgerName}, Spec: v1alpha1.AllocationLedgerSpec{
+	ledger := &v1alpha1.AllocationLedger{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "north-cp"}, Spec: v1alpha1.AllocationLedgerSpec{
 		Reservations: []v1alpha1.Reservation{
 			{ID: "uid-racing", Team: "north-cp", Practitioner: "kim", Case: "racing-cp", Role: v1alpha1.RoleLead, CaseType: "ChildProtection",
 				Complexity: v1alpha1.ComplexityStandard, Children: 1, Weight: "1.5", AdmittedAt: admitted, ExpiresAt: metav1.NewTime(now.Add(2 * time.Minute))},
@@ -49,7 +49,7 @@ func TestLedgerReservationsAreFoldedAndExceptionsRecorded(t *testing.T) {
 	// Case follows a moment later and does.)
 	p := &PractitionerReconciler{Client: mgrClient, Clock: testClock, Calendars: &calendars{}, Status: statusWriter{Client: mgrClient}}
 	eventually(t, 20*time.Second, func() error {
-		if err := mgrClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: v1alpha1.LedgerName}, &v1alpha1.AllocationLedger{}); err != nil {
+		if err := mgrClient.Get(ctx, client.ObjectKey{Namespace: ns, Name: "north-cp"}, &v1alpha1.AllocationLedger{}); err != nil {
 			return err // the cache has not seen the ledger yet
 		}
 		_, err := p.Reconcile(ctx, reqFor(ns, "kim"))
@@ -73,11 +73,11 @@ func TestLedgerReservationsAreFoldedAndExceptionsRecorded(t *testing.T) {
 	// both in one write of the ledger.
 	testClock.SetTime(now.Add(3 * time.Minute))
 	l := &LedgerReconciler{Client: mgrClient, Clock: testClock}
-	if _, err := l.Reconcile(ctx, reqFor(ns, v1alpha1.LedgerName)); err != nil {
+	if _, err := l.Reconcile(ctx, reqFor(ns, "north-cp")); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, 20*time.Second, func() error {
-		l := get(t, &v1alpha1.AllocationLedger{}, ns, v1alpha1.LedgerName)
+		l := get(t, &v1alpha1.AllocationLedger{}, ns, "north-cp")
 		if len(l.Spec.Reservations) != 0 {
 			return fmt.Errorf("expired reservations are dropped: %+v", l.Spec.Reservations)
 		}

@@ -69,7 +69,7 @@ func (r *PractitionerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	}
 	self := policy.TeamView{Members: []policy.Member{{Practitioner: in.Practitioner, Holdings: policy.HoldingsOf(p.Name, engineCases)}}, Cases: engineCases}
 	if team != nil {
-		l, err := snapshot.Ledger(ctx, r.Client, p.Namespace)
+		l, err := snapshot.Ledger(ctx, r.Client, p.Namespace, team.Name)
 		if err != nil {
 			return ctrl.Result{}, err
 		}

@@ -81,10 +81,10 @@ type Reservation struct {
 	Exception *CaseException `json:"exception,omitempty"`
 }
 
-// AllocationLedgerSpec holds a council's allocations in flight.
+// AllocationLedgerSpec holds a team's allocations in flight.
 type AllocationLedgerSpec struct {
-	// reservations are the allocations admitted in the namespace that the operator's caches may
-	// not show yet, one per practitioner decided for. Admission writes them, a batch of
+	// reservations are the allocations admitted to the team that the operator's caches may not
+	// show yet, one per practitioner decided for. Admission writes them, a batch of
 	// concurrent allocations at a time, with compare-and-swap; an entry goes once every cache has
 	// had time to show its Case, or when it expires.
 	// The list is atomic: only the operator writes it, always whole, so the apiserver need not
@@ -95,9 +95,10 @@ type AllocationLedgerSpec struct {
 	Reservations []Reservation `json:"reservations,omitempty"`
 }
 
-// AllocationLedger is the operator's record of allocations in flight in one council (namespace):
-// admitted by the webhook, not yet seen by every cache. There is one, named allocations, per
-// namespace; the admission webhook and the operator write it, and nobody else should. It is not
+// AllocationLedger is the operator's record of allocations in flight to one team: admitted by the
+// webhook, not yet seen by every cache. There is one per Team, with the Team's name; the
+// admission webhook and the operator write it, and nobody else should. One per team keeps each
+// ledger short and lets the teams of a council be allocated to in parallel. It is not
 // in the caseload category: `kubectl get caseload` shows what councils write, and people who
 // read those need not read this.
 // +kubebuilder:object:root=true
@@ -113,9 +114,6 @@ type AllocationLedger struct {
 	// +optional
 	Spec AllocationLedgerSpec `json:"spec,omitempty"`
 }
-
-// LedgerName is the name of the AllocationLedger of every namespace.
-const LedgerName = "allocations"
 
 // AllocationLedgerList is a list of AllocationLedgers.
 // +kubebuilder:object:root=true

@@ -38,7 +38,7 @@ type Snapshot struct {
 	Quotas     []v1alpha1.CaseloadQuota
 	Policies   []*policy.Policy
 	Unparsable []string
-	// Ledger is the namespace's AllocationLedger as read (empty when there is none yet).
+	// Ledger is the team's AllocationLedger as read (empty when there is none yet).
 	Ledger *v1alpha1.AllocationLedger
 	// View is the team for the policy engine, with the unexpired reservations of the council's
 	// allocation ledger counted.
@@ -49,7 +49,7 @@ type Snapshot struct {
 
 // Load reads the snapshot of team in namespace through r, which must have the indexes of
 // package index (a manager's cache does), for the day now falls on in the council's calendar.
-// Reservations of the council's ledger for the team that have not expired by now are counted.
+// Reservations of the team's ledger that have not expired by now are counted.
 func Load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, team string, now time.Time) (*Snapshot, error) {
 	s := &Snapshot{Calendar: cal, Day: cal.DayOf(now)}
 	var t v1alpha1.Team
@@ -93,7 +93,7 @@ func Load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, 
 		engineWorkers[i] = policy.PractitionerFrom(&s.Practitioners[i])
 	}
 	s.base = policy.TeamView{Name: team, Members: policy.MembersOf(engineWorkers, engineCases), Cases: engineCases}
-	ledger, err := Ledger(ctx, r, namespace)
+	ledger, err := Ledger(ctx, r, namespace, team)
 	if err != nil {
 		return nil, err
 	}
@@ -101,20 +101,20 @@ func Load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, 
 	return s, nil
 }
 
-// Ledger reads the namespace's AllocationLedger; an empty one when there is none yet.
-func Ledger(ctx context.Context, r client.Reader, namespace string) (*v1alpha1.AllocationLedger, error) {
+// Ledger reads the team's AllocationLedger; an empty one when there is none yet.
+func Ledger(ctx context.Context, r client.Reader, namespace, team string) (*v1alpha1.AllocationLedger, error) {
 	l := &v1alpha1.AllocationLedger{}
-	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: v1alpha1.LedgerName}, l); err != nil {
+	if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: team}, l); err != nil {
 		if !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("read the allocation ledger of %s: %w", namespace, err)
+			return nil, fmt.Errorf("read the allocation ledger of team %s: %w", team, err)
 		}
-		l.Namespace, l.Name = namespace, v1alpha1.LedgerName
+		l.Namespace, l.Name = namespace, team
 	}
 	return l, nil
 }
 
-// WithLedger counts the unexpired reservations of the council's ledger for the team, replacing
-// any counted before. The webhook calls it with the freshest ledger it knows.
+// WithLedger counts the unexpired reservations of the team's ledger, replacing any counted
+// before. The webhook calls it with the freshest ledger it knows.
 func (s *Snapshot) WithLedger(ledger *v1alpha1.AllocationLedger, now time.Time) {
 	s.Ledger = ledger
 	s.View = policy.WithReservations(s.base, Reservations(ledger.Spec.Reservations, s.base.Name, now))

@@ -27,7 +27,7 @@ const allocations = 50
 // TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot starts two manager processes
 // (leader election on, each with its own webhook server) behind a round-robin TCP proxy on the
 // address the apiserver calls, and fires 50 allocations at once to a practitioner with room
-// for exactly 3. Each replica decides from its own stale cache; only the council's allocation
+// for exactly 3. Each replica decides from its own stale cache; only the team's allocation
 // ledger, written with compare-and-swap, stands between them and admitting too many.
 func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	if testing.Short() {
@@ -171,7 +171,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 		t.Errorf("the apiserver holds %d cases allocated to jo-bloggs, want 3", held)
 	}
 	var ledger caseloadv1alpha1.AllocationLedger
-	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: caseloadv1alpha1.LedgerName}, &ledger); err != nil {
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "north"}, &ledger); err != nil {
 		t.Fatal(err)
 	}
 	north := 0

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/types"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -17,8 +18,8 @@ import (
 )
 
 // The ledger's writes are batched, as Kubernetes' ResourceQuota admission batches the requests
-// waiting on one quota. Every decision that may change a council's ledger (an allocation, a
-// release) is a job queued for its namespace. One goroutine per namespace takes every job
+// waiting on one quota. Every decision that may change a team's ledger (an allocation, a
+// release) is a job queued for its team's ledger. One goroutine per ledger takes every job
 // waiting, decides them one after another against the ledger as the earlier jobs of the batch
 // leave it, and writes the result once, with compare-and-swap on the ledger's resourceVersion.
 // While that write is in flight, new jobs queue up for the next batch. So concurrent allocations
@@ -40,14 +41,14 @@ type job struct {
 	done   chan error
 }
 
-// councilQueue is the jobs waiting on one namespace's ledger, and the freshest ledger known.
-type councilQueue struct {
+// ledgerQueue is the jobs waiting on one team's ledger, and the freshest ledger known.
+type ledgerQueue struct {
 	pending []*job
 	running bool
 	known   *caseloadv1alpha1.AllocationLedger
 }
 
-// ledgerWriter batches the ledger writes of every namespace.
+// ledgerWriter batches the writes of every team's ledger.
 type ledgerWriter struct {
 	Cache  client.Reader
 	Live   client.Reader
@@ -57,38 +58,38 @@ type ledgerWriter struct {
 	Now   func() time.Time
 
 	mu       sync.Mutex
-	councils map[string]*councilQueue
+	ledgers map[types.NamespacedName]*ledgerQueue
 }
 
-// submit queues a job for the namespace's next batch and waits for its outcome: the job's own
+// submit queues a job for the ledger's next batch and waits for its outcome: the job's own
 // error, or the batch's when the ledger could not be written.
-func (w *ledgerWriter) submit(ctx context.Context, namespace string, decide func(context.Context, []caseloadv1alpha1.Reservation) ([]caseloadv1alpha1.Reservation, error)) error {
+func (w *ledgerWriter) submit(ctx context.Context, key types.NamespacedName, decide func(context.Context, []caseloadv1alpha1.Reservation) ([]caseloadv1alpha1.Reservation, error)) error {
 	j := &job{decide: decide, done: make(chan error, 1)}
 	w.mu.Lock()
-	if w.councils == nil {
-		w.councils = map[string]*councilQueue{}
+	if w.ledgers == nil {
+		w.ledgers = map[types.NamespacedName]*ledgerQueue{}
 	}
-	q := w.councils[namespace]
+	q := w.ledgers[key]
 	if q == nil {
-		q = &councilQueue{}
-		w.councils[namespace] = q
+		q = &ledgerQueue{}
+		w.ledgers[key] = q
 	}
 	q.pending = append(q.pending, j)
 	if !q.running {
 		q.running = true
-		go w.run(namespace, q)
+		go w.run(key, q)
 	}
 	w.mu.Unlock()
 	select {
 	case err := <-j.done:
 		return err
 	case <-ctx.Done():
-		return unavailable(fmt.Errorf("waited too long for the allocation ledger of %s: %w", namespace, ctx.Err()))
+		return unavailable(fmt.Errorf("waited too long for the allocation ledger of team %s: %w", key.Name, ctx.Err()))
 	}
 }
 
-// run writes batches for one namespace until no job waits.
-func (w *ledgerWriter) run(namespace string, q *councilQueue) {
+// run writes batches for one ledger until no job waits.
+func (w *ledgerWriter) run(key types.NamespacedName, q *ledgerQueue) {
 	for {
 		w.mu.Lock()
 		batch := q.pending
@@ -101,7 +102,7 @@ func (w *ledgerWriter) run(namespace string, q *councilQueue) {
 		known := q.known
 		w.mu.Unlock()
 
-		written, outcomes, err := w.commit(namespace, known, batch)
+		written, outcomes, err := w.commit(key, known, batch)
 		w.mu.Lock()
 		if written != nil {
 			q.known = written
@@ -120,16 +121,16 @@ func (w *ledgerWriter) run(namespace string, q *councilQueue) {
 
 // commit decides the batch and writes the ledger once, deciding again after a conflict. It
 // returns the ledger as written (or as read, when nothing changed) and each job's outcome.
-func (w *ledgerWriter) commit(namespace string, known *caseloadv1alpha1.AllocationLedger, batch []*job) (*caseloadv1alpha1.AllocationLedger, []error, error) {
+func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.AllocationLedger, batch []*job) (*caseloadv1alpha1.AllocationLedger, []error, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), ledgerBudget)
 	defer cancel()
-	current, err := w.freshest(ctx, namespace, known)
+	current, err := w.freshest(ctx, key, known)
 	if err != nil {
 		return nil, nil, unavailable(err)
 	}
 	for attempt := 1; ; attempt++ {
 		now := w.Now()
-		entries := ledger.Prune(current.Spec.Reservations, func(name string) *caseloadv1alpha1.Case { return w.Cases(ctx, namespace, name) }, now)
+		entries := ledger.Prune(current.Spec.Reservations, func(name string) *caseloadv1alpha1.Case { return w.Cases(ctx, key.Namespace, name) }, now)
 		outcomes := make([]error, len(batch))
 		for i, j := range batch {
 			next, err := j.decide(ctx, entries)
@@ -140,7 +141,7 @@ func (w *ledgerWriter) commit(namespace string, known *caseloadv1alpha1.Allocati
 		}
 		if len(entries) > ledger.MaxEntries {
 			return nil, nil, apierrors.NewServiceUnavailable(fmt.Sprintf(
-				"namespace %s has %d allocations in flight, more than its ledger holds (%d): try again in a minute", namespace, len(entries), ledger.MaxEntries))
+				"team %s has %d allocations in flight, more than its ledger holds (%d): try again in a minute", key.Name, len(entries), ledger.MaxEntries))
 		}
 		if equality.Semantic.DeepEqual(entries, current.Spec.Reservations) || (len(entries) == 0 && len(current.Spec.Reservations) == 0) {
 			return current, outcomes, nil
@@ -161,30 +162,30 @@ func (w *ledgerWriter) commit(namespace string, known *caseloadv1alpha1.Allocati
 			case <-time.After(conflictBackoff(attempt)):
 			case <-ctx.Done():
 			}
-			if current, err = w.live(ctx, namespace); err != nil {
+			if current, err = w.live(ctx, key); err != nil {
 				return nil, nil, unavailable(err)
 			}
 		default:
-			return nil, nil, unavailable(fmt.Errorf("record %d allocations in the ledger of %s after %d attempts: %w", len(batch), namespace, attempt, err))
+			return nil, nil, unavailable(fmt.Errorf("record %d allocations in the ledger of team %s after %d attempts: %w", len(batch), key.Name, attempt, err))
 		}
 	}
 }
 
 // freshest is the newer of this replica's own last copy of the ledger and the cache's.
-func (w *ledgerWriter) freshest(ctx context.Context, namespace string, known *caseloadv1alpha1.AllocationLedger) (*caseloadv1alpha1.AllocationLedger, error) {
+func (w *ledgerWriter) freshest(ctx context.Context, key types.NamespacedName, known *caseloadv1alpha1.AllocationLedger) (*caseloadv1alpha1.AllocationLedger, error) {
 	cached := &caseloadv1alpha1.AllocationLedger{}
-	err := w.Cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: caseloadv1alpha1.LedgerName}, cached)
+	err := w.Cache.Get(ctx, key, cached)
 	switch {
 	case apierrors.IsNotFound(err):
 		cached = nil
 	case err != nil:
-		return nil, fmt.Errorf("read the allocation ledger of %s: %w", namespace, err)
+		return nil, fmt.Errorf("read the allocation ledger of team %s: %w", key.Name, err)
 	}
 	switch {
 	case cached == nil && known == nil:
 		// No ledger seen yet: the write creates it, or conflicts and reads the one there is.
 		l := &caseloadv1alpha1.AllocationLedger{}
-		l.Namespace, l.Name = namespace, caseloadv1alpha1.LedgerName
+		l.Namespace, l.Name = key.Namespace, key.Name
 		return l, nil
 	case cached == nil:
 		return known.DeepCopy(), nil
@@ -195,15 +196,15 @@ func (w *ledgerWriter) freshest(ctx context.Context, namespace string, known *ca
 }
 
 // live reads the ledger from the apiserver, after a conflict.
-func (w *ledgerWriter) live(ctx context.Context, namespace string) (*caseloadv1alpha1.AllocationLedger, error) {
+func (w *ledgerWriter) live(ctx context.Context, key types.NamespacedName) (*caseloadv1alpha1.AllocationLedger, error) {
 	l := &caseloadv1alpha1.AllocationLedger{}
-	err := w.Live.Get(ctx, client.ObjectKey{Namespace: namespace, Name: caseloadv1alpha1.LedgerName}, l)
+	err := w.Live.Get(ctx, key, l)
 	if apierrors.IsNotFound(err) {
-		l.Namespace, l.Name = namespace, caseloadv1alpha1.LedgerName
+		l.Namespace, l.Name = key.Namespace, key.Name
 		return l, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read the allocation ledger of %s: %w", namespace, err)
+		return nil, fmt.Errorf("read the allocation ledger of team %s: %w", key.Name, err)
 	}
 	return l, nil
 }

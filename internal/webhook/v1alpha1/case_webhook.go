@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,7 +40,7 @@ var caseKind = schema.GroupKind{Group: caseloadv1alpha1.GroupVersion.Group, Kind
 
 // CaseValidator decides allocations: a create or update of a Case that gives it a new lead or
 // co-worker, or adds to the weight of a held case. It reads the team from the cache, asks the
-// policy engine, and records what it admits in the council's allocation ledger, a batch of
+// policy engine, and records what it admits in the team's allocation ledger, a batch of
 // concurrent allocations at a time, with compare-and-swap, so that racing allocations through
 // several replicas cannot both pass when only one fits.
 type CaseValidator struct {
@@ -157,7 +158,7 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 	return warnings, err
 }
 
-// allocate decides the allocation against the cache and the council's ledger and, unless the
+// allocate decides the allocation against the cache and the team's ledger and, unless the
 // request is a dry run, records it in the ledger with the batch it joins; after a lost
 // compare-and-swap the batch is decided again with the fresher ledger.
 func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, before *policy.Case, after policy.Case, joiners []policy.Joining) (admission.Warnings, error) {
@@ -259,14 +260,14 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 
 	if dryRun {
 		// A dry run writes nothing: it is decided against the freshest ledger there is, alone.
-		current, err := v.ledger().freshest(ctx, c.Namespace, nil)
+		current, err := v.ledger().freshest(ctx, ledgerOf(c), nil)
 		if err != nil {
 			return nil, unavailable(err)
 		}
 		_, err = decide(ctx, current.Spec.Reservations)
 		return warnings, err
 	}
-	if err := v.ledger().submit(ctx, c.Namespace, decide); err != nil {
+	if err := v.ledger().submit(ctx, ledgerOf(c), decide); err != nil {
 		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
 			return warnings, err
 		}
@@ -295,12 +296,17 @@ func (v *CaseValidator) release(ctx context.Context, c *caseloadv1alpha1.Case, l
 	}
 	ctx, cancel := context.WithTimeout(ctx, ledgerBudget)
 	defer cancel()
-	err = v.ledger().submit(ctx, c.Namespace, func(_ context.Context, entries []caseloadv1alpha1.Reservation) ([]caseloadv1alpha1.Reservation, error) {
+	err = v.ledger().submit(ctx, ledgerOf(c), func(_ context.Context, entries []caseloadv1alpha1.Reservation) ([]caseloadv1alpha1.Reservation, error) {
 		return ledger.Release(entries, c.Name, gone), nil
 	})
 	if err != nil {
 		v.Log.Error(err, "reservations not released; they lapse on their own", "case", c.Name, "namespace", c.Namespace)
 	}
+}
+
+// ledgerOf names the AllocationLedger of the case's team.
+func ledgerOf(c *caseloadv1alpha1.Case) types.NamespacedName {
+	return types.NamespacedName{Namespace: c.Namespace, Name: c.Spec.Team}
 }
 
 // joinersOutsideCache reads the joiners the cache does not show as practitioners of the team:

@@ -67,11 +67,11 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 			p.Name, plural(len(held), "open case"), old.Spec.Team, p.Name, p.Spec.Team, mustMove(held)))
 }
 
-// reserved lists the open cases of the practitioner's team that the council's ledger (read
-// live) has just allocated to them, and that the apiserver confirms they hold: allocations the
+// reserved lists the open cases of the practitioner's team that its ledger (read live) has
+// just allocated to them, and that the apiserver confirms they hold: allocations the
 // cache may not show yet.
 func (v *PractitionerValidator) reserved(ctx context.Context, p *caseloadv1alpha1.Practitioner) ([]string, error) {
-	l, err := snapshot.Ledger(ctx, v.Live, p.Namespace)
+	l, err := snapshot.Ledger(ctx, v.Live, p.Namespace, p.Spec.Team)
 	if err != nil {
 		return nil, unavailable(err)
 	}

@@ -204,11 +204,11 @@ func (k *council) team(name string) *caseloadv1alpha1.Team {
 	return &t
 }
 
-// reservations are the entries of the council's allocation ledger, read from the apiserver.
+// reservations are the entries of team north's allocation ledger, read from the apiserver.
 func (k *council) reservations() []caseloadv1alpha1.Reservation {
 	k.t.Helper()
 	var l caseloadv1alpha1.AllocationLedger
-	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: caseloadv1alpha1.LedgerName}, &l)
+	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: "north"}, &l)
 	if err != nil && !apierrors.IsNotFound(err) {
 		k.t.Fatal(err)
 	}
