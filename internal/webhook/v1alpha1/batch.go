@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/types"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
@@ -57,7 +57,7 @@ type ledgerWriter struct {
 	Cases func(ctx context.Context, namespace, name string) *caseloadv1alpha1.Case
 	Now   func() time.Time
 
-	mu       sync.Mutex
+	mu      sync.Mutex
 	ledgers map[types.NamespacedName]*ledgerQueue
 }
 
