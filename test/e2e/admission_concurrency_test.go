@@ -157,17 +157,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	}
 
 	// What the apiserver holds agrees: three cases, three reservations.
-	var cases caseloadv1alpha1.CaseList
-	if err := env.Client.List(ctx, &cases, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	held := 0
-	for _, c := range cases.Items {
-		if c.Spec.AllocatedTo == "jo-bloggs" {
-			held++
-		}
-	}
-	if held != 3 {
+	if held := allocatedTo(t, env, ns, "jo-bloggs"); held != 3 {
 		t.Errorf("the apiserver holds %d cases allocated to jo-bloggs, want 3", held)
 	}
 	var ledger caseloadv1alpha1.AllocationLedger
@@ -262,15 +252,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 			kimAdmitted.Add(1)
 		}
 	}
-	if err := env.Client.List(ctx, &cases, client.InNamespace(ns)); err != nil {
-		t.Fatal(err)
-	}
-	kims := 0
-	for _, c := range cases.Items {
-		if c.Spec.AllocatedTo == "kim" {
-			kims++
-		}
-	}
+	kims := allocatedTo(t, env, ns, "kim")
 	if kims != 3 {
 		t.Errorf("after the race with the leader killed, the apiserver holds %d cases allocated to kim, want 3", kims)
 	}
@@ -281,4 +263,20 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	t.Logf("One allocation at a time: %v", alone)
 	t.Logf("Admission under concurrency: N=%d, admitted=%d, denied=%d, ledger conflicts retried=%v, per-request p50=%v p99=%v, all %d in %v",
 		allocations, admitted, denied, conflicts, p50.Round(time.Millisecond), p99.Round(time.Millisecond), allocations, wall.Round(time.Millisecond))
+}
+
+// allocatedTo counts the cases the apiserver holds allocated to a practitioner.
+func allocatedTo(t *testing.T, env *testenv.Env, ns, practitioner string) int {
+	t.Helper()
+	var cases caseloadv1alpha1.CaseList
+	if err := env.Client.List(context.Background(), &cases, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range cases.Items {
+		if c.Spec.AllocatedTo == practitioner {
+			n++
+		}
+	}
+	return n
 }
