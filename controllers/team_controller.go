@@ -19,8 +19,8 @@ import (
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
-// TeamReconciler keeps a Team's status current: its totals, unallocated and overdue work, the
-// allocation ledger (dropping expired reservations), and every selecting quota's audit of it.
+// TeamReconciler keeps a Team's status current: its totals, capacity and the bound that sets it,
+// unallocated and overdue work, cases needing cover, and every selecting quota's audit of it.
 type TeamReconciler struct {
 	Client    client.Client
 	Clock     clock.PassiveClock

@@ -179,16 +179,6 @@ func ParsePolicies(quotas []v1alpha1.CaseloadQuota) (policies []*policy.Policy, 
 	return policies, unparsable
 }
 
-// Member returns the engine's view of a practitioner of the team, and whether there is one.
-func (s *Snapshot) Member(name string) (policy.Member, bool) {
-	for _, m := range s.View.Members {
-		if m.Practitioner.Name == name {
-			return m, true
-		}
-	}
-	return policy.Member{}, false
-}
-
 // Calendars finds the calendar of each council: the IANA time zone its Namespace names in the
 // caseload.dev/time-zone annotation, else Default (the manager's --time-zone).
 type Calendars struct {
