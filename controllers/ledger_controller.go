@@ -12,6 +12,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/ledger"
+	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
 // LedgerReconciler keeps a council's allocation ledger short: in one write, it drops every entry
@@ -32,13 +33,7 @@ func (r *LedgerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
-	kept := ledger.Prune(l.Spec.Reservations, func(name string) *v1alpha1.Case {
-		var c v1alpha1.Case
-		if err := r.Client.Get(ctx, client.ObjectKey{Namespace: l.Namespace, Name: name}, &c); err != nil || !c.IsOpen() {
-			return nil
-		}
-		return &c
-	}, now)
+	kept := ledger.Prune(l.Spec.Reservations, snapshot.OpenCases(ctx, r.Client, l.Namespace), now)
 	if len(kept) != len(l.Spec.Reservations) || !equality.Semantic.DeepEqual(kept, l.Spec.Reservations) {
 		l.Spec.Reservations = kept
 		// An update with the version read: an allocation admitted meanwhile is never lost.

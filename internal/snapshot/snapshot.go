@@ -18,6 +18,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/index"
+	"caseload.dev/caseload-operator/internal/ledger"
 	"caseload.dev/caseload-operator/internal/policy"
 )
 
@@ -129,6 +130,18 @@ func (s *Snapshot) AddMember(pr policy.Practitioner) {
 		return
 	}
 	s.base.Members = append(s.base.Members, policy.MembersOf([]policy.Practitioner{pr}, s.base.Cases)...)
+}
+
+// OpenCases tells the ledger's pruning what r shows of the namespace's cases: the open Case of
+// that name, or nil when it shows none (not yet created, closed, or gone).
+func OpenCases(ctx context.Context, r client.Reader, namespace string) ledger.Cases {
+	return func(name string) *v1alpha1.Case {
+		var c v1alpha1.Case
+		if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &c); err != nil || !c.IsOpen() {
+			return nil
+		}
+		return &c
+	}
 }
 
 // Reservations are the ledger's entries for team that have not expired by now.

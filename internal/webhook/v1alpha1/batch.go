@@ -15,6 +15,7 @@ import (
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/ledger"
+	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
 // The ledger's writes are batched, as Kubernetes' ResourceQuota admission batches the requests
@@ -53,9 +54,7 @@ type ledgerWriter struct {
 	Cache  client.Reader
 	Live   client.Reader
 	Client client.Client
-	// Cases tells pruning what the cache shows of a case.
-	Cases func(ctx context.Context, namespace, name string) *caseloadv1alpha1.Case
-	Now   func() time.Time
+	Now    func() time.Time
 
 	mu      sync.Mutex
 	ledgers map[types.NamespacedName]*ledgerQueue
@@ -130,7 +129,7 @@ func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.
 	}
 	for attempt := 1; ; attempt++ {
 		now := w.Now()
-		entries := ledger.Prune(current.Spec.Reservations, func(name string) *caseloadv1alpha1.Case { return w.Cases(ctx, key.Namespace, name) }, now)
+		entries := ledger.Prune(current.Spec.Reservations, snapshot.OpenCases(ctx, w.Cache, key.Namespace), now)
 		outcomes := make([]error, len(batch))
 		for i, j := range batch {
 			next, err := j.decide(ctx, entries)

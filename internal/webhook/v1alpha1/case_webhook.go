@@ -68,14 +68,7 @@ type CaseValidator struct {
 // ledger is the batching writer of the councils' ledgers.
 func (v *CaseValidator) ledger() *ledgerWriter {
 	v.writerOnce.Do(func() {
-		v.writer = &ledgerWriter{Cache: v.Cache, Live: v.Live, Client: v.Client, Now: v.now,
-			Cases: func(ctx context.Context, namespace, name string) *caseloadv1alpha1.Case {
-				var c caseloadv1alpha1.Case
-				if err := v.Cache.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &c); err != nil || !c.IsOpen() {
-					return nil
-				}
-				return &c
-			}}
+		v.writer = &ledgerWriter{Cache: v.Cache, Live: v.Live, Client: v.Client, Now: v.now}
 	})
 	return v.writer
 }
@@ -87,7 +80,8 @@ func (v *CaseValidator) ValidateCreate(ctx context.Context, c *caseloadv1alpha1.
 	return v.validate(ctx, nil, c)
 }
 
-// ValidateUpdate decides an update that adds a lead or co-worker; other updates pass.
+// ValidateUpdate decides an update that adds a lead or co-worker, or adds to the weight of a held
+// case; other updates pass (and a release gives up their reservations).
 func (v *CaseValidator) ValidateUpdate(ctx context.Context, old, c *caseloadv1alpha1.Case) (admission.Warnings, error) {
 	return v.validate(ctx, old, c)
 }

@@ -1,5 +1,5 @@
 // Package v1alpha1 holds the admission webhooks of caseload.dev/v1alpha1: the Case validator
-// that decides allocations against the policy engine and the Team's allocation ledger, the
+// that decides allocations against the policy engine and the team's allocation ledger, the
 // exceptions a manager may approve, and the validators that keep Practitioners, Teams and
 // CaseloadQuotas consistent. The webhooks fetch, ask internal/policy and write the ledger;
 // they decide nothing themselves.
