@@ -107,7 +107,7 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 			}
 		}
 	}
-	if ex := st.Exception; ex != nil && (!ex.ExpiresAt.Time.After(in.Now) || !holds(ec, ex.Practitioner)) {
+	if ex := st.Exception; ex != nil && (!ex.ExpiresAt.Time.After(in.Now) || !policy.ExceptionStands(ec, ex.Practitioner)) {
 		st.Exception = nil
 	}
 	if st.Exception != nil && (next.IsZero() || st.Exception.ExpiresAt.Time.Before(next)) {
@@ -124,23 +124,6 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 		kstatus(&st.Conditions, gen, stalledByZone(in.ZoneProblem), "", in.ZoneProblem)
 	}
 	return st, deadlinePassed, next
-}
-
-// holds reports whether the open case names the practitioner as lead or co-worker. An exception
-// recorded before practitioners were named on it (empty) holds while the case is open.
-func holds(c policy.Case, practitioner string) bool {
-	if !c.Open() {
-		return false
-	}
-	if practitioner == "" {
-		return true
-	}
-	for _, h := range policy.Holders(c) {
-		if h.Name == practitioner {
-			return true
-		}
-	}
-	return false
 }
 
 // deadlineText says how long a case type may wait unallocated under the strictest policy.

@@ -135,6 +135,25 @@ func (t TeamView) Member(name string) (Member, bool) {
 	return Member{}, false
 }
 
+// ExceptionStands reports whether an exception admitted for practitioner still applies to case
+// c: the case is open and they still hold it. Once they give it up, the exception ends with them.
+// An exception that names nobody (recorded before exceptions named their practitioner) stands
+// while the case is open.
+func ExceptionStands(c Case, practitioner string) bool {
+	if !c.Open() {
+		return false
+	}
+	if practitioner == "" {
+		return true
+	}
+	for _, h := range Holders(c) {
+		if h.Name == practitioner {
+			return true
+		}
+	}
+	return false
+}
+
 // ExceptionDays is how long an exception admitting the decision lasts: the shortest maxDays of
 // the policies whose denials it overrides. It is 0 when no policy is involved.
 func ExceptionDays(policies []*Policy, d Decision) int {

@@ -117,3 +117,31 @@ func TestExceptionDaysIsTheShortestOfThePoliciesOverridden(t *testing.T) {
 		t.Errorf("ExceptionDays with no denials = %d, want 0", got)
 	}
 }
+
+func TestAnExceptionStandsWhileItsPractitionerHoldsTheCase(t *testing.T) {
+	c := caseOf("c-1", "ChildInNeed")
+	c.AllocatedTo, c.CoWorkers = "jo", []string{"ali"}
+	closed := c
+	closed.ClosedOn = MustParseDay("2026-11-20")
+	for _, tc := range []struct {
+		name         string
+		c            Case
+		practitioner string
+		want         bool
+	}{
+		{"the lead it was approved for", c, "jo", true},
+		{"a co-worker it was approved for", c, "ali", true},
+		{"someone who gave the case up", c, "sam", false},
+		{"the case is closed", closed, "jo", false},
+		{"an exception naming nobody, on an open case", c, "", true},
+		{"an exception naming nobody, on a closed case", closed, "", false},
+	} {
+		if got := ExceptionStands(tc.c, tc.practitioner); got != tc.want {
+			t.Errorf("%s: ExceptionStands = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	d := Decision{Denials: []Finding{{Kind: "Team", Name: "north"}, {Kind: "Practitioner", Name: "jo"}}}
+	if d.OverCap() != "jo" || (Decision{Denials: []Finding{{Kind: "Team", Name: "north"}}}).OverCap() != "" {
+		t.Errorf("OverCap names the first practitioner the denials name, and nobody for a team's denial")
+	}
+}

@@ -264,6 +264,17 @@ func (d Decision) Exceptable() bool {
 	return true
 }
 
+// OverCap names the practitioner an exception admitting the decision takes above the cap: the
+// first practitioner its denials name; empty when they name none.
+func (d Decision) OverCap() string {
+	for _, f := range d.Denials {
+		if f.Kind == "Practitioner" {
+			return f.Name
+		}
+	}
+	return ""
+}
+
 // Reason is the denial message: every reason, one after another.
 func (d Decision) Reason() string {
 	msgs := make([]string, 0, len(d.Denials))

@@ -235,7 +235,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 				return nil, denialWithException(c, joiners, d, notApprover(req.UserInfo.Username, c.Namespace))
 			}
 			exception = approvedException(req.UserInfo.Username, reason, policy.ExceptionDays(snap.Policies, d), now)
-			exception.Practitioner = overCap(d)
+			exception.Practitioner = d.OverCap()
 			warnings = append(warnings, fmt.Sprintf("admitted above the cap by exception approved by %s until %s: %s",
 				req.UserInfo.Username, exception.ExpiresAt.Format(time.DateOnly), d.Reason()))
 		} else if reason != "" {
@@ -331,16 +331,6 @@ func (v *CaseValidator) joinersOutsideCache(ctx context.Context, namespace, team
 		}
 	}
 	return out, nil
-}
-
-// overCap names the practitioner an exception takes above the cap: the first the denials name.
-func overCap(d policy.Decision) string {
-	for _, f := range d.Denials {
-		if f.Kind == "Practitioner" {
-			return f.Name
-		}
-	}
-	return ""
 }
 
 // recordException emits an Event for an exception. The Case of a create has no UID yet (and
