@@ -160,7 +160,8 @@ func (p *Policy) Check(a Allocation) (findings []Finding, warnings []string) {
 		if !c.Covered {
 			msg := fmt.Sprintf("case %s cannot be allocated to %s: grade %s has no cap in this quota, so it allows them no new allocations", a.Case.Name, pr.Name, pr.Grade)
 			if n.Held != nil {
-				msg = fmt.Sprintf("%s would add to what %s carries, but grade %s has no cap in this quota, so it allows them no added weight", desc, pr.Name, pr.Grade)
+				msg = fmt.Sprintf("%s would add to what %s carries, but grade %s has no cap in this quota, so it allows them no added weight: "+
+					"allocate the case to a practitioner of a grade the quota caps first, or add a cap for %s to the quota", desc, pr.Name, pr.Grade, pr.Grade)
 			}
 			add("Practitioner", pr.Name, "practitionerCaps", msg, false)
 			continue
@@ -183,8 +184,11 @@ func (p *Policy) Check(a Allocation) (findings []Finding, warnings []string) {
 			desc = strings.TrimSuffix(desc, ")") + share + ")"
 		}
 		if after > c.Value {
-			add("Practitioner", pr.Name, "practitionerCaps.maxWeight",
-				fmt.Sprintf("%s would take %s to %s of %s (%s)", desc, pr.Name, after, c.Value, c.Explanation),
+			msg := fmt.Sprintf("%s would take %s to %s of %s (%s)", desc, pr.Name, after, c.Value, c.Explanation)
+			if n.Held != nil && !pr.AvailableOn(a.Day) {
+				msg += fmt.Sprintf(": %s cannot take more while away, so allocate the case to someone available before changing it", pr.Name)
+			}
+			add("Practitioner", pr.Name, "practitionerCaps.maxWeight", msg,
 				p.ExceptionMaxPercent > 0 && !exceeds(int64(after), 100, p.ExceptionMaxPercent, int64(c.Value)))
 		} else if band := p.BandOf(after, c.Value); band != v1alpha1.BandGreen {
 			warnings = append(warnings, fmt.Sprintf("case %s takes %s to %s of %s (%d%%): %s under CaseloadQuota %s", a.Case.Name, pr.Name, after, c.Value, percentOf(after, c.Value), band, p.Name))

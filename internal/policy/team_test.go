@@ -262,6 +262,22 @@ func TestEditsThatAddWeightAreDecided(t *testing.T) {
 	}
 	jo.PersonalMax = nil
 
+	// While jo is away, a raise cannot be admitted to them; the denial says what to do instead.
+	jo.Available = false
+	d = decide(high)
+	want = "case c-7 (ChildInNeed, weight 1 -> 1.5) would take jo to 3 of 0 (SocialWorker cap 3 x FTE 1, 0 while unavailable (spec.available is false)): " +
+		"jo cannot take more while away, so allocate the case to someone available before changing it: denied by CaseloadQuota council/points"
+	if d.Reason() != want {
+		t.Errorf("a raise on the case of someone away:\n got %q\nwant %q", d.Reason(), want)
+	}
+	jo.Available = true
+	// A grade the quota does not cap is told how to get the change through.
+	jo.Grade = "TeamManager"
+	d = decide(high)
+	if !strings.HasSuffix(d.Reason(), "so it allows them no added weight: allocate the case to a practitioner of a grade the quota caps first, or add a cap for TeamManager to the quota: denied by CaseloadQuota council/points") {
+		t.Errorf("a raise for a grade the quota does not cap: %q", d.Reason())
+	}
+
 	// A newly qualified lead may not have the case turned into child protection.
 	jo.Grade = "NewlyQualified"
 	d = decide(raise(func(c *Case) { c.Type = "ChildProtection" }))
