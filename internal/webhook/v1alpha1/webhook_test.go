@@ -182,13 +182,18 @@ func (k *council) mustAllocate(name, typ, to string, coWorkers ...string) {
 // update changes a case as kubectl edit would, reading it again if the operator wrote its
 // status in between.
 func (k *council) update(name string, edit func(*caseloadv1alpha1.Case)) error {
+	return k.updateAs(k.c, name, edit)
+}
+
+// updateAs is update as the user of client c.
+func (k *council) updateAs(c client.Client, name string, edit func(*caseloadv1alpha1.Case)) error {
 	for {
-		var c caseloadv1alpha1.Case
-		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: name}, &c); err != nil {
+		var kase caseloadv1alpha1.Case
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: name}, &kase); err != nil {
 			return err
 		}
-		edit(&c)
-		err := k.c.Update(context.Background(), &c)
+		edit(&kase)
+		err := c.Update(context.Background(), &kase)
 		if !apierrors.IsConflict(err) {
 			return err
 		}
