@@ -15,9 +15,9 @@ import (
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
-// LedgerReconciler keeps a council's allocation ledger short: in one write, it drops every entry
-// that has expired or that the caches have shown for long enough (ledger.Prune), keeping an
-// exception until the Case's status records it. Admission prunes the same way whenever it
+// LedgerReconciler keeps a team's allocation ledger short: in one write, it drops every entry
+// that has expired or whose Case the cache shows (ledger.Prune), keeping an exception until the
+// Case's status records it. Admission prunes the same way whenever it
 // writes; this covers the quiet hours in between.
 type LedgerReconciler struct {
 	Client client.Client
@@ -33,9 +33,9 @@ func (r *LedgerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
-	kept := ledger.Prune(l.Spec.Reservations, snapshot.OpenCases(ctx, r.Client, l.Namespace), now)
-	if len(kept) != len(l.Spec.Reservations) || !equality.Semantic.DeepEqual(kept, l.Spec.Reservations) {
-		l.Spec.Reservations = kept
+	pruned := ledger.Prune(l.Spec, snapshot.OpenCases(ctx, r.Client, l.Namespace), now)
+	if !equality.Semantic.DeepEqual(pruned, l.Spec) {
+		l.Spec = pruned
 		// An update with the version read: an allocation admitted meanwhile is never lost.
 		if err := r.Client.Update(ctx, &l); err != nil {
 			if apierrors.IsConflict(err) {
@@ -44,7 +44,7 @@ func (r *LedgerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
-	return requeueAt(now, ledger.NextChange(kept, now)), nil
+	return requeueAt(now, ledger.NextChange(pruned.Reservations, now)), nil
 }
 
 // SetupWithManager watches the ledgers.

@@ -85,14 +85,23 @@ type Reservation struct {
 type AllocationLedgerSpec struct {
 	// reservations are the allocations admitted to the team that the operator's caches may not
 	// show yet, one per practitioner decided for. Admission writes them, a batch of
-	// concurrent allocations at a time, with compare-and-swap; an entry goes once every cache has
-	// had time to show its Case, or when it expires.
+	// concurrent allocations at a time, with compare-and-swap; an entry goes once a cache shows its
+	// Case (see seenThrough), or when it expires.
 	// The list is atomic: only the operator writes it, always whole, so the apiserver need not
 	// track who owns each entry (which would cost more than the write itself).
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=2000
 	Reservations []Reservation `json:"reservations,omitempty"`
+
+	// seenThrough is how far the cache of Cases that last dropped an entry on seeing its Case
+	// had come: the highest resourceVersion among those Cases. An entry may go as soon as one
+	// cache shows its Case, because a replica counts this ledger only once its own cache of
+	// Cases has come as far as this.
+	// +optional
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^[0-9]*$`
+	SeenThrough string `json:"seenThrough,omitempty"`
 }
 
 // AllocationLedger is the operator's record of allocations in flight to one team: admitted by the

@@ -1,5 +1,4 @@
-// Package ledger holds the rules of the allocation ledger, the AllocationLedger each council's
-// namespace has: which entries an admitted allocation adds, which a change replaces, and when an
+// Package ledger holds the rules of the allocation ledger, the AllocationLedger each team has: which entries an admitted allocation adds, which a change replaces, and when an
 // entry may go. The admission webhook writes the ledger and the operator prunes it; both follow
 // these pure functions, so they never disagree about what is in flight.
 //
@@ -11,6 +10,7 @@
 package ledger
 
 import (
+	"strconv"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,16 +19,15 @@ import (
 	"caseload.dev/caseload-operator/internal/policy"
 )
 
-// TTL is how long an entry counts at most. It must outlast the time from admission to every
-// cache showing the Case (normally well under a second, seconds under load or after a watch
-// restart), since until then the entry is the only record of the allocation. An entry whose
-// Case never came (its create failed after admission) holds its room no longer than this.
+// TTL is how long an entry counts at most. It must outlast the time from admission to a cache
+// showing the Case (normally well under a second, seconds under load or after a watch restart),
+// since until then the entry is the only record of the allocation. An entry whose Case never
+// came (its create failed after admission) holds its room no longer than this.
 const TTL = 2 * time.Minute
 
-// SeenGrace is how long an entry is kept after the cache of the replica that prunes it shows
-// its Case at the entry's generation: long enough for every other replica's cache to show it
-// too, so that a burst of allocations into one council leaves a short ledger behind it.
-const SeenGrace = 2 * time.Second
+// Recheck is how soon the operator looks again at a ledger whose entries no cache has shown yet,
+// when nothing else happens to the ledger meanwhile.
+const Recheck = time.Second
 
 // MaxEntries is the size limit of the ledger in the CRD schema (spec.reservations MaxItems).
 // More entries in flight than that in one council is more than two minutes of its allocations;
@@ -101,47 +100,70 @@ func Release(current []v1alpha1.Reservation, c string, gone map[string]bool) []v
 type Cases func(name string) *v1alpha1.Case
 
 // Prune is the ledger at now without the entries that no longer need to count:
-//   - an entry whose Case the cache has shown at its generation or later for SeenGrace (every
-//     cache shows it by then, and the cache counts it);
+//   - an entry whose Case the cache shows at its generation or later: the cache counts it now.
+//     seenThrough then moves on to that Case's resourceVersion, and every other replica counts
+//     the ledger only once its own cache has come as far (snapshot.CaseProgress), so no cache
+//     misses both the entry and the Case;
 //   - an expired entry.
 //
 // An entry carrying an exception stays, expired or not, until the Case's status has recorded the
 // exception (or the exception itself lapses, or the case is gone), so an approval is never lost
 // while the operator was away.
-func Prune(entries []v1alpha1.Reservation, cases Cases, now time.Time) []v1alpha1.Reservation {
-	var out []v1alpha1.Reservation
-	for _, r := range entries {
-		young := now.Before(r.AdmittedAt.Add(SeenGrace))
-		if young && r.ExpiresAt.Time.After(now) {
-			out = append(out, r) // within its grace: kept, with no need to look the case up
-			continue
-		}
+func Prune(spec v1alpha1.AllocationLedgerSpec, cases Cases, now time.Time) v1alpha1.AllocationLedgerSpec {
+	out := v1alpha1.AllocationLedgerSpec{SeenThrough: spec.SeenThrough}
+	through := ParseVersion(spec.SeenThrough)
+	for _, r := range spec.Reservations {
 		c := cases(r.Case)
 		if ex := r.Exception; ex != nil && ex.ExpiresAt.Time.After(now) && c != nil &&
 			(c.Status.Exception == nil || !c.Status.Exception.ApprovedAt.Equal(&ex.ApprovedAt)) {
-			out = append(out, r)
+			out.Reservations = append(out.Reservations, r)
 			continue
 		}
 		if !r.ExpiresAt.Time.After(now) {
 			continue
 		}
-		if c != nil && r.Generation > 0 && c.Generation >= r.Generation {
-			continue // the caches have had SeenGrace to show it
+		if rv := seen(c, r); rv > 0 {
+			through = max(through, rv)
+			continue
 		}
-		out = append(out, r)
+		out.Reservations = append(out.Reservations, r)
+	}
+	if through > 0 {
+		out.SeenThrough = strconv.FormatUint(through, 10)
 	}
 	return out
 }
 
-// NextChange is when Prune would next drop an entry with no other event, after now: the
-// earliest expiry, or the end of an entry's SeenGrace. Zero when the ledger is empty.
+// seen is the resourceVersion of c when it shows the case of r at r's generation or later; 0
+// when it does not, or when its resourceVersion is not one a watermark can be made of.
+func seen(c *v1alpha1.Case, r v1alpha1.Reservation) uint64 {
+	if c == nil || r.Generation == 0 || c.Generation < r.Generation {
+		return 0
+	}
+	return ParseVersion(c.ResourceVersion)
+}
+
+// ParseVersion reads a resourceVersion as the counter an etcd-backed apiserver issues: opaque to
+// clients, but increasing, and delivered in order by one watch. 0 when it is not one.
+func ParseVersion(rv string) uint64 {
+	v, err := strconv.ParseUint(rv, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return v
+}
+
+// NextChange is when the operator should next look at the ledger with no other event, after
+// now: the earliest expiry, or Recheck from now while an entry waits for a cache to show its
+// Case. Zero when the ledger is empty.
 func NextChange(entries []v1alpha1.Reservation, now time.Time) time.Time {
-	var at time.Time
+	if len(entries) == 0 {
+		return time.Time{}
+	}
+	at := now.Add(Recheck)
 	for _, r := range entries {
-		for _, t := range []time.Time{r.ExpiresAt.Time, r.AdmittedAt.Add(SeenGrace)} {
-			if t.After(now) && (at.IsZero() || t.Before(at)) {
-				at = t
-			}
+		if t := r.ExpiresAt.Time; t.After(now) && t.Before(at) {
+			at = t
 		}
 	}
 	return at

@@ -66,40 +66,54 @@ func TestEntriesRecordWhatEveryQuotaNeeds(t *testing.T) {
 	}
 }
 
-// TestPrune: an entry goes when it expires, or once the cache has shown its Case at its
-// generation for SeenGrace; an exception stays until the Case's status records it.
+// TestPrune: an entry goes when it expires, or as soon as the cache shows its Case at its
+// generation, and seenThrough then names the newest of those Cases' resourceVersions; an
+// exception stays until the Case's status records it.
 func TestPrune(t *testing.T) {
 	ex := &v1alpha1.CaseException{ApprovedAt: metav1.NewTime(now.Add(-time.Hour)), ExpiresAt: metav1.NewTime(now.Add(24 * time.Hour))}
 	withException := func(r v1alpha1.Reservation) v1alpha1.Reservation { r.Exception = ex; return r }
 	cases := map[string]*v1alpha1.Case{}
-	seen := func(name string, gen int64, recorded bool) {
+	seen := func(name string, gen int64, rv string, recorded bool) {
 		c := &v1alpha1.Case{}
-		c.Name, c.Generation = name, gen
+		c.Name, c.Generation, c.ResourceVersion = name, gen, rv
 		if recorded {
 			c.Status.Exception = ex.DeepCopy()
 		}
 		cases[name] = c
 	}
-	seen("seen-long-ago", 1, false)
-	seen("seen-just-now", 1, false)
-	seen("older-generation", 0, false)
-	seen("exception-unrecorded", 1, false)
-	seen("exception-recorded", 1, true)
+	seen("seen", 1, "70", false)
+	seen("seen-later", 1, "95", false)
+	seen("older-generation", 0, "99", false)
+	seen("opaque-version", 1, "not-a-counter", false)
+	seen("exception-unrecorded", 1, "98", false)
+	seen("exception-recorded", 1, "90", true)
 	entries := []v1alpha1.Reservation{
 		entry("unseen", "jo", "not-cached", time.Second),
 		entry("expired", "jo", "never-came", TTL+time.Second),
-		entry("seen-long-ago", "jo", "seen-long-ago", SeenGrace),
-		entry("seen-just-now", "jo", "seen-just-now", SeenGrace-time.Second),
+		entry("seen", "jo", "seen", 0),
+		entry("seen-later", "jo", "seen-later", time.Second),
 		entry("older-generation", "jo", "older-generation", time.Minute),
+		entry("opaque-version", "jo", "opaque-version", time.Minute),
 		withException(entry("exception-unrecorded", "jo", "exception-unrecorded", TTL+time.Minute)),
-		withException(entry("exception-recorded", "jo", "exception-recorded", SeenGrace)),
+		withException(entry("exception-recorded", "jo", "exception-recorded", time.Second)),
 	}
-	got := ids(Prune(entries, func(name string) *v1alpha1.Case { return cases[name] }, now))
-	want := []string{"unseen/jo", "seen-just-now/jo", "older-generation/jo", "exception-unrecorded/jo"}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("Prune kept %v, want %v", got, want)
+	lookup := func(name string) *v1alpha1.Case { return cases[name] }
+	got := Prune(v1alpha1.AllocationLedgerSpec{Reservations: entries, SeenThrough: "60"}, lookup, now)
+	want := []string{"unseen/jo", "older-generation/jo", "opaque-version/jo", "exception-unrecorded/jo"}
+	if !reflect.DeepEqual(ids(got.Reservations), want) {
+		t.Errorf("Prune kept %v, want %v", ids(got.Reservations), want)
 	}
-	if at := NextChange(entries[3:4], now); !at.Equal(now.Add(time.Second)) {
-		t.Errorf("NextChange = %v, want the end of seen-just-now's grace, a second from now", at)
+	if got.SeenThrough != "95" {
+		t.Errorf("seenThrough = %q, want 95, the newest Case whose sight dropped an entry", got.SeenThrough)
+	}
+	// The watermark never goes back, and nothing dropped leaves it as it was.
+	if again := Prune(v1alpha1.AllocationLedgerSpec{Reservations: entries[:1], SeenThrough: "120"}, lookup, now); again.SeenThrough != "120" {
+		t.Errorf("seenThrough = %q after a prune that dropped nothing, want 120 kept", again.SeenThrough)
+	}
+	if at := NextChange(got.Reservations, now); !at.Equal(now.Add(Recheck)) {
+		t.Errorf("NextChange = %v, want a look again after Recheck", at)
+	}
+	if at := NextChange([]v1alpha1.Reservation{entry("expiring", "jo", "x", TTL-time.Millisecond)}, now); !at.Equal(now.Add(time.Millisecond)) {
+		t.Errorf("NextChange = %v, want the expiry a millisecond from now", at)
 	}
 }

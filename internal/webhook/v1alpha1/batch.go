@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"time"
 
@@ -29,10 +28,17 @@ import (
 // The ledger is read from the freshest copy this replica has, its own last write or the
 // cache's, whichever is newer. It is re-read from the apiserver only when the write conflicts
 // (another replica or the operator wrote first), and then the whole batch is decided again.
+// Either way it is counted only once this replica's cache of Cases has come as far as the
+// ledger's seenThrough: an entry another replica dropped on seeing its Case is then seen here too.
 
 // ledgerBudget bounds a batch's compare-and-swap retries, inside the webhook's timeoutSeconds
 // (15) with room for the apiserver's own overhead.
 const ledgerBudget = 10 * time.Second
+
+// catchUp bounds the wait for this replica's cache of Cases to come as far as a ledger's
+// seenThrough. Caches are milliseconds apart; one still behind after this is stuck (its watch
+// restarting), and the batch is refused with "try again" rather than decided blind.
+const catchUp = 2 * time.Second
 
 // A job decides against the ledger's entries as they stand, and returns them as they should be:
 // unchanged when it adds nothing (refused, or a dry run). It is called again with fresher
@@ -52,6 +58,7 @@ type ledgerQueue struct {
 // ledgerWriter batches the writes of every team's ledger.
 type ledgerWriter struct {
 	Cache  client.Reader
+	Seen   *snapshot.CaseProgress
 	Live   client.Reader
 	Client client.Client
 	Now    func() time.Time
@@ -128,8 +135,12 @@ func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.
 		return nil, nil, unavailable(err)
 	}
 	for attempt := 1; ; attempt++ {
+		if err := w.caughtUp(ctx, current); err != nil {
+			return nil, nil, err
+		}
 		now := w.Now()
-		entries := ledger.Prune(current.Spec.Reservations, snapshot.OpenCases(ctx, w.Cache, key.Namespace), now)
+		pruned := ledger.Prune(current.Spec, snapshot.OpenCases(ctx, w.Cache, key.Namespace), now)
+		entries := pruned.Reservations
 		outcomes := make([]error, len(batch))
 		for i, j := range batch {
 			next, err := j.decide(ctx, entries)
@@ -142,11 +153,12 @@ func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.
 			return nil, nil, apierrors.NewServiceUnavailable(fmt.Sprintf(
 				"team %s has %d allocations in flight, more than its ledger holds (%d): try again in a minute", key.Name, len(entries), ledger.MaxEntries))
 		}
-		if equality.Semantic.DeepEqual(entries, current.Spec.Reservations) || (len(entries) == 0 && len(current.Spec.Reservations) == 0) {
+		pruned.Reservations = entries
+		if equality.Semantic.DeepEqual(pruned, current.Spec) || (len(entries) == 0 && len(current.Spec.Reservations) == 0) {
 			return current, outcomes, nil
 		}
 		next := current.DeepCopy()
-		next.Spec.Reservations = entries
+		next.Spec = pruned
 		if next.ResourceVersion == "" {
 			err = w.Client.Create(ctx, next)
 		} else {
@@ -168,6 +180,16 @@ func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.
 			return nil, nil, unavailable(fmt.Errorf("record %d allocations in the ledger of team %s after %d attempts: %w", len(batch), key.Name, attempt, err))
 		}
 	}
+}
+
+// caughtUp waits until this replica's cache of Cases shows every Case whose entry l has dropped.
+func (w *ledgerWriter) caughtUp(ctx context.Context, l *caseloadv1alpha1.AllocationLedger) error {
+	ctx, cancel := context.WithTimeout(ctx, catchUp)
+	defer cancel()
+	if err := w.Seen.Reach(ctx, l.Spec.SeenThrough); err != nil {
+		return unavailable(fmt.Errorf("the allocation ledger of team %s: %w", l.Name, err))
+	}
+	return nil
 }
 
 // freshest is the newer of this replica's own last copy of the ledger and the cache's.
@@ -212,9 +234,8 @@ func (w *ledgerWriter) live(ctx context.Context, key types.NamespacedName) (*cas
 // apiserver backed by etcd issues increasing integers; anything else counts as not newer, so the
 // cache's copy is used and a conflict corrects it.
 func newer(a, b string) bool {
-	x, err1 := strconv.ParseUint(a, 10, 64)
-	y, err2 := strconv.ParseUint(b, 10, 64)
-	return err1 == nil && err2 == nil && x > y
+	x, y := ledger.ParseVersion(a), ledger.ParseVersion(b)
+	return x > 0 && y > 0 && x > y
 }
 
 // conflictBackoff is a short random pause before deciding again after a lost race, so that

@@ -51,6 +51,9 @@ type CaseValidator struct {
 	Live client.Reader
 	// Client writes the ledger.
 	Client client.Client
+	// Seen is how far Cache has come with Cases: a ledger counts only once it has come as far as
+	// the ledger's seenThrough.
+	Seen *snapshot.CaseProgress
 	// Approvals decides who may approve exceptions.
 	Approvals Approvals
 	// Calendars gives each council's calendar: which day it is there.
@@ -68,7 +71,7 @@ type CaseValidator struct {
 // ledger is the batching writer of the councils' ledgers.
 func (v *CaseValidator) ledger() *ledgerWriter {
 	v.writerOnce.Do(func() {
-		v.writer = &ledgerWriter{Cache: v.Cache, Live: v.Live, Client: v.Client, Now: v.now}
+		v.writer = &ledgerWriter{Cache: v.Cache, Seen: v.Seen, Live: v.Live, Client: v.Client, Now: v.now}
 	})
 	return v.writer
 }
@@ -257,6 +260,9 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		current, err := v.ledger().freshest(ctx, ledgerOf(c), nil)
 		if err != nil {
 			return nil, unavailable(err)
+		}
+		if err := v.ledger().caughtUp(ctx, current); err != nil {
+			return nil, err
 		}
 		_, err = decide(ctx, current.Spec.Reservations)
 		return warnings, err

@@ -237,3 +237,47 @@ func TestTheLedgerIsRightAfterAMoveAndAnUnallocation(t *testing.T) {
 			c.Status.ObservedGeneration == c.Generation && c.Status.Exception == nil
 	})
 }
+
+// TestALedgerCountsOnlyOnceTheCacheHasComeAsFar: an entry leaves the ledger as soon as one cache
+// shows its Case, and the ledger's seenThrough says how far that cache had come. A replica
+// decides against the ledger only once its own cache of Cases has come as far. Here the
+// watermark is written far ahead of any cache: the allocation is refused with "try again" and
+// nothing is created; with the watermark where this replica's cache is, it is decided.
+func TestALedgerCountsOnlyOnceTheCacheHasComeAsFar(t *testing.T) {
+	k := newCouncil(t)
+	k.quota("safeguarding", safeguarding(caseloadv1alpha1.EnforcementDeny))
+	k.practitioner("jo", "north", "SocialWorker")
+	k.mustAllocate("c-1", "ChildInNeed", "jo")
+	eventually(t, "the entry of c-1 dropped once the cache shows the case, and the watermark set", func() bool {
+		var l caseloadv1alpha1.AllocationLedger
+		return env.Client.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: "north"}, &l) == nil &&
+			len(l.Spec.Reservations) == 0 && l.Spec.SeenThrough != ""
+	})
+
+	setSeenThrough := func(rv string) {
+		t.Helper()
+		var l caseloadv1alpha1.AllocationLedger
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: "north"}, &l); err != nil {
+			t.Fatal(err)
+		}
+		l.Spec.SeenThrough = rv
+		if err := env.Client.Update(context.Background(), &l); err != nil {
+			t.Fatalf("writing the ledger's seenThrough: %v", err)
+		}
+		eventually(t, "the manager's cache shows seenThrough "+rv, func() bool {
+			var cached caseloadv1alpha1.AllocationLedger
+			return cache.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: "north"}, &cached) == nil && cached.Spec.SeenThrough == rv
+		})
+	}
+	setSeenThrough("999999999999")
+	err := k.allocate("c-2", "ChildInNeed", "jo")
+	if err == nil || !strings.Contains(err.Error(), "try again") || !strings.Contains(err.Error(), "not yet 999999999999") {
+		t.Fatalf("allocating against a ledger pruned by a cache far ahead: got %v, want a refusal saying to try again", err)
+	}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: "c-2"}, &caseloadv1alpha1.Case{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("c-2 exists after its allocation was refused: %v", err)
+	}
+
+	setSeenThrough("1")
+	k.mustAllocate("c-2", "ChildInNeed", "jo")
+}

@@ -31,7 +31,9 @@ const mustMoveShown = 10
 // delete one who still holds open cases: the cases would be left with a lead nobody can find.
 type PractitionerValidator struct {
 	Cache client.Reader
-	Live  client.Reader
+	// Seen is how far Cache has come with Cases (see CaseValidator.Seen).
+	Seen *snapshot.CaseProgress
+	Live client.Reader
 }
 
 var _ admission.Validator[*caseloadv1alpha1.Practitioner] = &PractitionerValidator{}
@@ -52,13 +54,24 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 	if err := requireTeam(ctx, v.Cache, v.Live, practitionerKind, p.Namespace, p.Name, p.Spec.Team); err != nil {
 		return nil, err
 	}
+	// An allocation admitted a moment ago may be only in the team's ledger yet. The ledger is
+	// read live, and the cache must have come as far as the ledger's seenThrough: a case whose
+	// entry has gone from the ledger is then in the cache.
+	l, err := snapshot.Ledger(ctx, v.Live, old.Namespace, old.Spec.Team)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	caughtUp, cancel := context.WithTimeout(ctx, catchUp)
+	defer cancel()
+	if err := v.Seen.Reach(caughtUp, l.Spec.SeenThrough); err != nil {
+		return nil, unavailable(fmt.Errorf("the allocation ledger of team %s: %w", l.Name, err))
+	}
 	held, err := v.held(ctx, p)
 	if err != nil {
 		return nil, err
 	}
 	if len(held) == 0 {
-		// An allocation admitted a moment ago may be only in the team's ledger yet.
-		if held, err = v.reserved(ctx, old); err != nil || len(held) == 0 {
+		if held, err = v.reserved(ctx, old, l); err != nil || len(held) == 0 {
 			return nil, err
 		}
 	}
@@ -67,14 +80,10 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 			p.Name, plural(len(held), "open case"), old.Spec.Team, p.Name, p.Spec.Team, mustMove(held)))
 }
 
-// reserved lists the open cases of the practitioner's team that its ledger (read live) has
+// reserved lists the open cases of the practitioner's team that its ledger l (read live) has
 // just allocated to them, and that the apiserver confirms they hold: allocations the
 // cache may not show yet.
-func (v *PractitionerValidator) reserved(ctx context.Context, p *caseloadv1alpha1.Practitioner) ([]string, error) {
-	l, err := snapshot.Ledger(ctx, v.Live, p.Namespace, p.Spec.Team)
-	if err != nil {
-		return nil, unavailable(err)
-	}
+func (v *PractitionerValidator) reserved(ctx context.Context, p *caseloadv1alpha1.Practitioner, l *caseloadv1alpha1.AllocationLedger) ([]string, error) {
 	seen := map[string]bool{}
 	var held []string
 	for _, r := range l.Spec.Reservations {

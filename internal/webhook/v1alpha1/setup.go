@@ -6,6 +6,7 @@
 package v1alpha1
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -63,8 +64,13 @@ func Setup(mgr ctrl.Manager, certsReady <-chan struct{}, cal policy.Calendar) er
 var caseCache = func(mgr ctrl.Manager) client.Reader { return mgr.GetClient() }
 
 func register(mgr ctrl.Manager, cal policy.Calendar) error {
+	seen, err := snapshot.TrackCases(context.Background(), mgr.GetCache())
+	if err != nil {
+		return err
+	}
 	cases := &CaseValidator{
 		Cache:     caseCache(mgr),
+		Seen:      seen,
 		Live:      mgr.GetAPIReader(),
 		Client:    mgr.GetClient(),
 		Approvals: Approvals{Client: mgr.GetClient()},
@@ -78,7 +84,7 @@ func register(mgr ctrl.Manager, cal policy.Calendar) error {
 	mgr.GetWebhookServer().Register(CaseReleasePath, &webhook.Admission{
 		Handler: &CaseReleaser{Cases: cases, Decoder: admission.NewDecoder(mgr.GetScheme())},
 	})
-	practitioners := &PractitionerValidator{Cache: mgr.GetClient(), Live: mgr.GetAPIReader()}
+	practitioners := &PractitionerValidator{Cache: mgr.GetClient(), Seen: seen, Live: mgr.GetAPIReader()}
 	if err := ctrl.NewWebhookManagedBy(mgr, &caseloadv1alpha1.Practitioner{}).WithValidator(practitioners).Complete(); err != nil {
 		return fmt.Errorf("practitioner webhook: %w", err)
 	}
