@@ -17,8 +17,8 @@ import (
 
 // LedgerReconciler keeps a team's allocation ledger short: in one write, it drops every entry
 // that has expired or whose Case the cache shows (ledger.Prune), keeping an exception until the
-// Case's status records it. Admission prunes the same way whenever it
-// writes; this covers the quiet hours in between.
+// Case's status records it. Admission prunes the same way whenever it writes; this covers the
+// quiet hours in between, and leaves a ledger admission is busy with alone (ledger.QuietFrom).
 type LedgerReconciler struct {
 	Client client.Client
 	Clock  clock.PassiveClock
@@ -33,6 +33,9 @@ func (r *LedgerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	now := r.Clock.Now()
+	if quiet := ledger.QuietFrom(l.Spec.Reservations); now.Before(quiet) {
+		return requeueAt(now, quiet), nil
+	}
 	pruned := ledger.Prune(l.Spec, snapshot.OpenCases(ctx, r.Client, l.Namespace), now)
 	if !equality.Semantic.DeepEqual(pruned, l.Spec) {
 		l.Spec = pruned

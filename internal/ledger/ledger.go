@@ -153,6 +153,19 @@ func ParseVersion(rv string) uint64 {
 	return v
 }
 
+// QuietFrom is when the ledger will have had no new entry for Recheck. Until then admission is
+// writing it, and prunes it with every write: the operator leaves it alone rather than race
+// admission's compare-and-swap.
+func QuietFrom(entries []v1alpha1.Reservation) time.Time {
+	var newest time.Time
+	for _, r := range entries {
+		if r.AdmittedAt.After(newest) {
+			newest = r.AdmittedAt.Time
+		}
+	}
+	return newest.Add(Recheck)
+}
+
 // NextChange is when the operator should next look at the ledger with no other event, after
 // now: the earliest expiry, or Recheck from now while an entry waits for a cache to show its
 // Case. Zero when the ledger is empty.

@@ -117,3 +117,14 @@ func TestPrune(t *testing.T) {
 		t.Errorf("NextChange = %v, want the expiry a millisecond from now", at)
 	}
 }
+
+// TestQuietFrom: the operator leaves a ledger to admission until its newest entry is Recheck old.
+func TestQuietFrom(t *testing.T) {
+	entries := []v1alpha1.Reservation{entry("old", "jo", "a", time.Minute), entry("new", "jo", "b", 300*time.Millisecond)}
+	if got, want := QuietFrom(entries), now.Add(Recheck-300*time.Millisecond); !got.Equal(want) {
+		t.Errorf("QuietFrom = %v, want %v, Recheck after the newest entry", got, want)
+	}
+	if got := QuietFrom(nil); got.After(now) {
+		t.Errorf("an empty ledger is quiet at once, not from %v", got)
+	}
+}
