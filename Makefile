@@ -124,11 +124,11 @@ endif
 sandbox: ## Start the local control plane, the operator and the sample council (make run, without regenerating).
 	@echo "run: [1/3] kube-apiserver and etcd $(ENVTEST_K8S_VERSION) from hack/setup-envtest.sh (a first run may build them: 10 to 13 minutes on 2 cores)"
 	@assets=$$($(SETUP_ENVTEST)); \
-	echo "run: [2/3] building the manager into $(LOCALBIN)/manager"; \
-	$(GO) build -o $(LOCALBIN)/manager ./cmd/manager; \
+	echo "run: [2/3] building the sandbox (the operator on a local control plane) into $(LOCALBIN)/sandbox"; \
+	$(GO) build -o $(LOCALBIN)/sandbox ./cmd/sandbox; \
 	echo "run: [3/3] starting the sandbox: control plane, CRDs, sample council, operator and its TLS webhook; Ctrl-C stops it all"; \
-	KUBEBUILDER_ASSETS="$$assets" exec $(LOCALBIN)/manager --sandbox --sandbox-kubeconfig=$(SANDBOX_KUBECONFIG) \
-		--sandbox-data-dir=$(SANDBOX_DATA_DIR) --sandbox-samples=$(SANDBOX_SAMPLES) --sandbox-log=$(SANDBOX_LOG)
+	KUBEBUILDER_ASSETS="$$assets" exec $(LOCALBIN)/sandbox --kubeconfig-out=$(SANDBOX_KUBECONFIG) \
+		--data-dir=$(SANDBOX_DATA_DIR) --samples=$(SANDBOX_SAMPLES) --log=$(SANDBOX_LOG)
 
 ##@ Helm chart
 

@@ -4,20 +4,15 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	_ "time/tzdata" // councils' time zones, whatever the container image holds
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"caseload.dev/caseload-operator/internal/operator"
-	"caseload.dev/caseload-operator/internal/sandbox"
-	"caseload.dev/caseload-operator/internal/testenv"
 	"caseload.dev/caseload-operator/internal/webhook/certs"
 )
 
@@ -39,18 +34,9 @@ func main() {
 	flag.StringVar(&opts.WebhookCerts.ServiceName, "webhook-service", "caseload-webhook-service", "With --cert-source=self: the webhook Service the certificate is for.")
 	flag.StringVar(&opts.WebhookCerts.WebhookConfigName, "webhook-config", "caseload-validating-webhook-configuration", "With --cert-source=self: the ValidatingWebhookConfiguration whose caBundle the operator keeps current.")
 	flag.BoolVar(&opts.WebhookHTTP2, "enable-http2", false, "Let the webhook server speak HTTP/2 (off: HTTP/2 rapid-reset hardening, and HTTP/1.1 spreads admission requests over replicas).")
-	var sb sandbox.Options
-	useSandbox := flag.Bool("sandbox", false, "Run on an embedded local control plane (kube-apiserver and etcd from envtest) with the sample council loaded: what `make run` does.")
-	flag.StringVar(&sb.Kubeconfig, "sandbox-kubeconfig", "bin/sandbox.kubeconfig", "Where --sandbox writes the kubeconfig of its admin user.")
-	flag.StringVar(&sb.DataDir, "sandbox-data-dir", "", "Keep the sandbox's etcd data in this directory and reuse it on the next start (empty: start fresh every time).")
-	flag.StringVar(&sb.Samples, "sandbox-samples", "config/samples/council", "The YAML --sandbox loads at start, in file-name order (empty: none).")
-	flag.StringVar(&sb.LogFile, "sandbox-log", "bin/sandbox.log", "Where --sandbox writes the operator's log (\"-\" for stderr), keeping the terminal for the try-next text.")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
-	if *useSandbox {
-		os.Exit(runSandbox(sb, opts, zapOpts))
-	}
 	source, err := certs.ParseSource(*certSource)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -71,56 +57,4 @@ func main() {
 		log.Error(err, "manager stopped with an error")
 		os.Exit(1)
 	}
-}
-
-// runSandbox runs the operator on its own local control plane until SIGINT or SIGTERM.
-func runSandbox(sb sandbox.Options, opts operator.Options, zapOpts zap.Options) int {
-	// The first SIGINT or SIGTERM stops everything in order, even during start-up. Later ones do
-	// not cut that short: exiting early would leave kube-apiserver and etcd running.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-signals
-		cancel()
-		for range signals {
-			fmt.Fprintln(os.Stderr, "sandbox: still stopping kube-apiserver and etcd, one moment")
-		}
-	}()
-
-	fail := func(err error) int { fmt.Fprintln(os.Stderr, "sandbox:", err); return 1 }
-	// Metrics and probes stay off unless asked for: the sandbox is reached through kubectl.
-	set := map[string]bool{}
-	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if !set["metrics-bind-address"] {
-		opts.MetricsBindAddress = "0"
-	}
-	if !set["health-probe-bind-address"] {
-		opts.HealthProbeBindAddress = "0"
-	}
-	logTo := os.Stderr
-	if sb.LogFile != "-" {
-		f, err := os.OpenFile(sb.LogFile, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-		if err != nil {
-			return fail(err)
-		}
-		defer f.Close()
-		logTo = f
-	}
-	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts), zap.WriteTo(logTo)))
-
-	var err error
-	if sb.Root, err = testenv.Root(); err != nil {
-		return fail(err)
-	}
-	if sb.Assets, err = testenv.Assets(sb.Root); err != nil {
-		return fail(err)
-	}
-	sb.Operator, sb.Out = opts, os.Stdout
-
-	if err := sandbox.Run(ctx, sb); err != nil {
-		return fail(err)
-	}
-	return 0
 }

@@ -25,7 +25,7 @@ import (
 // is `make manifests generate sandbox`, and regenerating files is no business of a test), as
 // the foreground job of a terminal would: make in a process group of its own. It waits for the
 // ready line, drives the sample council with kubectl, then presses Ctrl-C (SIGINT to the process
-// group) and checks that make, the manager, kube-apiserver and etcd are all gone, with the
+// group) and checks that make, the sandbox, kube-apiserver and etcd are all gone, with the
 // kubeconfig and etcd's data.
 func TestMakeRunSandbox(t *testing.T) {
 	root, err := testenv.Root()
@@ -51,10 +51,10 @@ func TestMakeRunSandbox(t *testing.T) {
 		}
 	}
 
-	// The processes: make -> manager -> etcd and kube-apiserver.
+	// The processes: make -> sandbox (the operator in-process) -> etcd and kube-apiserver.
 	manager := childrenOf(cmd.Process.Pid)
-	if len(manager) != 1 || manager[0].comm != "manager" {
-		t.Fatalf("make's children are %v, want the manager alone", manager)
+	if len(manager) != 1 || manager[0].comm != "sandbox" {
+		t.Fatalf("make's children are %v, want the sandbox alone", manager)
 	}
 	sb.track(manager[0].pid)
 	planes := map[string]int{}
@@ -63,7 +63,7 @@ func TestMakeRunSandbox(t *testing.T) {
 		sb.track(p.pid)
 	}
 	if planes["etcd"] == 0 || planes["kube-apiserver"] == 0 {
-		t.Fatalf("the manager's children are %v, want etcd and kube-apiserver", planes)
+		t.Fatalf("the sandbox's children are %v, want etcd and kube-apiserver", planes)
 	}
 	etcdData := flagOf(planes["etcd"], "--data-dir")
 	if etcdData == "" {
@@ -166,7 +166,7 @@ func TestMakeRunSandbox(t *testing.T) {
 	if !strings.Contains(out.String(), "stopped; nothing left behind") {
 		t.Error("the sandbox did not say it stopped cleanly")
 	}
-	for name, pid := range map[string]int{"manager": manager[0].pid, "etcd": planes["etcd"], "kube-apiserver": planes["kube-apiserver"]} {
+	for name, pid := range map[string]int{"sandbox": manager[0].pid, "etcd": planes["etcd"], "kube-apiserver": planes["kube-apiserver"]} {
 		if alive(pid) {
 			t.Errorf("%s (pid %d) is still running after Ctrl-C", name, pid)
 		}
