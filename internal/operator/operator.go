@@ -6,7 +6,10 @@ package operator
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"net/http"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -119,8 +122,27 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, err
 	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	if err := mgr.AddReadyzCheck("caches", cachesSynced(mgr.GetCache())); err != nil {
 		return nil, err
 	}
 	return mgr, nil
+}
+
+// syncer is what cachesSynced asks: the manager's cache.
+type syncer interface {
+	WaitForCacheSync(ctx context.Context) bool
+}
+
+// cachesSynced is a readiness check that passes only once every informer has listed what it
+// watches. A replica that answered admission from a cache still filling would count a team as
+// emptier than it is; until then the Service sends it nothing.
+func cachesSynced(c syncer) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond)
+		defer cancel()
+		if !c.WaitForCacheSync(ctx) {
+			return errors.New("the caches have not synced yet")
+		}
+		return nil
+	}
 }
