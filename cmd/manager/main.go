@@ -18,7 +18,8 @@ import (
 
 func main() {
 	var opts operator.Options
-	flag.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8080", "The address the Prometheus metrics endpoint binds to; 0 turns it off.")
+	flag.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8443", "The address the Prometheus metrics endpoint binds to; 0 turns it off.")
+	flag.BoolVar(&opts.MetricsSecure, "metrics-secure", true, "Serve metrics over HTTPS, only to callers whose token the apiserver authenticates and authorises to get /metrics (the metrics-reader ClusterRole). false: plain HTTP to anyone who can reach the port.")
 	flag.StringVar(&opts.HealthProbeBindAddress, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
 	flag.StringVar(&opts.PprofBindAddress, "pprof-bind-address", "0", "The address Go's profiles (net/http/pprof) are served on, for measuring; 0 turns them off.")
 	flag.BoolVar(&opts.LeaderElection, "leader-elect", false, "Elect a leader, so that only one of several replicas reconciles.")

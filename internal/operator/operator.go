@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -31,6 +32,10 @@ import (
 type Options struct {
 	// MetricsBindAddress serves Prometheus metrics; "0" turns them off.
 	MetricsBindAddress string
+	// MetricsSecure serves them over HTTPS to callers the apiserver authenticates (TokenReview)
+	// and authorises to get the non-resource URL /metrics (SubjectAccessReview), as the
+	// metrics-reader ClusterRole allows. Off: plain HTTP to anyone who can reach the port.
+	MetricsSecure bool
 	// HealthProbeBindAddress serves /healthz and /readyz; "0" turns them off.
 	HealthProbeBindAddress string
 	// PprofBindAddress serves Go's profiles (net/http/pprof), for measuring; "" or "0" is off.
@@ -67,6 +72,19 @@ func webhookTLS(opts Options) []func(*tls.Config) {
 	return []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
 }
 
+// metricsOptions serves the metrics over HTTPS behind the apiserver's authentication and
+// authorisation when MetricsSecure is set: team loads, and with --practitioner-metrics each
+// worker's, are for the people allowed to read them, not for every pod that can reach the port.
+// The serving certificate is self-signed unless one is mounted; scrapers present a token.
+func metricsOptions(opts Options) metricsserver.Options {
+	m := metricsserver.Options{BindAddress: opts.MetricsBindAddress}
+	if opts.MetricsSecure {
+		m.SecureServing = true
+		m.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return m
+}
+
 // Scheme has the kinds the operator reads and writes.
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
@@ -78,6 +96,9 @@ func Scheme() *runtime.Scheme {
 	return s
 }
 
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
+
 // New builds the manager with every index, reconciler and (when asked) webhook set up.
 func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	cal, err := policy.LoadCalendar(opts.TimeZone)
@@ -86,7 +107,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),
-		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsBindAddress},
+		Metrics:                 metricsOptions(opts),
 		HealthProbeBindAddress:  opts.HealthProbeBindAddress,
 		PprofBindAddress:        opts.PprofBindAddress,
 		LeaderElection:          opts.LeaderElection,

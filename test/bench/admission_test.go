@@ -137,6 +137,8 @@ func setUp(t *testing.T) *bench {
 	}
 	r0 := harness.StartReplica(t, bin, dir, 0, kubeconfig, wio.LocalServingCertDir, pprof(0)...)
 	r1 := harness.StartReplica(t, bin, dir, 1, kubeconfig, wio.LocalServingCertDir, pprof(1)...)
+	r0.MetricsToken = harness.MetricsReader(t, env, "bench-scraper")
+	r1.MetricsToken = r0.MetricsToken
 	r0.WaitReady(t)
 	r1.WaitReady(t)
 	b.replicas = []*harness.Replica{r0, r1}

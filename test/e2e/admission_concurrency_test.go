@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,13 +46,32 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	bin := harness.BuildManager(t, env, dir)
 	kubeconfigPath := harness.AdminKubeconfig(t, env, dir)
 	wio := env.Environment.WebhookInstallOptions
+	scraper := harness.MetricsReader(t, env, "prometheus")
 	var replicas []*harness.Replica
 	for i := range 2 {
 		r := harness.StartReplica(t, bin, dir, i, kubeconfigPath, wio.LocalServingCertDir)
+		r.MetricsToken = scraper
 		replicas = append(replicas, r)
 	}
 	for _, r := range replicas {
 		r.WaitReady(t)
+	}
+
+	// Metrics are served over HTTPS to callers the apiserver authenticates and authorises: the
+	// scraper bound to caseload-metrics-reader reads them, anyone else is turned away.
+	stranger := harness.ServiceAccountToken(t, env, "some-other-pod")
+	for _, c := range []struct {
+		who, token string
+		want       int
+	}{{"no token", "", http.StatusUnauthorized}, {"a service account without caseload-metrics-reader", stranger, http.StatusForbidden}, {"the scraper", scraper, http.StatusOK}} {
+		resp, err := replicas[0].ScrapeAs(c.token)
+		if err != nil {
+			t.Fatalf("scraping as %s: %v", c.who, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("scraping /metrics as %s: %s, want %d", c.who, resp.Status, c.want)
+		}
 	}
 
 	// The apiserver calls the webhook at wio's host:port; the proxy sends each connection to the

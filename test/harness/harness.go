@@ -6,6 +6,7 @@ package harness
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -26,11 +27,16 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/testenv"
 )
 
@@ -64,9 +70,51 @@ func AdminKubeconfig(t testing.TB, env *testenv.Env, dir string) string {
 	return path
 }
 
+// MetricsReader makes a service account bound to the shipped caseload-metrics-reader
+// ClusterRole (config/rbac), as a council binds its Prometheus, and returns a token for it: the
+// manager serves /metrics only to callers the apiserver authenticates and authorises.
+func MetricsReader(t testing.TB, env *testenv.Env, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	objs, err := manifest.DecodeFile(filepath.Join(env.Root, "config", "rbac", "metrics_reader_role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if err := env.Client.Create(ctx, o); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "caseload-metrics-reader"},
+		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: "default", Name: name}}}
+	if err := env.Client.Create(ctx, binding); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	return ServiceAccountToken(t, env, name)
+}
+
+// ServiceAccountToken creates service account name in namespace default (if missing) and
+// returns a token for it from the TokenRequest API.
+func ServiceAccountToken(t testing.TB, env *testenv.Env, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name}}
+	if err := env.Client.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	tr := &authenticationv1.TokenRequest{}
+	if err := env.Client.SubResource("token").Create(ctx, sa, tr); err != nil {
+		t.Fatalf("a token for service account %s: %v", name, err)
+	}
+	return tr.Status.Token
+}
+
 // Replica is one manager process, started from the real binary.
 type Replica struct {
-	Index                int
+	Index int
+	// MetricsToken is presented to the metrics endpoint (see MetricsReader).
+	MetricsToken         string
 	cmd                  *exec.Cmd
 	Webhook, metricsAddr string
 	probes               string
@@ -204,14 +252,32 @@ func (r *Replica) WaitForQuota(t *testing.T, caPEM []byte, ns string) {
 	}
 }
 
+// ScrapeAs asks the replica's metrics endpoint (HTTPS, the manager's self-signed certificate)
+// with token as the bearer ("" for none).
+func (r *Replica) ScrapeAs(token string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, "https://"+r.metricsAddr+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the token is what is tested, not the self-signed certificate
+	return c.Do(req)
+}
+
 // Metrics reads the replica's Prometheus text exposition into "name{labels}" -> value.
 func (r *Replica) Metrics(t *testing.T) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + r.metricsAddr + "/metrics")
+	resp, err := r.ScrapeAs(r.MetricsToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("replica %d's /metrics answered %s", r.Index, resp.Status)
+	}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
