@@ -67,13 +67,13 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 }
 
 // SetupWithManager watches cases, their team's labels and governing quota, the quotas that
-// select their team, and the exceptions the council's ledger records for them.
+// select their team, and the exceptions their team's ledger records for them.
 func (r *CaseReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("case").
 		For(&v1alpha1.Case{}, builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(m.teamCases), builder.WithPredicates(teamInputsChanged)).
-		Watches(&v1alpha1.AllocationLedger{}, ledgerChanges(ledgerExceptions), builder.WithPredicates(specChanged)).
+		Watches(&v1alpha1.AllocationLedger{}, ledgerExceptions(), builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.then(m.teamCases)), builder.WithPredicates(specChanged)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(m.namespaceCases), builder.OnlyMetadata, builder.WithPredicates(timeZoneChanged)).
 		Complete(r)

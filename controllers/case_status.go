@@ -15,7 +15,7 @@ type caseInput struct {
 	// Team is nil when the case's team does not exist.
 	Team     *v1alpha1.Team
 	Policies []*policy.Policy
-	// Ledger is the council's allocation ledger.
+	// Ledger is the entries of the team's allocation ledger.
 	Ledger []v1alpha1.Reservation
 	Now    time.Time
 	// Calendar is the council's; ZoneProblem says why it is UTC when its zone is unknown.

@@ -45,9 +45,13 @@ func (w statusWriter) write(ctx context.Context, obj, before conditioned, optimi
 	if err == nil || !apierrors.IsInvalid(err) {
 		return client.IgnoreNotFound(err)
 	}
-	kind := kindOf(obj)
+	kind := obj.GetObjectKind().GroupVersionKind().Kind
+	if gvk, gvkErr := w.Client.GroupVersionKindFor(obj); gvkErr == nil {
+		kind = gvk.Kind
+	}
 	statusWriteFailures.WithLabelValues(kind).Inc()
-	msg := fmt.Sprintf("the status computed for generation %d was refused, so the figures shown are stale: %.2000s", obj.GetGeneration(), err)
+	msg := fmt.Sprintf("the status computed for generation %d was refused, so the figures shown are stale: %.2000s. "+
+		"A figure in this object or the quotas that apply to it is out of any sensible range: correct it, and the status is written again", obj.GetGeneration(), err)
 	if prev := meta.FindStatusCondition(*before.StatusConditions(), v1alpha1.ConditionReady); w.Recorder != nil && (prev == nil || prev.Reason != ReasonStatusRejected) {
 		w.Recorder.Eventf(before, nil, corev1.EventTypeWarning, ReasonStatusRejected, "WriteStatus", "%s %s: %s", kind, obj.GetName(), msg)
 	}
@@ -105,18 +109,4 @@ func replacing(before, after map[string]any) map[string]any {
 		}
 	}
 	return out
-}
-
-func kindOf(obj client.Object) string {
-	switch obj.(type) {
-	case *v1alpha1.Team:
-		return "Team"
-	case *v1alpha1.Practitioner:
-		return "Practitioner"
-	case *v1alpha1.Case:
-		return "Case"
-	case *v1alpha1.CaseloadQuota:
-		return "CaseloadQuota"
-	}
-	return fmt.Sprintf("%T", obj)
 }

@@ -65,13 +65,6 @@ func (p *CaseProgress) advance(rv uint64) {
 	}
 }
 
-// Through is the highest resourceVersion the cache has shown.
-func (p *CaseProgress) Through() uint64 {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.through
-}
-
 // Reach waits until the cache has come as far as rv ("" or "0": at once). It fails when ctx
 // ends first; the caller must then not count a ledger that needs the cache to have come so far.
 func (p *CaseProgress) Reach(ctx context.Context, rv string) error {
@@ -86,7 +79,7 @@ func (p *CaseProgress) Reach(ctx context.Context, rv string) error {
 		select {
 		case <-moved:
 		case <-ctx.Done():
-			return fmt.Errorf("this replica's cache of cases has reached resourceVersion %d, not yet %d that the ledger was pruned at: %w", through, want, ctx.Err())
+			return fmt.Errorf("this replica of the operator has caught up with case changes to resourceVersion %d, not yet %d as the ledger needs (%w); if it keeps saying so, its watch of Cases is stuck: restart that replica", through, want, ctx.Err())
 		}
 	}
 }

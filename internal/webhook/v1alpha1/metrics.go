@@ -15,12 +15,12 @@ var (
 
 	ledgerConflicts = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "caseload_admission_ledger_conflicts_total",
-		Help: "Writes of a council's allocation ledger that lost a compare-and-swap race, whose batch was decided again.",
+		Help: "Writes of a team's allocation ledger that lost a compare-and-swap race, whose batch was decided again.",
 	})
 
 	batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "caseload_admission_ledger_batch_size",
-		Help:    "Allocations and releases decided together and recorded with one write of a council's ledger.",
+		Help:    "Allocations and releases decided together and recorded with one write of a team's allocation ledger.",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
 	})
 
