@@ -113,8 +113,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	// One allocation at a time, for comparison.
 	var alone []time.Duration
 	for i := range 3 {
-		c := &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("solo-%d", i+1)},
-			Spec: caseloadv1alpha1.CaseSpec{Reference: fmt.Sprintf("LCS-S%d", i+1), Team: "south", Type: "ChildInNeed", OpenedOn: "2026-11-02", AllocatedTo: "solo"}}
+		c := allocated(ns, fmt.Sprintf("solo-%d", i+1), fmt.Sprintf("LCS-S%d", i+1), "south", "solo")
 		t0 := time.Now()
 		if err := env.Client.Create(ctx, c); err != nil {
 			t.Fatalf("allocating %s to solo alone: %v", c.Name, err)
@@ -142,8 +141,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			c := &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("c-%02d", i+1)},
-				Spec: caseloadv1alpha1.CaseSpec{Reference: fmt.Sprintf("LCS-%04d", i+1), Team: "north", Type: "ChildInNeed", OpenedOn: "2026-11-02", AllocatedTo: "jo-bloggs"}}
+			c := allocated(ns, fmt.Sprintf("c-%02d", i+1), fmt.Sprintf("LCS-%04d", i+1), "north", "jo-bloggs")
 			start.Wait()
 			t0 := time.Now()
 			err := env.Client.Create(ctx, c)
@@ -245,8 +243,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 		racing.Add(1)
 		go func() {
 			defer racing.Done()
-			c := &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("k-%02d", i+1)},
-				Spec: caseloadv1alpha1.CaseSpec{Reference: fmt.Sprintf("LCS-K%04d", i+1), Team: "north", Type: "ChildInNeed", OpenedOn: "2026-11-02", AllocatedTo: "kim"}}
+			c := allocated(ns, fmt.Sprintf("k-%02d", i+1), fmt.Sprintf("LCS-K%04d", i+1), "north", "kim")
 			if err := env.Client.Create(ctx, c); err != nil {
 				kimErrs[i] = err
 				return
@@ -268,8 +265,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	}
 	// What the survivor answers alone fills the room exactly.
 	for i := 0; kimAdmitted.Load() < 3 && i < 20; i++ {
-		c := &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("k-after-%d", i)},
-			Spec: caseloadv1alpha1.CaseSpec{Reference: fmt.Sprintf("LCS-KA%d", i), Team: "north", Type: "ChildInNeed", OpenedOn: "2026-11-02", AllocatedTo: "kim"}}
+		c := allocated(ns, fmt.Sprintf("k-after-%d", i), fmt.Sprintf("LCS-KA%d", i), "north", "kim")
 		if err := env.Client.Create(ctx, c); err == nil {
 			kimAdmitted.Add(1)
 		}
@@ -301,4 +297,11 @@ func allocatedTo(t *testing.T, env *testenv.Env, ns, practitioner string) int {
 		}
 	}
 	return n
+}
+
+// allocated is a child-in-need Case of team allocated to practitioner, as a council's front door
+// records one.
+func allocated(ns, name, reference, team, practitioner string) *caseloadv1alpha1.Case {
+	return &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: caseloadv1alpha1.CaseSpec{Reference: reference, Team: team, Type: "ChildInNeed", OpenedOn: "2026-11-02", AllocatedTo: practitioner}}
 }

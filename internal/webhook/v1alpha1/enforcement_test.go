@@ -89,9 +89,8 @@ func TestSicknessLowersACappedTeam(t *testing.T) {
 // allocation of what it adds, refused with its figures, and admitted under an approved exception.
 func TestRaisingAHeldCaseIsDecided(t *testing.T) {
 	k := newCouncil(t)
-	spec := safeguarding(caseloadv1alpha1.EnforcementDeny)
+	spec := withExceptions(safeguarding(caseloadv1alpha1.EnforcementDeny))
 	spec.Weights.Complexity = map[string]caseloadv1alpha1.Multiplier{"High": "1.5", "Low": "0.5"}
-	spec.Exceptions = &caseloadv1alpha1.Exceptions{MaxPercent: 120, MaxDays: 14}
 	k.quota("safeguarding", spec)
 	k.practitioner("jo", "north", "SocialWorker")
 	k.mustAllocate("c-1", "ChildProtection", "jo") // 1.5
@@ -195,8 +194,7 @@ func TestAllocationsToAPractitionerJustCreatedAdmitOnlyTheRoomThereIs(t *testing
 // gives its room back at once, with its exception.
 func TestTheLedgerIsRightAfterAMoveAndAnUnallocation(t *testing.T) {
 	k := newCouncil(t)
-	spec := safeguarding(caseloadv1alpha1.EnforcementDeny)
-	spec.Exceptions = &caseloadv1alpha1.Exceptions{MaxPercent: 120, MaxDays: 14}
+	spec := withExceptions(safeguarding(caseloadv1alpha1.EnforcementDeny))
 	k.quota("safeguarding", spec)
 	k.practitioner("jo", "north", "SocialWorker")
 	k.practitioner("pat", "south", "SocialWorker")

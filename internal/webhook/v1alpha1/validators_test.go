@@ -96,3 +96,30 @@ func TestNamespaceSelectorPatchCoversEveryWebhook(t *testing.T) {
 		}
 	}
 }
+
+// TestTheReleaseWebhookTakesExactlyTheUpdatesTheCaseWebhookLeaves: the release webhook's
+// adds-no-weight condition is written out as the negation of the Case webhook's may-add-weight
+// (a kubebuilder marker cannot share an expression). If one is edited and not the other, an
+// update could reach both webhooks, or a raise could slip past the Case webhook's decision.
+func TestTheReleaseWebhookTakesExactlyTheUpdatesTheCaseWebhookLeaves(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "webhook", "manifests.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg admissionv1.ValidatingWebhookConfiguration
+	if err := utilyaml.Unmarshal(raw, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	conditions := map[string]string{}
+	for _, w := range cfg.Webhooks {
+		for _, c := range w.MatchConditions {
+			conditions[w.Name+"/"+c.Name] = c.Expression
+		}
+	}
+	mayAdd, ok1 := strings.CutPrefix(conditions["vcase.caseload.dev/may-add-weight"], "request.operation != 'UPDATE' || ")
+	addsNone, ok2 := strings.CutPrefix(conditions["vcaserelease.caseload.dev/adds-no-weight"], "request.operation == 'DELETE' || !(")
+	if !ok1 || !ok2 || addsNone != mayAdd+")" {
+		t.Errorf("vcaserelease's adds-no-weight is not the negation of vcase's may-add-weight for updates:\n may-add-weight: %s\n adds-no-weight: %s",
+			conditions["vcase.caseload.dev/may-add-weight"], conditions["vcaserelease.caseload.dev/adds-no-weight"])
+	}
+}

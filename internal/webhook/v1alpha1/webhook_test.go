@@ -269,6 +269,12 @@ func safeguarding(action caseloadv1alpha1.EnforcementAction) caseloadv1alpha1.Ca
 	}
 }
 
+// withExceptions lets a manager approve up to 120% of a cap for at most 14 days.
+func withExceptions(spec caseloadv1alpha1.CaseloadQuotaSpec) caseloadv1alpha1.CaseloadQuotaSpec {
+	spec.Exceptions = &caseloadv1alpha1.Exceptions{MaxPercent: 120, MaxDays: 14}
+	return spec
+}
+
 func TestEachDenialNamesTheCasePractitionerFiguresAndRule(t *testing.T) {
 	k := newCouncil(t)
 	k.quota("safeguarding", safeguarding(caseloadv1alpha1.EnforcementDeny))
@@ -497,8 +503,7 @@ func userClient(t *testing.T, name string) client.Client {
 
 func TestExceptionsNeedAnApprover(t *testing.T) {
 	k := newCouncil(t)
-	spec := safeguarding(caseloadv1alpha1.EnforcementDeny)
-	spec.Exceptions = &caseloadv1alpha1.Exceptions{MaxPercent: 120, MaxDays: 14}
+	spec := withExceptions(safeguarding(caseloadv1alpha1.EnforcementDeny))
 	k.quota("safeguarding", spec)
 	k.practitioner("jo", "north", "SocialWorker")
 	k.mustAllocate("c-1", "ChildProtection", "jo")
