@@ -78,6 +78,10 @@ const (
 // requesting user may approve caseloadquotas in the namespace.
 const ExceptionReasonAnnotation = "caseload.dev/exception-reason"
 
+// MaxExceptionReason is the longest reason an exception records, in bytes: the MaxLength of
+// CaseException.reason. Admission refuses a longer annotation with this figure.
+const MaxExceptionReason = 512
+
 // TimeZoneAnnotation, on a council's Namespace, names the IANA time zone (e.g. Europe/London)
 // in which the operator counts the council's days: today, overdue, allocation deadlines, and the
 // ends of reductions and absences. Without it the manager's --time-zone applies (default UTC).

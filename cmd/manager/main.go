@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	_ "time/tzdata" // councils' time zones, whatever the container image holds
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,6 +26,15 @@ func main() {
 	flag.BoolVar(&opts.LeaderElection, "leader-elect", false, "Elect a leader, so that only one of several replicas reconciles.")
 	flag.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "The namespace of the leader-election Lease (defaults to the pod's namespace).")
 	flag.BoolVar(&opts.PractitionerMetrics, "practitioner-metrics", false, "Publish metrics about individual practitioners. Off by default: workers' monitoring data is opt-in.")
+	flag.Func("exception-approver-service-accounts", "A service account (namespace/name) that may approve exceptions where RBAC lets it; repeat or separate with commas. No other service account may: an exception is a named manager's decision, never a GitOps controller's.", func(v string) error {
+		for _, sa := range strings.Split(v, ",") {
+			if ns, name, ok := strings.Cut(strings.TrimSpace(sa), "/"); !ok || ns == "" || name == "" {
+				return fmt.Errorf("%q is not namespace/name", sa)
+			}
+			opts.ExceptionApproverServiceAccounts = append(opts.ExceptionApproverServiceAccounts, strings.TrimSpace(sa))
+		}
+		return nil
+	})
 	flag.StringVar(&opts.TimeZone, "time-zone", "UTC", "The IANA time zone (e.g. Europe/London) in which councils' days are counted, where a namespace names none in its caseload.dev/time-zone annotation.")
 	flag.BoolVar(&opts.Webhooks, "enable-webhooks", true, "Serve the admission webhooks.")
 	flag.StringVar(&opts.WebhookHost, "webhook-host", "", "The address the webhook server listens on (all addresses when empty).")

@@ -46,6 +46,10 @@ type Options struct {
 	// PractitionerMetrics publishes metrics about individual workers. Off by default: workers'
 	// monitoring data is opt-in.
 	PractitionerMetrics bool
+	// ExceptionApproverServiceAccounts are the service accounts ("namespace/name") that may
+	// approve exceptions where RBAC lets them. No other service account may, so that a GitOps
+	// controller or any workload with a wildcard role can never approve one.
+	ExceptionApproverServiceAccounts []string
 	// TimeZone is the IANA time zone in which a council's days are counted when its namespace
 	// names none in the caseload.dev/time-zone annotation; empty is UTC.
 	TimeZone string
@@ -136,7 +140,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		if err != nil {
 			return nil, err
 		}
-		if err := admission.Setup(mgr, ready, cal); err != nil {
+		if err := admission.Setup(mgr, ready, admission.Options{Calendar: cal, ServiceAccountApprovers: opts.ExceptionApproverServiceAccounts}); err != nil {
 			return nil, err
 		}
 	}

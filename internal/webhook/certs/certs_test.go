@@ -140,7 +140,7 @@ func TestSelfRotatedCertificate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := admission.Setup(mgr, certsReady, policy.UTC); err != nil {
+	if err := admission.Setup(mgr, certsReady, admission.Options{Calendar: policy.UTC}); err != nil {
 		t.Fatal(err)
 	}
 	go func() { _ = mgr.Start(ctx) }()

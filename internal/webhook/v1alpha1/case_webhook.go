@@ -140,8 +140,12 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 		return nil, nil
 	}
 
+	// A reason is for the allocation it came with: one left on the Case from an earlier
+	// allocation approves nothing now.
+	reused := old != nil && c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation] != "" &&
+		old.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation] == c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation]
 	start := time.Now()
-	warnings, err := v.allocate(ctx, c, before, after, joiners)
+	warnings, err := v.allocate(ctx, c, before, after, joiners, reused)
 	decisionSeconds.Observe(time.Since(start).Seconds())
 	switch {
 	case err == nil:
@@ -158,7 +162,7 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 // allocate decides the allocation against the cache and the team's ledger and, unless the
 // request is a dry run, records it in the ledger with the batch it joins; after a lost
 // compare-and-swap the batch is decided again with the fresher ledger.
-func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, before *policy.Case, after policy.Case, joiners []policy.Joining) (admission.Warnings, error) {
+func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, before *policy.Case, after policy.Case, joiners []policy.Joining, reused bool) (admission.Warnings, error) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
@@ -181,7 +185,10 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		return nil, unavailable(err)
 	}
 	reason := strings.TrimSpace(c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation])
-	var mayApprove *bool // asked at most once per request, however often the batch is decided
+	if len(reason) > caseloadv1alpha1.MaxExceptionReason {
+		return nil, reasonTooLong(c, reason)
+	}
+	var refusal *string // asked at most once per request, however often the batch is decided
 	after.Generation = c.Generation
 
 	var (
@@ -227,21 +234,24 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 			if reason == "" {
 				return nil, denial(c, joiners, d, exceptionHint(c.Namespace))
 			}
-			if mayApprove == nil {
-				ok, err := v.Approvals.MayApprove(ctx, req.UserInfo, c.Namespace)
+			if reused {
+				return nil, denialWithException(c, joiners, d, reusedReason())
+			}
+			if refusal == nil {
+				why, err := v.Approvals.Refusal(ctx, req.UserInfo, c.Namespace)
 				if err != nil {
 					return nil, unavailable(err)
 				}
-				mayApprove = &ok
+				refusal = &why
 			}
-			if !*mayApprove {
-				return nil, denialWithException(c, joiners, d, notApprover(req.UserInfo.Username, c.Namespace))
+			if *refusal != "" {
+				return nil, denialWithException(c, joiners, d, *refusal)
 			}
 			exception = approvedException(req.UserInfo.Username, reason, policy.ExceptionDays(snap.Policies, d), now)
 			exception.Practitioner = d.OverCap()
 			warnings = append(warnings, fmt.Sprintf("admitted above the cap by exception approved by %s until %s: %s",
 				req.UserInfo.Username, exception.ExpiresAt.Format(time.DateOnly), d.Reason()))
-		} else if reason != "" {
+		} else if reason != "" && !reused {
 			warnings = append(warnings, fmt.Sprintf("%s is set but the allocation fits every cap: no exception is recorded", caseloadv1alpha1.ExceptionReasonAnnotation))
 		}
 		if dryRun {
@@ -382,8 +392,7 @@ func denial(c *caseloadv1alpha1.Case, joiners []policy.Joining, d policy.Decisio
 // denialWithException adds why the exception asked for in the annotation cannot be granted.
 func denialWithException(c *caseloadv1alpha1.Case, joiners []policy.Joining, d policy.Decision, why string) error {
 	errs := denialErrors(c, joiners, d)
-	path := field.NewPath("metadata", "annotations").Key(caseloadv1alpha1.ExceptionReasonAnnotation)
-	errs = append(errs, field.Forbidden(path, why))
+	errs = append(errs, field.Forbidden(reasonPath, why))
 	return apierrors.NewInvalid(caseKind, c.Name, errs)
 }
 

@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
@@ -278,4 +281,79 @@ func TestALedgerCountsOnlyOnceTheCacheHasComeAsFar(t *testing.T) {
 
 	setSeenThrough("1")
 	k.mustAllocate("c-2", "ChildInNeed", "jo")
+}
+
+// serviceAccountClient is a client authenticated with a token of service account default/name,
+// as a GitOps controller or another workload in the cluster would be.
+func serviceAccountClient(t *testing.T, name string) client.Client {
+	t.Helper()
+	ctx := context.Background()
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: name}}
+	if err := env.Client.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	tr := &authenticationv1.TokenRequest{}
+	if err := env.Client.SubResource("token").Create(ctx, sa, tr); err != nil {
+		t.Fatal(err)
+	}
+	cfg := rest.AnonymousClientConfig(env.Config)
+	cfg.BearerToken = tr.Status.Token
+	c, err := client.New(cfg, client.Options{Scheme: env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestExceptionsAreAPersonsDecisionForOneAllocation: a service account that RBAC lets approve
+// (a GitOps controller bound to a wildcard, say) is refused unless the operator lists it; a
+// reason longer than the record holds is refused with the limit, not a "try again"; and a
+// reason left on the case from an earlier allocation approves nothing now.
+func TestExceptionsAreAPersonsDecisionForOneAllocation(t *testing.T) {
+	k := newCouncil(t)
+	k.quota("safeguarding", withExceptions(safeguarding(caseloadv1alpha1.EnforcementDeny)))
+	k.practitioner("jo", "north", "SocialWorker")
+	k.mustAllocate("c-1", "ChildProtection", "jo")
+	k.mustAllocate("c-2", "ChildInNeed", "jo") // 2.5 of 3: one more is 117%, within 120%
+
+	k.create(&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: "everything"},
+		Rules: []rbacv1.PolicyRule{{APIGroups: []string{"caseload.dev"}, Resources: []string{"*"}, Verbs: []string{"*"}}}})
+	for _, sa := range []string{"gitops-controller", "listed-approver"} {
+		k.create(&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: "everything-" + sa},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "everything"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: "default", Name: sa}}})
+	}
+	over := func(name, reason string) *caseloadv1alpha1.Case {
+		c := newCase(k.ns, name, "ChildInNeed", "jo")
+		c.Annotations = map[string]string{caseloadv1alpha1.ExceptionReasonAnnotation: reason}
+		return c
+	}
+	denied := "spec.allocatedTo: Forbidden: case %s (ChildInNeed, weight 1) would take jo to 3.5 of 3 (SocialWorker cap 3 x FTE 1): denied by CaseloadQuota " + k.ns + "/safeguarding"
+	approver := "a user who may approve caseloadquotas in namespace " + k.ns + ` (RBAC verb "approve" on caseloadquotas.caseload.dev), such as the team manager`
+
+	wantRefusal(t, serviceAccountClient(t, "gitops-controller").Create(context.Background(), over("c-from-git", "continuity")), refusal("c-from-git",
+		fmt.Sprintf(denied, "c-from-git"),
+		"metadata.annotations[caseload.dev/exception-reason]: Forbidden: system:serviceaccount:default:gitops-controller is a service account, "+
+			"and service accounts do not approve exceptions unless the operator lists them (--exception-approver-service-accounts): ask "+approver+" to make this allocation"))
+
+	wantRefusal(t, k.c.Create(context.Background(), over("c-long", strings.Repeat("x", 600))), refusal("c-long",
+		`metadata.annotations[caseload.dev/exception-reason]: Invalid value: "600 bytes": a reason may be at most 512 bytes, as the exception's record holds: shorten it`))
+
+	if err := serviceAccountClient(t, "listed-approver").Create(context.Background(), over("c-ex", "continuity: already works with the family")); err != nil {
+		t.Fatalf("a service account the operator lists was refused: %v", err)
+	}
+	// Unallocated, then allocated again with the first allocation's reason still on it.
+	if err := k.update("c-ex", func(c *caseloadv1alpha1.Case) { c.Spec.AllocatedTo = "" }); err != nil {
+		t.Fatal(err)
+	}
+	wantRefusal(t, k.update("c-ex", func(c *caseloadv1alpha1.Case) { c.Spec.AllocatedTo = "jo" }), refusal("c-ex",
+		fmt.Sprintf(denied, "c-ex"),
+		"metadata.annotations[caseload.dev/exception-reason]: Forbidden: caseload.dev/exception-reason still holds the reason given for an earlier allocation of this case, "+
+			"and an exception is approved for one allocation: give the reason for this one, or remove the annotation"))
+	if err := k.update("c-ex", func(c *caseloadv1alpha1.Case) {
+		c.Spec.AllocatedTo = "jo"
+		c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation] = "court deadline this week"
+	}); err != nil {
+		t.Fatalf("a fresh reason from the cluster admin was refused: %v", err)
+	}
 }

@@ -28,8 +28,8 @@ const EventSource = "caseload-admission"
 // (at once if it already is: certificates from a directory; after the operator has issued
 // them, if it rotates its own), and a readiness check that passes only when the server is
 // serving its certificate. The indexes of package index must be set up first.
-// cal is the calendar of a council whose namespace names no time zone.
-func Setup(mgr ctrl.Manager, certsReady <-chan struct{}, cal policy.Calendar) error {
+// opts are the settings of admission.
+func Setup(mgr ctrl.Manager, certsReady <-chan struct{}, opts Options) error {
 	if err := mgr.AddReadyzCheck("webhook", func(req *http.Request) error {
 		select {
 		case <-certsReady:
@@ -42,7 +42,7 @@ func Setup(mgr ctrl.Manager, certsReady <-chan struct{}, cal policy.Calendar) er
 	}
 	select {
 	case <-certsReady:
-		return register(mgr, cal)
+		return register(mgr, opts)
 	default:
 	}
 	// The webhook server reads its certificate when it starts, so it must not start before the
@@ -50,7 +50,7 @@ func Setup(mgr ctrl.Manager, certsReady <-chan struct{}, cal policy.Calendar) er
 	log := ctrl.Log.WithName("admission")
 	go func() {
 		<-certsReady
-		if err := register(mgr, cal); err != nil {
+		if err := register(mgr, opts); err != nil {
 			log.Error(err, "webhooks not served")
 			return
 		}
@@ -63,7 +63,20 @@ func Setup(mgr ctrl.Manager, certsReady <-chan struct{}, cal policy.Calendar) er
 // a lag in front of it, to race allocations against a cache that has not seen a practitioner.
 var caseCache = func(mgr ctrl.Manager) client.Reader { return mgr.GetClient() }
 
-func register(mgr ctrl.Manager, cal policy.Calendar) error {
+// Options are admission's settings.
+type Options struct {
+	// Calendar is the calendar of a council whose namespace names no time zone.
+	Calendar policy.Calendar
+	// ServiceAccountApprovers are the service accounts ("namespace/name") that may approve
+	// exceptions where RBAC lets them; no other service account may (see Approvals).
+	ServiceAccountApprovers []string
+}
+
+func register(mgr ctrl.Manager, opts Options) error {
+	approvers := map[string]bool{}
+	for _, sa := range opts.ServiceAccountApprovers {
+		approvers[sa] = true
+	}
 	seen, err := snapshot.TrackCases(context.Background(), mgr.GetCache())
 	if err != nil {
 		return err
@@ -73,8 +86,8 @@ func register(mgr ctrl.Manager, cal policy.Calendar) error {
 		Seen:      seen,
 		Live:      mgr.GetAPIReader(),
 		Client:    mgr.GetClient(),
-		Approvals: Approvals{Client: mgr.GetClient()},
-		Calendars: snapshot.Calendars{Default: cal},
+		Approvals: Approvals{Client: mgr.GetClient(), ServiceAccounts: approvers},
+		Calendars: snapshot.Calendars{Default: opts.Calendar},
 		Events:    mgr.GetEventRecorder(EventSource),
 		Log:       ctrl.Log.WithName("admission").WithName("case"),
 	}

@@ -52,6 +52,7 @@ func run(m *testing.M) int {
 	mgr, err := operator.New(ctx, env.Config, operator.Options{
 		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
 		Webhooks: true, WebhookHost: wio.LocalServingHost, WebhookPort: wio.LocalServingPort, WebhookCertDir: wio.LocalServingCertDir,
+		ExceptionApproverServiceAccounts: []string{"default/listed-approver"},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
