@@ -187,25 +187,21 @@ func TestManagerRunsTwoLeaderElectedReplicasWithoutPractitionerMetrics(t *testin
 }
 
 // TestManagerRoleMatchesGeneratedRBAC checks that the ClusterRole bound to the manager's service
-// account grants exactly the cluster-wide rules controller-gen generates from the
-// +kubebuilder:rbac markers into config/rbac/role.yaml (nothing the operator needs is missing,
-// nothing more is granted), and that the generated namespaced rules (the webhook certificate's
-// Secret) are granted by a Role bound to it in its own namespace.
+// account grants exactly the rules controller-gen generates from the +kubebuilder:rbac markers
+// into config/rbac/role.yaml (nothing the operator needs is missing, nothing more is granted),
+// and that no shipped install lets the operator touch a Secret or any webhook configuration:
+// neither issues its own certificate (--cert-source=self), which alone would need them.
 func TestManagerRoleMatchesGeneratedRBAC(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(env.Root, "config", "rbac", "role.yaml"))
 	if err != nil {
 		t.Fatalf("config/rbac/role.yaml (written by `make manifests`): %v", err)
 	}
-	var want, wantInNamespace []rbacv1.PolicyRule
+	var want []rbacv1.PolicyRule
 	for _, o := range decode(t, "config/rbac/role.yaml", data) {
-		switch o.GetKind() {
-		case "ClusterRole":
-			want = append(want, typed[rbacv1.ClusterRole](t, o).Rules...)
-		case "Role":
-			wantInNamespace = append(wantInNamespace, typed[rbacv1.Role](t, o).Rules...)
-		default:
+		if o.GetKind() != "ClusterRole" {
 			t.Fatalf("config/rbac/role.yaml holds a %s: teach charts/caseload-operator/templates/rbac.yaml and this test", o.GetKind())
 		}
+		want = append(want, typed[rbacv1.ClusterRole](t, o).Rules...)
 	}
 	if len(want) == 0 {
 		t.Fatal("config/rbac/role.yaml grants nothing")
@@ -223,13 +219,47 @@ func TestManagerRoleMatchesGeneratedRBAC(t *testing.T) {
 					t.Errorf("%s: the manager may %s, which no RBAC marker asks for", r.source, p)
 				}
 			}
-			inNamespace := managerNamespacedRules(t, r)
-			for _, p := range permissions(wantInNamespace) {
-				if !allows(inNamespace, p) {
-					t.Errorf("%s: the manager may not %s in its own namespace, which the RBAC markers ask for (run `make manifests chart-files`)", r.source, p)
+			for _, p := range permissions(append(got, managerNamespacedRules(t, r)...)) {
+				if p.resource == "secrets" || strings.HasSuffix(p.resource, "webhookconfigurations") {
+					t.Errorf("%s: the manager may %s, which only --cert-source=self needs (config/certs-self)", r.source, p)
 				}
 			}
 		})
+	}
+}
+
+// TestSelfIssuedCertificatesAreGrantedByName: config/certs-self, for a manager that issues its own
+// webhook certificate, names the one Secret and the one ValidatingWebhookConfiguration for every
+// verb RBAC can check a name for, and grants Secrets only in the operator's namespace.
+func TestSelfIssuedCertificatesAreGrantedByName(t *testing.T) {
+	r := kustomizeDir(t, "config/certs-self")
+	var rules []rbacv1.PolicyRule
+	for _, o := range r.all("ClusterRole") {
+		rules = append(rules, typed[rbacv1.ClusterRole](t, o).Rules...)
+	}
+	for _, o := range r.all("Role") {
+		if o.GetNamespace() != "caseload-system" {
+			t.Errorf("Role %s is in namespace %q, not the operator's", o.GetName(), o.GetNamespace())
+		}
+		rules = append(rules, typed[rbacv1.Role](t, o).Rules...)
+	}
+	names := map[string]string{"secrets": "caseload-webhook-server-cert", "validatingwebhookconfigurations": "caseload-validating-webhook-configuration"}
+	for _, p := range permissions(rules) {
+		if _, ok := names[p.resource]; !ok {
+			t.Errorf("config/certs-self grants %s, which the rotator does not need", p)
+			continue
+		}
+		nameable := p.verb != "list" && p.verb != "watch" && p.verb != "create"
+		if nameable && p.name != names[p.resource] {
+			t.Errorf("config/certs-self grants %s: want it limited to %s", p, names[p.resource])
+		}
+	}
+	for _, o := range r.all("ClusterRole") {
+		for _, rule := range typed[rbacv1.ClusterRole](t, o).Rules {
+			if slices.Contains(rule.Resources, "secrets") {
+				t.Errorf("ClusterRole %s grants Secrets in every namespace", o.GetName())
+			}
+		}
 	}
 }
 

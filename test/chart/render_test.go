@@ -135,16 +135,22 @@ func helmTemplate(t *testing.T, source string, set ...string) rendered {
 // kustomize renders config/default as `kubectl kustomize` does.
 func kustomize(t *testing.T) rendered {
 	t.Helper()
+	return kustomizeDir(t, "config/default")
+}
+
+// kustomizeDir renders a kustomization of the repository with kubectl.
+func kustomizeDir(t *testing.T, dir string) rendered {
+	t.Helper()
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
 		// hack/setup-envtest.sh puts a kubectl next to kube-apiserver.
 		kubectl = filepath.Join(env.Environment.BinaryAssetsDirectory, "kubectl")
 	}
-	out, err := run(kubectl, "kustomize", "config/default")
+	source := "kubectl kustomize " + dir
+	out, err := run(kubectl, "kustomize", dir)
 	if err != nil {
-		t.Fatalf("kubectl kustomize config/default: %v", err)
+		t.Fatalf("%s: %v", source, err)
 	}
-	const source = "kubectl kustomize config/default"
 	return rendered{source: source, objs: decode(t, source, out)}
 }
 

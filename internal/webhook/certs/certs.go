@@ -82,8 +82,10 @@ func Namespace() string {
 	return "caseload-system"
 }
 
-// +kubebuilder:rbac:groups="",namespace=caseload-system,resources=secrets,verbs=get;list;watch;create;update;patch
-// +kubebuilder:rbac:groups=admissionregistration.k8s.io,resources=validatingwebhookconfigurations,verbs=get;list;watch;update;patch
+// SourceSelf needs permissions the operator's role (config/rbac) does not carry, since neither
+// shipped install uses it: config/certs-self grants them, by name wherever RBAC can check a
+// name (the Secret and the ValidatingWebhookConfiguration; listing and watching, which the
+// rotator's informers do, and creating cannot be limited to one name).
 
 // claimSecret makes sure the Secret is the operator's to fill: it creates it empty if the
 // manifests did not (the rotator fills a Secret but does not create one; a Deployment that
