@@ -27,7 +27,7 @@ type CaseReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=caseload.dev,resources=cases,verbs=get;list;watch
-// +kubebuilder:rbac:groups=caseload.dev,resources=cases/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=caseload.dev,resources=cases/status,verbs=patch
 // +kubebuilder:rbac:groups=caseload.dev,resources=caseloadquotas,verbs=get;list;watch
 
 // Reconcile computes and writes one case's status.

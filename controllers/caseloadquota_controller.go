@@ -22,6 +22,8 @@ import (
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
+// +kubebuilder:rbac:groups=caseload.dev,resources=caseloadquotas/status,verbs=patch
+
 // CaseloadQuotaReconciler writes a quota's audit: the violations across every team it selects,
 // whatever its enforcementAction. It adds up the per-team audits the Team reconciler keeps, so it
 // never reads a case itself.

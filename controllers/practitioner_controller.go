@@ -34,7 +34,7 @@ type PractitionerReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=caseload.dev,resources=practitioners,verbs=get;list;watch
-// +kubebuilder:rbac:groups=caseload.dev,resources=practitioners/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=caseload.dev,resources=practitioners/status,verbs=patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile computes and writes one practitioner's status.

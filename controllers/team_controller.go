@@ -32,7 +32,7 @@ type TeamReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=caseload.dev,resources=teams,verbs=get;list;watch
-// +kubebuilder:rbac:groups=caseload.dev,resources=teams/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=caseload.dev,resources=teams/status,verbs=patch
 
 // Reconcile computes and writes one team's status and audits.
 func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {

@@ -39,7 +39,18 @@ type Options struct {
 	// WebhookConfigs installs config/webhook/manifests.yaml, served by envtest's local webhook
 	// server options (Environment.WebhookInstallOptions).
 	Webhooks bool
+	// AuditLog, when set, is where the apiserver writes an audit event (metadata only: who, what,
+	// verb, the answer's code) for every request it answers, one JSON object a line.
+	AuditLog string
 }
+
+// auditPolicy records every request's metadata once, when it is answered.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived", "ResponseStarted"]
+rules:
+- level: Metadata
+`
 
 // Scheme returns a scheme with the Kubernetes kinds, CRDs and the caseload.dev kinds.
 func Scheme() *runtime.Scheme {
@@ -99,6 +110,16 @@ func Start(opts Options) (*Env, error) {
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: assets,
+	}
+	if opts.AuditLog != "" {
+		policy := filepath.Join(filepath.Dir(opts.AuditLog), "audit-policy.yaml")
+		if err := os.WriteFile(policy, []byte(auditPolicy), 0o600); err != nil {
+			return nil, err
+		}
+		e.ControlPlane.GetAPIServer().Configure().
+			Set("audit-policy-file", policy).
+			Set("audit-log-path", opts.AuditLog).
+			Set("audit-log-format", "json")
 	}
 	if opts.Webhooks {
 		e.WebhookInstallOptions = envtest.WebhookInstallOptions{Paths: []string{filepath.Join(root, "config", "webhook")}}

@@ -126,7 +126,7 @@ func setUp(t *testing.T) *bench {
 	dir := t.TempDir()
 
 	bin := harness.BuildManager(t, env, dir)
-	kubeconfig := harness.AdminKubeconfig(t, env, dir)
+	kubeconfig := harness.OperatorKubeconfig(t, env, dir)
 	wio := env.Environment.WebhookInstallOptions
 	// BENCH_PPROF=1 serves each replica's profiles on 127.0.0.1:6060 and :6061, to profile a run.
 	pprof := func(i int) []string {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,17 +35,18 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the manager binary")
 	}
-	env, err := testenv.Start(testenv.Options{Webhooks: true})
+	dir := t.TempDir()
+	auditLog := filepath.Join(dir, "audit.log")
+	env, err := testenv.Start(testenv.Options{Webhooks: true, AuditLog: auditLog})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = env.Stop() })
 	ctx := context.Background()
-	dir := t.TempDir()
 
 	// Two replicas of the real binary.
 	bin := harness.BuildManager(t, env, dir)
-	kubeconfigPath := harness.AdminKubeconfig(t, env, dir)
+	kubeconfigPath := harness.OperatorKubeconfig(t, env, dir)
 	wio := env.Environment.WebhookInstallOptions
 	scraper := harness.MetricsReader(t, env, "prometheus")
 	var replicas []*harness.Replica
@@ -278,6 +280,10 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
 	p50, p99 := took[len(took)*50/100], took[(len(took)*99+99)/100-1]
+	// Both managers ran with the shipped role and nothing else: it granted all they asked, and
+	// they used all it grants.
+	checkRoleIsWhatTheOperatorUses(t, env, auditLog)
+
 	t.Logf("One allocation at a time: %v", alone)
 	t.Logf("Admission under concurrency: N=%d, admitted=%d, denied=%d, ledger conflicts retried=%v, per-request p50=%v p99=%v, all %d in %v",
 		allocations, admitted, denied, conflicts, p50.Round(time.Millisecond), p99.Round(time.Millisecond), allocations, wall.Round(time.Millisecond))

@@ -33,7 +33,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/manifest"
@@ -52,19 +54,49 @@ func BuildManager(t testing.TB, env *testenv.Env, dir string) string {
 	return bin
 }
 
-// AdminKubeconfig writes a kubeconfig for a cluster admin of env into dir and returns its path.
-func AdminKubeconfig(t testing.TB, env *testenv.Env, dir string) string {
+// OperatorKubeconfig writes into dir a kubeconfig for the operator's service account as the
+// shipped RBAC grants it: the ClusterRole generated into config/rbac/role.yaml and the
+// leader-election Role of config/rbac, bound to service account default/caseload-operator, which
+// authenticates with its own token. So the end-to-end tests run the manager with exactly the
+// permissions a council installs, and a verb the role lacks fails them.
+func OperatorKubeconfig(t testing.TB, env *testenv.Env, dir string) string {
 	t.Helper()
-	admin, err := env.Environment.AddUser(envtest.User{Name: "caseload-operator", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		t.Fatal(err)
+	ctx := context.Background()
+	const name = "caseload-operator"
+	subject := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: "default", Name: name}}
+	for _, file := range []string{"role.yaml", "leader_election_role.yaml"} {
+		objs, err := manifest.DecodeFile(filepath.Join(env.Root, "config", "rbac", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			var binding client.Object
+			switch o.GetKind() {
+			case "ClusterRole":
+				binding = &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: o.GetName()}, Subjects: subject,
+					RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: o.GetName()}}
+			case "Role": // in the namespace of the leader-election Lease
+				o.SetNamespace("default")
+				binding = &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: o.GetName()}, Subjects: subject,
+					RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: o.GetName()}}
+			default:
+				t.Fatalf("config/rbac/%s holds a %s: teach OperatorKubeconfig to bind it", file, o.GetKind())
+			}
+			for _, obj := range []client.Object{o, binding} {
+				if err := env.Client.Create(ctx, obj); err != nil && !apierrors.IsAlreadyExists(err) {
+					t.Fatal(err)
+				}
+			}
+		}
 	}
-	kubeconfig, err := admin.KubeConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := ServiceAccountToken(t, env, name)
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters[name] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: token}
+	cfg.Contexts[name] = &clientcmdapi.Context{Cluster: name, AuthInfo: name}
+	cfg.CurrentContext = name
 	path := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(path, kubeconfig, 0o600); err != nil {
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -103,7 +135,8 @@ func ServiceAccountToken(t testing.TB, env *testenv.Env, name string) string {
 	if err := env.Client.Create(ctx, sa); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	tr := &authenticationv1.TokenRequest{}
+	hours := int64(4 * 3600) // outlasts the longest benchmark run
+	tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &hours}}
 	if err := env.Client.SubResource("token").Create(ctx, sa, tr); err != nil {
 		t.Fatalf("a token for service account %s: %v", name, err)
 	}
