@@ -2,6 +2,12 @@ package controllers
 
 import (
 	"context"
+	"fmt"
+
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -27,7 +33,8 @@ type CaseReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=caseload.dev,resources=cases,verbs=get;list;watch
-// +kubebuilder:rbac:groups=caseload.dev,resources=cases/status,verbs=patch
+// +kubebuilder:rbac:groups=caseload.dev,resources=cases;cases/status,verbs=patch
+// +kubebuilder:rbac:groups=caseload.dev,resources=exceptionapprovals,verbs=create
 // +kubebuilder:rbac:groups=caseload.dev,resources=caseloadquotas,verbs=get;list;watch
 
 // Reconcile computes and writes one case's status.
@@ -51,6 +58,13 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 	}
 	in := caseInput{Team: team, Policies: policies, Ledger: l.Spec.Reservations, Now: now, Calendar: cal, ZoneProblem: zoneProblem}
 
+	// An exception's reason is kept where only approvers read it before the status says the
+	// exception stands (the ledger keeps the entry until then, so a failure here is retried).
+	for _, e := range unrecordedExceptions(&c, l.Spec.Reservations) {
+		if err := r.Client.Create(ctx, exceptionRecord(&c, e)); err != nil && !apierrors.IsAlreadyExists(err) {
+			return ctrl.Result{}, fmt.Errorf("record the exception of case %s: %w", c.Name, err)
+		}
+	}
 	st, deadlinePassed, next := caseStatus(&c, in)
 	if deadlinePassed && r.Recorder != nil {
 		r.Recorder.Eventf(&c, nil, corev1.EventTypeWarning, "AllocationDeadlinePassed", "Audit",
@@ -63,6 +77,9 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			return ctrl.Result{}, err
 		}
 	}
+	if err := r.consumeReason(ctx, &c); err != nil {
+		return ctrl.Result{}, err
+	}
 	return requeueAt(now, next), nil
 }
 
@@ -71,10 +88,24 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 func (r *CaseReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("case").
-		For(&v1alpha1.Case{}, builder.WithPredicates(specChanged)).
+		For(&v1alpha1.Case{}, builder.WithPredicates(predicate.Or[client.Object](specChanged, carriesReason))).
 		Watches(&v1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(m.teamCases), builder.WithPredicates(teamInputsChanged)).
 		Watches(&v1alpha1.AllocationLedger{}, ledgerExceptions(), builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.then(m.teamCases)), builder.WithPredicates(specChanged)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(m.namespaceCases), builder.OnlyMetadata, builder.WithPredicates(timeZoneChanged)).
 		Complete(r)
+}
+
+// consumeReason removes the caseload.dev/exception-reason annotation from a stored Case, the one
+// change the operator makes outside a status. Admission has decided the change it came with:
+// an exception it approved carries the reason in the team's ledger, from which an
+// ExceptionApproval records it, and a reason that approved nothing has no further use. Left on
+// the Case, it would be readable by everyone who may read the case, and could be taken for the
+// reason of the next allocation.
+func (r *CaseReconciler) consumeReason(ctx context.Context, c *v1alpha1.Case) error {
+	if _, ok := c.Annotations[v1alpha1.ExceptionReasonAnnotation]; !ok {
+		return nil
+	}
+	patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:null}}}`, v1alpha1.ExceptionReasonAnnotation)))
+	return client.IgnoreNotFound(r.Client.Patch(ctx, c, patch))
 }

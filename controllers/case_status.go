@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -103,6 +104,7 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 				if ex.Practitioner == "" {
 					ex.Practitioner = r.Practitioner
 				}
+				ex.Reason = "" // kept in the exception's ExceptionApproval, for approvers only
 				st.Exception = &ex
 			}
 		}
@@ -138,4 +140,37 @@ func deadlineText(policies []*policy.Policy, caseType string) string {
 		return "0 days: it must never be unallocated"
 	}
 	return fmt.Sprintf("%d days", best)
+}
+
+// exceptionRecord is the ExceptionApproval for the exception of ledger entry r on case c,
+// named after the case and the moment of approval, so that recording it again changes nothing.
+func exceptionRecord(c *v1alpha1.Case, r v1alpha1.Reservation) *v1alpha1.ExceptionApproval {
+	ex := r.Exception
+	practitioner := ex.Practitioner
+	if practitioner == "" {
+		practitioner = r.Practitioner
+	}
+	suffix := "-" + ex.ApprovedAt.UTC().Format("20060102-150405")
+	name := c.Name
+	if len(name)+len(suffix) > 253 {
+		name = strings.TrimRight(name[:253-len(suffix)], ".-")
+	}
+	return &v1alpha1.ExceptionApproval{
+		ObjectMeta: metav1.ObjectMeta{Namespace: c.Namespace, Name: name + suffix},
+		Spec: v1alpha1.ExceptionApprovalSpec{Case: c.Name, Practitioner: practitioner, ApprovedBy: ex.ApprovedBy,
+			ApprovedAt: ex.ApprovedAt, ExpiresAt: ex.ExpiresAt, Reason: ex.Reason},
+	}
+}
+
+// unrecordedExceptions are the exceptions the ledger holds for case c that its status has not
+// recorded yet.
+func unrecordedExceptions(c *v1alpha1.Case, ledger []v1alpha1.Reservation) []v1alpha1.Reservation {
+	var out []v1alpha1.Reservation
+	for _, r := range ledger {
+		if r.Case == c.Name && r.Exception != nil &&
+			(c.Status.Exception == nil || !c.Status.Exception.ApprovedAt.Equal(&r.Exception.ApprovedAt)) {
+			out = append(out, r)
+		}
+	}
+	return out
 }

@@ -158,6 +158,13 @@ var timeZoneChanged = predicate.Funcs{
 	},
 }
 
+// carriesReason passes a Case that carries the caseload.dev/exception-reason annotation, which
+// the Case reconciler consumes.
+var carriesReason = predicate.NewPredicateFuncs(func(o client.Object) bool {
+	_, ok := o.GetAnnotations()[v1alpha1.ExceptionReasonAnnotation]
+	return ok
+})
+
 // specChanged passes creations, deletions and changes of spec (metadata.generation).
 var specChanged = predicate.GenerationChangedPredicate{}
 

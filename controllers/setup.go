@@ -1,7 +1,9 @@
 // Package controllers holds one reconciler per kind with status. Each fetches what it needs
 // through the indexes, asks the policy engine for the figures (computed by the pure functions of
 // the *_status.go files) and writes status once, only when it changed. None of them writes spec:
-// the specs belong to the council's git repository.
+// the specs belong to the council's git repository. The Case reconciler's two other writes are
+// records of its own: an ExceptionApproval per exception, and removing the consumed
+// caseload.dev/exception-reason annotation.
 package controllers
 
 import (
@@ -15,9 +17,10 @@ import (
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
-// FieldOwner is the field manager of every write the reconcilers make. They write only the
-// status subresource, so in an object's managedFields this name never owns spec or metadata:
-// the specs belong to the council's git repository and its GitOps tool.
+// FieldOwner is the field manager of every write the reconcilers make. They write the status
+// subresource, and remove one annotation (which takes no ownership), so in an object's
+// managedFields this name never owns spec or metadata: the specs belong to the council's git
+// repository and its GitOps tool.
 const FieldOwner = "caseload-operator"
 
 // Options are the reconcilers' settings.

@@ -89,10 +89,12 @@ type CaseException struct {
 	// +required
 	ApprovedBy string `json:"approvedBy"`
 
-	// reason is the manager's reason, from the caseload.dev/exception-reason annotation.
-	// +required
+	// reason is the manager's reason, from the caseload.dev/exception-reason annotation. Only
+	// the allocation ledger carries it, for the operator to record in an ExceptionApproval: a
+	// Case's status.exception never shows it.
+	// +optional
 	// +kubebuilder:validation:MaxLength=512
-	Reason string `json:"reason"`
+	Reason string `json:"reason,omitempty"`
 
 	// approvedAt is when the exception was admitted.
 	// +required

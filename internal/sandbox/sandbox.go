@@ -113,7 +113,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 			say("stopped; nothing left behind")
 		}
 	}()
-	say("kube-apiserver is up at %s; CRDs installed: teams, practitioners, cases, caseloadquotas, allocationledgers", cfg.Host)
+	say("kube-apiserver is up at %s; CRDs installed: teams, practitioners, cases, caseloadquotas, allocationledgers, exceptionapprovals", cfg.Host)
 
 	c, err := client.New(cfg, client.Options{Scheme: operator.Scheme()})
 	if err != nil {

@@ -93,6 +93,7 @@ func writeTour(w io.Writer, opts Options) {
 	fmt.Fprintf(w, "\nAn exception: a manager's reason admits it, up to 120%% of the cap for 28 days (you may approve: you are an admin):\n")
 	fmt.Fprintf(w, "  %s\n", patch(TourNamespace, TourRefusedCase, exception))
 	fmt.Fprintf(w, "  %s get case %s -o jsonpath='{.status.exception}'\n", bf, TourRefusedCase)
+	fmt.Fprintf(w, "  %s get exceptionapprovals   (the reason, which only approvers read)\n", bf)
 
 	fmt.Fprintf(w, "\nOr give it to %s, who has room:\n  %s\n", TourRoomyPractitioner, patch(TourNamespace, TourRefusedCase, allocate(TourRoomyPractitioner)))
 

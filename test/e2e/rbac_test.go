@@ -42,9 +42,11 @@ type auditEvent struct {
 // together for every kind the manager's cache holds, and with streaming lists an informer may
 // never send a plain list.)
 var notUsedInThisRun = map[string]string{
-	"create events.events.k8s.io": "Events about approved exceptions, unknown time zones and refused statuses (controllers, internal/webhook/v1alpha1)",
-	"patch events.events.k8s.io":  "the event recorder, when it folds a repeated Event into a series",
-	"patch events":                "leader election's event recorder, when it folds a repeated Event into a series",
+	"create exceptionapprovals.caseload.dev": "recording an approved exception's reason (controllers/case_controller.go)",
+	"patch cases.caseload.dev":               "removing a consumed caseload.dev/exception-reason annotation (controllers/case_controller.go, consumeReason)",
+	"create events.events.k8s.io":            "Events about approved exceptions, unknown time zones and refused statuses (controllers, internal/webhook/v1alpha1)",
+	"patch events.events.k8s.io":             "the event recorder, when it folds a repeated Event into a series",
+	"patch events":                           "leader election's event recorder, when it folds a repeated Event into a series",
 }
 
 // checkRoleIsWhatTheOperatorUses reads every request the operator made in this run from the

@@ -158,6 +158,9 @@ func TestMakeRunSandbox(t *testing.T) {
 			if c.Status.Exception == nil || c.Status.Exception.ApprovedBy == "" {
 				return fmt.Errorf("case %s has no exception in its status", sandbox.TourRefusedCase)
 			}
+			if _, ok := c.Metadata.Annotations["caseload.dev/exception-reason"]; ok {
+				return fmt.Errorf("case %s still carries the reason's annotation", sandbox.TourRefusedCase)
+			}
 			return nil
 		})
 	})
@@ -422,8 +425,9 @@ func (k *kubectlRunner) run(args ...string) (string, string, error) {
 // object is the part of any caseload.dev object the test reads.
 type object struct {
 	Metadata struct {
-		Name       string `json:"name"`
-		Generation int64  `json:"generation"`
+		Name        string            `json:"name"`
+		Generation  int64             `json:"generation"`
+		Annotations map[string]string `json:"annotations"`
 	} `json:"metadata"`
 	Spec struct {
 		AllocatedTo string `json:"allocatedTo"`

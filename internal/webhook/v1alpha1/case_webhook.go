@@ -140,12 +140,8 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 		return nil, nil
 	}
 
-	// A reason is for the allocation it came with: one left on the Case from an earlier
-	// allocation approves nothing now.
-	reused := old != nil && c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation] != "" &&
-		old.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation] == c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation]
 	start := time.Now()
-	warnings, err := v.allocate(ctx, c, before, after, joiners, reused)
+	warnings, err := v.allocate(ctx, c, before, after, joiners, reasonReused(old, c))
 	decisionSeconds.Observe(time.Since(start).Seconds())
 	switch {
 	case err == nil:
@@ -288,6 +284,15 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		v.recordException(ctx, c, joiners, exception, decision)
 	}
 	return warnings, nil
+}
+
+// reasonReused reports whether c carries the exception reason that old already carried: a
+// reason is for the allocation it came with. The operator removes the annotation once admission
+// has decided (controllers' consumeReason); until it has, an update that needs an exception
+// must give a reason of its own.
+func reasonReused(old, c *caseloadv1alpha1.Case) bool {
+	reason := strings.TrimSpace(c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation])
+	return old != nil && reason != "" && strings.TrimSpace(old.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation]) == reason
 }
 
 // release takes the ledger's reservations of a case off the practitioners a change takes off

@@ -342,18 +342,50 @@ func TestExceptionsAreAPersonsDecisionForOneAllocation(t *testing.T) {
 	if err := serviceAccountClient(t, "listed-approver").Create(context.Background(), over("c-ex", "continuity: already works with the family")); err != nil {
 		t.Fatalf("a service account the operator lists was refused: %v", err)
 	}
-	// Unallocated, then allocated again with the first allocation's reason still on it.
+	// The operator consumes the reason: it approved one allocation. Unallocated and allocated
+	// again, the case needs a reason of its own.
+	eventually(t, "the reason's annotation consumed", func() bool {
+		var c caseloadv1alpha1.Case
+		return env.Client.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: "c-ex"}, &c) == nil &&
+			c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation] == ""
+	})
 	if err := k.update("c-ex", func(c *caseloadv1alpha1.Case) { c.Spec.AllocatedTo = "" }); err != nil {
 		t.Fatal(err)
 	}
 	wantRefusal(t, k.update("c-ex", func(c *caseloadv1alpha1.Case) { c.Spec.AllocatedTo = "jo" }), refusal("c-ex",
-		fmt.Sprintf(denied, "c-ex"),
-		"metadata.annotations[caseload.dev/exception-reason]: Forbidden: caseload.dev/exception-reason still holds the reason given for an earlier allocation of this case, "+
-			"and an exception is approved for one allocation: give the reason for this one, or remove the annotation"))
+		fmt.Sprintf(denied, "c-ex")+"; this is within the exceptions the quota allows: "+approver+" can admit it with the annotation caseload.dev/exception-reason giving the reason"))
 	if err := k.update("c-ex", func(c *caseloadv1alpha1.Case) {
 		c.Spec.AllocatedTo = "jo"
-		c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation] = "court deadline this week"
+		c.Annotations = map[string]string{caseloadv1alpha1.ExceptionReasonAnnotation: "court deadline this week"}
 	}); err != nil {
 		t.Fatalf("a fresh reason from the cluster admin was refused: %v", err)
+	}
+}
+
+// TestAReasonLeftFromAnEarlierAllocationApprovesNothing: until the operator has consumed the
+// annotation, an update carrying the reason its old object carried is not a fresh approval.
+func TestAReasonLeftFromAnEarlierAllocationApprovesNothing(t *testing.T) {
+	withReason := func(reason string) *caseloadv1alpha1.Case {
+		c := newCase("council", "c-1", "ChildInNeed", "jo")
+		if reason != "" {
+			c.Annotations = map[string]string{caseloadv1alpha1.ExceptionReasonAnnotation: reason}
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name     string
+		old, new *caseloadv1alpha1.Case
+		want     bool
+	}{
+		{"a create", nil, withReason("court deadline"), false},
+		{"the same reason kept", withReason("court deadline"), withReason("court deadline"), true},
+		{"the same reason, spaced differently", withReason("court deadline"), withReason(" court deadline "), true},
+		{"a new reason", withReason("court deadline"), withReason("sibling already allocated"), false},
+		{"a reason where there was none", withReason(""), withReason("court deadline"), false},
+		{"no reason", withReason("court deadline"), withReason(""), false},
+	} {
+		if got := admission.ReasonReused(tc.old, tc.new); got != tc.want {
+			t.Errorf("%s: reused = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

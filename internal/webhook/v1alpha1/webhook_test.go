@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/testenv"
 )
@@ -502,6 +504,24 @@ func userClient(t *testing.T, name string) client.Client {
 	return c
 }
 
+// installPeopleRoles creates the shipped caseload-viewer, -editor and -approver ClusterRoles
+// (config/rbac, without kustomize's name prefix), as a council's cluster has them.
+func installPeopleRoles(t *testing.T) {
+	t.Helper()
+	for _, file := range []string{"viewer_role.yaml", "editor_role.yaml", "approver_role.yaml"} {
+		objs, err := manifest.DecodeFile(filepath.Join(env.Root, "config", "rbac", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			o.SetName("caseload-" + o.GetName())
+			if err := env.Client.Create(context.Background(), o); err != nil && !apierrors.IsAlreadyExists(err) {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 func TestExceptionsNeedAnApprover(t *testing.T) {
 	k := newCouncil(t)
 	spec := withExceptions(safeguarding(caseloadv1alpha1.EnforcementDeny))
@@ -524,6 +544,15 @@ func TestExceptionsNeedAnApprover(t *testing.T) {
 	bind("allocator", "team-manager")
 	bind("approver", "team-manager")
 	worker, manager := userClient(t, "duty-worker"), userClient(t, "team-manager")
+	// The shipped people roles: the manager approves with caseload-approver, and a viewer holds
+	// caseload-viewer alone.
+	installPeopleRoles(t)
+	for user, role := range map[string]string{"team-manager": "caseload-approver", "case-viewer": "caseload-viewer"} {
+		k.create(&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: role + "-" + user},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+			Subjects: []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: "User", Name: user}}})
+	}
+	viewer := userClient(t, "case-viewer")
 
 	over := func(name string) *caseloadv1alpha1.Case {
 		c := newCase(k.ns, name, "ChildInNeed", "jo") // 3.5 of 3: 117%, within 120%
@@ -564,12 +593,29 @@ func TestExceptionsNeedAnApprover(t *testing.T) {
 		if ex.ApprovedAt.Time.Before(start.Add(-time.Second)) {
 			t.Errorf("approvedAt %v is before the request", ex.ApprovedAt)
 		}
-		// The operator copies the exception from the ledger into the Case's status.
-		eventually(t, "the Case's status records the exception", func() bool {
+		// The operator copies the exception from the ledger into the Case's status, without its
+		// reason, and consumes the annotation: the reason is in the exception's record, which
+		// the approver may read and someone who may only view the case may not.
+		eventually(t, "the Case's status records the exception, and the reason's annotation is gone", func() bool {
 			var c caseloadv1alpha1.Case
 			return env.Client.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: "c-manager"}, &c) == nil &&
-				c.Status.Exception != nil && c.Status.Exception.ApprovedBy == "team-manager"
+				c.Status.Exception != nil && c.Status.Exception.ApprovedBy == "team-manager" && c.Status.Exception.Reason == "" &&
+				c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation] == ""
 		})
+		var records caseloadv1alpha1.ExceptionApprovalList
+		if err := manager.List(context.Background(), &records, client.InNamespace(k.ns)); err != nil {
+			t.Fatalf("the approver cannot read the exceptions' records: %v", err)
+		}
+		if len(records.Items) != 1 || records.Items[0].Spec.Reason != "court deadline; cover until jo's cases transfer" || records.Items[0].Spec.ApprovedBy != "team-manager" {
+			t.Errorf("the exceptions' records: %+v", records.Items)
+		}
+		var seen caseloadv1alpha1.Case
+		if err := viewer.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: "c-manager"}, &seen); err != nil || seen.Status.Exception == nil {
+			t.Errorf("a viewer does not see that an exception stands: %v %+v", err, seen.Status.Exception)
+		}
+		if err := viewer.List(context.Background(), &caseloadv1alpha1.ExceptionApprovalList{}, client.InNamespace(k.ns)); !apierrors.IsForbidden(err) {
+			t.Errorf("a viewer listing the exceptions' reasons: %v, want forbidden", err)
+		}
 		eventually(t, "an ExceptionApproved event about jo", func() bool {
 			var evs eventsv1.EventList
 			if err := env.Client.List(context.Background(), &evs, client.InNamespace(k.ns)); err != nil {
