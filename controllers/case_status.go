@@ -145,10 +145,9 @@ func deadlineText(policies []*policy.Policy, caseType string) string {
 // exceptionRecord is the ExceptionApproval for the exception of ledger entry r on case c,
 // named after the case and the moment of approval, so that recording it again changes nothing.
 func exceptionRecord(c *v1alpha1.Case, r v1alpha1.Reservation) *v1alpha1.ExceptionApproval {
-	ex := r.Exception
-	practitioner := ex.Practitioner
-	if practitioner == "" {
-		practitioner = r.Practitioner
+	ex := *r.Exception
+	if ex.Practitioner == "" {
+		ex.Practitioner = r.Practitioner
 	}
 	suffix := "-" + ex.ApprovedAt.UTC().Format("20060102-150405")
 	name := c.Name
@@ -157,8 +156,7 @@ func exceptionRecord(c *v1alpha1.Case, r v1alpha1.Reservation) *v1alpha1.Excepti
 	}
 	return &v1alpha1.ExceptionApproval{
 		ObjectMeta: metav1.ObjectMeta{Namespace: c.Namespace, Name: name + suffix},
-		Spec: v1alpha1.ExceptionApprovalSpec{Case: c.Name, Practitioner: practitioner, ApprovedBy: ex.ApprovedBy,
-			ApprovedAt: ex.ApprovedAt, ExpiresAt: ex.ExpiresAt, Reason: ex.Reason},
+		Spec:       v1alpha1.ExceptionApprovalSpec{Case: c.Name, CaseException: ex},
 	}
 }
 

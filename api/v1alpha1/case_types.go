@@ -89,9 +89,9 @@ type CaseException struct {
 	// +required
 	ApprovedBy string `json:"approvedBy"`
 
-	// reason is the manager's reason, from the caseload.dev/exception-reason annotation. Only
-	// the allocation ledger carries it, for the operator to record in an ExceptionApproval: a
-	// Case's status.exception never shows it.
+	// reason is the manager's reason, from the caseload.dev/exception-reason annotation. The
+	// allocation ledger and the ExceptionApproval keep it; a Case's status.exception never
+	// shows it.
 	// +optional
 	// +kubebuilder:validation:MaxLength=512
 	Reason string `json:"reason,omitempty"`

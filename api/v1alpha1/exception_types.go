@@ -5,36 +5,17 @@ import (
 )
 
 // ExceptionApprovalSpec is the record of one exception: which allocation it admitted above the
-// cap, who approved it, until when, and why.
+// cap, for whom, who approved it, until when, and why.
 // +kubebuilder:validation:XValidation:rule="self == oldSelf",message="an exception's record is never changed"
+// +kubebuilder:validation:XValidation:rule="has(self.practitioner) && has(self.reason)",message="an exception's record names the practitioner and keeps the reason"
 type ExceptionApprovalSpec struct {
 	// case is the name of the Case the exception admitted.
 	// +required
 	// +kubebuilder:validation:MaxLength=253
 	Case string `json:"case"`
 
-	// practitioner is the Practitioner the exception took above the cap.
-	// +required
-	// +kubebuilder:validation:MaxLength=253
-	Practitioner string `json:"practitioner"`
-
-	// approvedBy is the user whose request carried the exception.
-	// +required
-	// +kubebuilder:validation:MaxLength=253
-	ApprovedBy string `json:"approvedBy"`
-
-	// approvedAt is when the exception was admitted.
-	// +required
-	ApprovedAt metav1.Time `json:"approvedAt"`
-
-	// expiresAt is when the exception lapses.
-	// +required
-	ExpiresAt metav1.Time `json:"expiresAt"`
-
-	// reason is the manager's reason, as the caseload.dev/exception-reason annotation gave it.
-	// +required
-	// +kubebuilder:validation:MaxLength=512
-	Reason string `json:"reason"`
+	// The exception as the ledger recorded it, reason included.
+	CaseException `json:",inline"`
 }
 
 // ExceptionApproval keeps the reason for an exception where only approvers read it. The

@@ -56,7 +56,9 @@ func TestQuotaErrorsNameTheFields(t *testing.T) {
 // TestNamespaceSelectorPatchCoversEveryWebhook: the kustomize patch adds the namespaceSelector
 // by position, so a webhook added to manifests.yaml without its entry would be called for
 // kube-system and the operator's own namespace.
-func TestNamespaceSelectorPatchCoversEveryWebhook(t *testing.T) {
+// generatedWebhooks reads the webhook configuration controller-gen writes from the markers.
+func generatedWebhooks(t *testing.T) admissionv1.ValidatingWebhookConfiguration {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "webhook", "manifests.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +67,12 @@ func TestNamespaceSelectorPatchCoversEveryWebhook(t *testing.T) {
 	if err := utilyaml.Unmarshal(raw, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	raw, err = os.ReadFile(filepath.Join("..", "..", "..", "config", "webhook", "patches", "namespace_selector.yaml"))
+	return cfg
+}
+
+func TestNamespaceSelectorPatchCoversEveryWebhook(t *testing.T) {
+	cfg := generatedWebhooks(t)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "webhook", "patches", "namespace_selector.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,14 +109,7 @@ func TestNamespaceSelectorPatchCoversEveryWebhook(t *testing.T) {
 // (a kubebuilder marker cannot share an expression). If one is edited and not the other, an
 // update could reach both webhooks, or a raise could slip past the Case webhook's decision.
 func TestTheReleaseWebhookTakesExactlyTheUpdatesTheCaseWebhookLeaves(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "..", "config", "webhook", "manifests.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg admissionv1.ValidatingWebhookConfiguration
-	if err := utilyaml.Unmarshal(raw, &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := generatedWebhooks(t)
 	conditions := map[string]string{}
 	for _, w := range cfg.Webhooks {
 		for _, c := range w.MatchConditions {
