@@ -47,7 +47,7 @@ func (r *LedgerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 			return ctrl.Result{}, client.IgnoreNotFound(err)
 		}
 	}
-	return requeueAt(now, ledger.NextChange(pruned.Reservations, now)), nil
+	return requeueAt(now, ledger.NextChange(pruned, now)), nil
 }
 
 // SetupWithManager watches the ledgers.

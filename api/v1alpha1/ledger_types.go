@@ -81,6 +81,62 @@ type Reservation struct {
 	Exception *CaseException `json:"exception,omitempty"`
 }
 
+// Allowance is room a webhook replica holds in advance for a few more allocations to one
+// practitioner, so that it can admit them from memory instead of writing the ledger for each
+// (escrow). Every decision counts it as `slots` cases of its shape held by the practitioner in its
+// role. Only its holder admits against it, one case per slot, and only a case that weighs no more
+// than the shape under every quota; the holder writes each case it admits into reservations in
+// place of its slot a moment later. Room is granted only while the practitioner and team have
+// plenty to spare, so the last of anyone's room is always decided one allocation at a time.
+type Allowance struct {
+	// id names the allowance among its holder's.
+	// +required
+	// +kubebuilder:validation:MaxLength=32
+	ID string `json:"id"`
+
+	// holder is the webhook replica that may admit against the allowance: its host name and a
+	// number drawn when it started, so a restarted replica never uses its predecessor's room.
+	// +required
+	// +kubebuilder:validation:MaxLength=128
+	Holder string `json:"holder"`
+
+	// practitioner is the name of the Practitioner the room is for.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Practitioner string `json:"practitioner"`
+
+	// role is Lead or CoWorker: the room is for holding cases in that role.
+	// +required
+	Role ReservationRole `json:"role"`
+
+	// caseType, complexity and children are the shape of the case the room is measured in: a
+	// case fits a slot when it weighs no more than this shape under every quota.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	CaseType string `json:"caseType"`
+	// +required
+	Complexity Complexity `json:"complexity"`
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Children int32 `json:"children"`
+
+	// slots is how many more cases of at most that weight the holder may admit.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=64
+	Slots int32 `json:"slots"`
+
+	// usableUntil is when the holder stops admitting against the allowance.
+	// +required
+	UsableUntil metav1.Time `json:"usableUntil"`
+
+	// expiresAt is when the allowance stops counting even if its holder never wrote it away (the
+	// replica stopped): the reservation lifetime after usableUntil, so that every case admitted
+	// against it is stored, and counted by the caches, before its room is given back.
+	// +required
+	ExpiresAt metav1.Time `json:"expiresAt"`
+}
+
 // AllocationLedgerSpec holds a team's allocations in flight.
 type AllocationLedgerSpec struct {
 	// reservations are the allocations admitted to the team that the operator's caches may not
@@ -102,6 +158,13 @@ type AllocationLedgerSpec struct {
 	// +kubebuilder:validation:MaxLength=20
 	// +kubebuilder:validation:Pattern=`^[0-9]*$`
 	SeenThrough string `json:"seenThrough,omitempty"`
+
+	// allowances are the room webhook replicas hold in advance for allocations they will admit
+	// without a write each: counted by every decision as if already allocated.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=500
+	Allowances []Allowance `json:"allowances,omitempty"`
 }
 
 // AllocationLedger is the operator's record of allocations in flight to one team: admitted by the

@@ -34,6 +34,58 @@ const Recheck = time.Second
 // admission refuses, with "try again", rather than lose one.
 const MaxEntries = 2000
 
+// Window is how long a replica admits against an allowance once granted. An allowance whose
+// holder stopped counts for Window and TTL at most; one whose holder runs is written away when
+// its slots are used or Window ends.
+const Window = 10 * time.Second
+
+// MaxSlots is the most cases one allowance holds room for, and MinRoom the room (in cases of the
+// allowance's shape) a practitioner must have for one to be granted at all: it takes half of the
+// room there is, so near a cap nothing is held in advance and every allocation is decided on its
+// own against the ledger.
+const (
+	MaxSlots = 32
+	MinRoom  = 4
+)
+
+// MaxAllowances is the size limit of spec.allowances in the CRD schema. Admission grants no more
+// once a ledger holds that many; allocations are then decided one batch at a time, as always.
+const MaxAllowances = 500
+
+// Slots is how many cases an allowance holds room for when the practitioner has room for more
+// cases of its shape: half of it, at most MaxSlots, and none when the room is under MinRoom.
+func Slots(room int) int {
+	if room < MinRoom {
+		return 0
+	}
+	return min(room/2, MaxSlots)
+}
+
+// Grant builds an allowance for holder: room for slots more cases shaped like c held by the
+// practitioner in the role, usable for Window from now and counted by everyone until TTL after.
+// Times are whole seconds, as the ledger stores them, so the holder stops using the allowance
+// no later than the time every replica reads.
+func Grant(id, holder string, j policy.Joining, c policy.Case, slots int, now time.Time) v1alpha1.Allowance {
+	until := now.Add(Window).Truncate(time.Second)
+	return v1alpha1.Allowance{
+		ID:           id,
+		Holder:       holder,
+		Practitioner: j.Name,
+		Role:         j.Role,
+		CaseType:     c.Type,
+		Complexity:   v1alpha1.Complexity(c.Complexity),
+		Children:     int32(c.Children),
+		Slots:        int32(slots),
+		UsableUntil:  metav1.NewTime(until),
+		ExpiresAt:    metav1.NewTime(until.Add(TTL)),
+	}
+}
+
+// Shape is the case an allowance measures its room in, on team.
+func Shape(a v1alpha1.Allowance, team string) policy.Case {
+	return policy.Case{Name: "allowance:" + a.Holder + ":" + a.ID, Type: a.CaseType, Complexity: string(a.Complexity), Children: int(a.Children), Team: team}
+}
+
 // Entries builds the ledger entries of an admitted allocation: one per practitioner decided for
 // (a raised holder too, so the ledger records the case as it now weighs), with the facts every
 // quota needs to weigh the case, the generation the change gives the Case, and its weight under
@@ -81,6 +133,45 @@ func Replace(current []v1alpha1.Reservation, c string, holdersAfter map[string]b
 	return append(next, added...)
 }
 
+// A Change is an admitted change of one case, as Replace takes it.
+type Change struct {
+	Case         string
+	HoldersAfter map[string]bool
+	Added        []v1alpha1.Reservation
+}
+
+// Apply is the ledger after each change in turn, as Replace would leave it, in one pass over
+// current however many changes there are: the entries of the cases they change are set apart,
+// changed, and put at the end.
+func Apply(current []v1alpha1.Reservation, changes []Change) []v1alpha1.Reservation {
+	if len(changes) == 0 {
+		return current
+	}
+	buckets := map[string][]v1alpha1.Reservation{}
+	var order []string
+	for _, c := range changes {
+		if _, ok := buckets[c.Case]; !ok {
+			buckets[c.Case] = []v1alpha1.Reservation{}
+			order = append(order, c.Case)
+		}
+	}
+	out := make([]v1alpha1.Reservation, 0, len(current)+len(changes))
+	for _, r := range current {
+		if b, changed := buckets[r.Case]; changed {
+			buckets[r.Case] = append(b, r)
+			continue
+		}
+		out = append(out, r)
+	}
+	for _, c := range changes {
+		buckets[c.Case] = Replace(buckets[c.Case], c.Case, c.HoldersAfter, c.Added)
+	}
+	for _, name := range order {
+		out = append(out, buckets[name]...)
+	}
+	return out
+}
+
 // Release is the ledger without the entries of case c for the practitioners who gave it up.
 // An exception goes with them: it admitted that practitioner above the cap, and they no longer
 // hold the case.
@@ -104,7 +195,9 @@ type Cases func(name string) *v1alpha1.Case
 //     seenThrough then moves on to that Case's resourceVersion, and every other replica counts
 //     the ledger only once its own cache has come as far (snapshot.CaseProgress), so no cache
 //     misses both the entry and the Case;
-//   - an expired entry.
+//   - an expired entry;
+//   - an expired allowance: its holder stopped without writing it away, and every case it
+//     admitted has been stored and counted for TTL since (see Grant).
 //
 // An entry carrying an exception stays, expired or not, until the Case's status has recorded the
 // exception (or the exception itself lapses, or the case is gone), so an approval is never lost
@@ -130,6 +223,11 @@ func Prune(spec v1alpha1.AllocationLedgerSpec, cases Cases, now time.Time) v1alp
 	}
 	if through > 0 {
 		out.SeenThrough = strconv.FormatUint(through, 10)
+	}
+	for _, a := range spec.Allowances {
+		if a.Slots > 0 && a.ExpiresAt.Time.After(now) {
+			out.Allowances = append(out.Allowances, a)
+		}
 	}
 	return out
 }
@@ -167,17 +265,23 @@ func QuietFrom(entries []v1alpha1.Reservation) time.Time {
 }
 
 // NextChange is when the operator should next look at the ledger with no other event, after
-// now: the earliest expiry, or Recheck from now while an entry waits for a cache to show its
-// Case. Zero when the ledger is empty.
-func NextChange(entries []v1alpha1.Reservation, now time.Time) time.Time {
-	if len(entries) == 0 {
-		return time.Time{}
-	}
-	at := now.Add(Recheck)
-	for _, r := range entries {
-		if t := r.ExpiresAt.Time; t.After(now) && t.Before(at) {
+// now: Recheck from now while an entry waits for a cache to show its Case, or the earliest
+// expiry of an entry or allowance. Zero when the ledger is empty.
+func NextChange(spec v1alpha1.AllocationLedgerSpec, now time.Time) time.Time {
+	var at time.Time
+	earliest := func(t time.Time) {
+		if t.After(now) && (at.IsZero() || t.Before(at)) {
 			at = t
 		}
+	}
+	if len(spec.Reservations) > 0 {
+		earliest(now.Add(Recheck))
+	}
+	for _, r := range spec.Reservations {
+		earliest(r.ExpiresAt.Time)
+	}
+	for _, a := range spec.Allowances {
+		earliest(a.ExpiresAt.Time)
 	}
 	return at
 }

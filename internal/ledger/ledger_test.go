@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -110,10 +111,10 @@ func TestPrune(t *testing.T) {
 	if again := Prune(v1alpha1.AllocationLedgerSpec{Reservations: entries[:1], SeenThrough: "120"}, lookup, now); again.SeenThrough != "120" {
 		t.Errorf("seenThrough = %q after a prune that dropped nothing, want 120 kept", again.SeenThrough)
 	}
-	if at := NextChange(got.Reservations, now); !at.Equal(now.Add(Recheck)) {
+	if at := NextChange(got, now); !at.Equal(now.Add(Recheck)) {
 		t.Errorf("NextChange = %v, want a look again after Recheck", at)
 	}
-	if at := NextChange([]v1alpha1.Reservation{entry("expiring", "jo", "x", TTL-time.Millisecond)}, now); !at.Equal(now.Add(time.Millisecond)) {
+	if at := NextChange(v1alpha1.AllocationLedgerSpec{Reservations: []v1alpha1.Reservation{entry("expiring", "jo", "x", TTL-time.Millisecond)}}, now); !at.Equal(now.Add(time.Millisecond)) {
 		t.Errorf("NextChange = %v, want the expiry a millisecond from now", at)
 	}
 }
@@ -126,5 +127,70 @@ func TestQuietFrom(t *testing.T) {
 	}
 	if got := QuietFrom(nil); got.After(now) {
 		t.Errorf("an empty ledger is quiet at once, not from %v", got)
+	}
+}
+
+// TestAllowances: room is granted only with room to spare, for half of it; an allowance counts
+// until its holder has used it and TTL more has passed, so an allowance left by a replica that
+// stopped outlives every case it admitted.
+func TestAllowances(t *testing.T) {
+	for room, want := range map[int]int{0: 0, MinRoom - 1: 0, MinRoom: MinRoom / 2, 9: 4, 1000: MaxSlots, 40: 20} {
+		if got := Slots(room); got != want {
+			t.Errorf("Slots(%d) = %d, want %d", room, got, want)
+		}
+	}
+	at := now.Add(400 * time.Millisecond)
+	a := Grant("7", "replica-0/1a2b", policy.Joining{Name: "jo", Role: v1alpha1.RoleLead},
+		policy.Case{Name: "c-1", Type: "ChildProtection", Complexity: "High", Children: 2}, 5, at)
+	if !a.UsableUntil.Time.Equal(at.Add(Window).Truncate(time.Second)) || a.UsableUntil.Time.After(at.Add(Window)) {
+		t.Errorf("usable until %v, want %v in whole seconds and never later", a.UsableUntil, at.Add(Window))
+	}
+	if !a.ExpiresAt.Time.Equal(a.UsableUntil.Add(TTL)) {
+		t.Errorf("expires %v, want TTL after it stops being usable (%v)", a.ExpiresAt, a.UsableUntil.Add(TTL))
+	}
+	if s := Shape(a, "north"); s.Type != "ChildProtection" || s.Complexity != "High" || s.Children != 2 || s.Team != "north" || !s.Open() {
+		t.Errorf("shape = %+v, want an open ChildProtection case of complexity High with 2 children in north", s)
+	}
+
+	used := a
+	used.Slots = 0
+	expired := a
+	expired.ID, expired.ExpiresAt = "8", metav1.NewTime(now.Add(-time.Second))
+	spec := v1alpha1.AllocationLedgerSpec{Allowances: []v1alpha1.Allowance{a, used, expired}}
+	got := Prune(spec, func(string) *v1alpha1.Case { return nil }, now)
+	if len(got.Allowances) != 1 || got.Allowances[0].ID != "7" || got.Allowances[0].Slots != 5 {
+		t.Errorf("Prune kept %+v, want the unexpired allowance with slots left, untouched", got.Allowances)
+	}
+	if at := NextChange(got, now); !at.Equal(a.ExpiresAt.Time) {
+		t.Errorf("NextChange = %v, want the allowance's expiry %v", at, a.ExpiresAt)
+	}
+	if at := NextChange(v1alpha1.AllocationLedgerSpec{}, now); !at.IsZero() {
+		t.Errorf("NextChange of an empty ledger = %v, want none", at)
+	}
+}
+
+// TestApplyIsReplaceInTurn: changes applied in one pass leave the entries that Replace, change
+// after change, leaves, a case changed twice included.
+func TestApplyIsReplaceInTurn(t *testing.T) {
+	current := []v1alpha1.Reservation{
+		entry("a", "jo", "c-1", 0), entry("b", "sam", "c-2", 0), entry("c", "ali", "c-3", 0), entry("d", "jo", "c-2", 0),
+	}
+	changes := []Change{
+		{Case: "c-2", HoldersAfter: map[string]bool{"sam": true, "kim": true}, Added: []v1alpha1.Reservation{entry("e", "kim", "c-2", 0)}},
+		{Case: "c-4", HoldersAfter: map[string]bool{"jo": true}, Added: []v1alpha1.Reservation{entry("f", "jo", "c-4", 0)}},
+		{Case: "c-2", HoldersAfter: map[string]bool{"kim": true}, Added: []v1alpha1.Reservation{entry("g", "kim", "c-2", 0)}},
+	}
+	want := current
+	for _, c := range changes {
+		want = Replace(want, c.Case, c.HoldersAfter, c.Added)
+	}
+	got, wantIDs := ids(Apply(current, changes)), ids(want)
+	slices.Sort(got)
+	slices.Sort(wantIDs)
+	if !reflect.DeepEqual(got, wantIDs) {
+		t.Errorf("Apply = %v, want %v", got, wantIDs)
+	}
+	if !reflect.DeepEqual(wantIDs, []string{"a/jo", "c/ali", "f/jo", "g/kim"}) {
+		t.Errorf("Replace in turn = %v, want c-2 held by kim alone, from the last change", wantIDs)
 	}
 }

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,11 +58,30 @@ type TeamView struct {
 	Cases   []Case
 }
 
-// MembersOf builds the members of a team from its practitioners and its cases (any order).
+// MembersOf builds the members of a team from its practitioners and its cases (any order), with
+// each member's holdings as HoldingsOf gives them, in one pass over the cases.
 func MembersOf(practitioners []Practitioner, cases []Case) []Member {
+	holdings := make(map[string][]Holding, len(practitioners))
+	for _, pr := range practitioners {
+		holdings[pr.Name] = nil
+	}
+	for _, c := range cases {
+		if !c.Open() {
+			continue
+		}
+		if _, member := holdings[c.AllocatedTo]; member && c.AllocatedTo != "" {
+			holdings[c.AllocatedTo] = append(holdings[c.AllocatedTo], Holding{Case: c, Role: v1alpha1.RoleLead})
+		}
+		for i, cw := range c.CoWorkers {
+			if _, member := holdings[cw]; !member || cw == c.AllocatedTo || slices.Contains(c.CoWorkers[:i], cw) {
+				continue // led already, or named twice: held once
+			}
+			holdings[cw] = append(holdings[cw], Holding{Case: c, Role: v1alpha1.RoleCoWorker})
+		}
+	}
 	members := make([]Member, 0, len(practitioners))
 	for _, pr := range practitioners {
-		members = append(members, Member{Practitioner: pr, Holdings: HoldingsOf(pr.Name, cases)})
+		members = append(members, Member{Practitioner: pr, Holdings: holdings[pr.Name]})
 	}
 	sort.Slice(members, func(i, j int) bool { return members[i].Practitioner.Name < members[j].Practitioner.Name })
 	return members

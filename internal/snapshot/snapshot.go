@@ -7,7 +7,9 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,9 +32,6 @@ type Snapshot struct {
 	// Team is nil when no Team of that name exists.
 	Team          *v1alpha1.Team
 	Practitioners []v1alpha1.Practitioner
-	// OpenCases are the team's open cases, sorted by name. Like Practitioners and Quotas, they
-	// share their contents with the cache: read them, never change them.
-	OpenCases []v1alpha1.Case
 	// Quotas are the CaseloadQuotas that select the team, sorted by name; Policies are the
 	// same quotas parsed, in the same order. A quota that does not parse is left out of
 	// Policies and named in Unparsable.
@@ -52,6 +51,22 @@ type Snapshot struct {
 // package index (a manager's cache does), for the day now falls on in the council's calendar.
 // Reservations of the team's ledger that have not expired by now are counted.
 func Load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, team string, now time.Time) (*Snapshot, error) {
+	return load(ctx, r, cal, namespace, team, nil, now)
+}
+
+// LoadFor is Load for a decision about some of the team's practitioners only (names). Where no
+// quota that selects the team caps the team, nothing but their own caseloads can decide it: the
+// snapshot then holds those of them who are members, the open cases that name them, and the
+// cases their ledger entries name, and costs the same however large the team. Otherwise it is
+// Load.
+func LoadFor(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, team string, names []string, now time.Time) (*Snapshot, error) {
+	if names == nil {
+		names = []string{}
+	}
+	return load(ctx, r, cal, namespace, team, names, now)
+}
+
+func load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, team string, only []string, now time.Time) (*Snapshot, error) {
 	s := &Snapshot{Calendar: cal, Day: cal.DayOf(now)}
 	var t v1alpha1.Team
 	switch err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: team}, &t); {
@@ -62,20 +77,6 @@ func Load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, 
 		s.Team = &t
 	}
 
-	var prs v1alpha1.PractitionerList
-	// The snapshot only reads what it lists: no copy of the cache's objects is needed, which
-	// keeps a decision's cost low however large the team.
-	if err := r.List(ctx, &prs, client.InNamespace(namespace), client.MatchingFields{index.PractitionerByTeam: team}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list practitioners of team %s: %w", team, err)
-	}
-	s.Practitioners = prs.Items
-	var cases v1alpha1.CaseList
-	if err := r.List(ctx, &cases, client.InNamespace(namespace), client.MatchingFields{index.OpenCaseByTeam: team}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, fmt.Errorf("list cases of team %s: %w", team, err)
-	}
-	s.OpenCases = cases.Items
-	sort.Slice(s.OpenCases, func(i, j int) bool { return s.OpenCases[i].Name < s.OpenCases[j].Name })
-
 	if s.Team != nil {
 		quotas, err := QuotasSelecting(ctx, r, s.Team)
 		if err != nil {
@@ -84,22 +85,91 @@ func Load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, 
 		s.Quotas = quotas
 		s.Policies, s.Unparsable = ParsePolicies(quotas)
 	}
+	ledger, err := Ledger(ctx, r, namespace, team)
+	if err != nil {
+		return nil, err
+	}
+	if only != nil && slices.ContainsFunc(s.Policies, (*policy.Policy).CapsTeams) {
+		only = nil // the team's capacity and weight decide too: the whole team is needed
+	}
 
-	engineCases := make([]policy.Case, len(s.OpenCases))
-	for i := range s.OpenCases {
-		engineCases[i] = policy.CaseFrom(&s.OpenCases[i], cal)
+	var prs v1alpha1.PractitionerList
+	var cases v1alpha1.CaseList
+	if only == nil {
+		// The snapshot only reads what it lists: no copy of the cache's objects is needed, which
+		// keeps a decision's cost low however large the team.
+		if err := r.List(ctx, &prs, client.InNamespace(namespace), client.MatchingFields{index.PractitionerByTeam: team}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, fmt.Errorf("list practitioners of team %s: %w", team, err)
+		}
+		if err := r.List(ctx, &cases, client.InNamespace(namespace), client.MatchingFields{index.OpenCaseByTeam: team}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, fmt.Errorf("list cases of team %s: %w", team, err)
+		}
+	} else if err := readFor(ctx, r, namespace, team, only, ledger, &prs, &cases); err != nil {
+		return nil, err
+	}
+	s.Practitioners = prs.Items
+
+	// The engine's cases in order of name, each read once from the list (which shares its
+	// contents with the cache).
+	order := make([]int, len(cases.Items))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return strings.Compare(cases.Items[a].Name, cases.Items[b].Name) })
+	engineCases := make([]policy.Case, len(order))
+	for i, j := range order {
+		engineCases[i] = policy.CaseFrom(&cases.Items[j], cal)
 	}
 	engineWorkers := make([]policy.Practitioner, len(s.Practitioners))
 	for i := range s.Practitioners {
 		engineWorkers[i] = policy.PractitionerFrom(&s.Practitioners[i])
 	}
 	s.base = policy.TeamView{Name: team, Members: policy.MembersOf(engineWorkers, engineCases), Cases: engineCases}
-	ledger, err := Ledger(ctx, r, namespace, team)
-	if err != nil {
-		return nil, err
-	}
 	s.WithLedger(ledger, now)
 	return s, nil
+}
+
+// readFor reads, for LoadFor, the practitioners of team among names, the team's open cases that
+// name them, and the team's open cases that their entries in the ledger name.
+func readFor(ctx context.Context, r client.Reader, namespace, team string, names []string, ledger *v1alpha1.AllocationLedger, prs *v1alpha1.PractitionerList, cases *v1alpha1.CaseList) error {
+	seen := map[string]bool{}
+	keep := func(c *v1alpha1.Case) {
+		if c.Spec.Team == team && c.IsOpen() && !seen[c.Name] {
+			seen[c.Name] = true
+			cases.Items = append(cases.Items, *c)
+		}
+	}
+	wanted := map[string]bool{}
+	for _, name := range names {
+		wanted[name] = true
+		var p v1alpha1.Practitioner
+		switch err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &p); {
+		case err == nil && p.Spec.Team == team:
+			prs.Items = append(prs.Items, p)
+		case err != nil && !apierrors.IsNotFound(err):
+			return fmt.Errorf("read practitioner %s: %w", name, err)
+		}
+		var held v1alpha1.CaseList
+		if err := r.List(ctx, &held, client.InNamespace(namespace), client.MatchingFields{index.OpenCaseByPractitioner: name}, client.UnsafeDisableDeepCopy); err != nil {
+			return fmt.Errorf("list cases of %s: %w", name, err)
+		}
+		for i := range held.Items {
+			keep(&held.Items[i])
+		}
+	}
+	for _, e := range ledger.Spec.Reservations {
+		if !wanted[e.Practitioner] || seen[e.Case] {
+			continue
+		}
+		var c v1alpha1.Case
+		switch err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: e.Case}, &c); {
+		case err == nil:
+			keep(&c)
+		case !apierrors.IsNotFound(err):
+			return fmt.Errorf("read case %s: %w", e.Case, err)
+		}
+	}
+	return nil
 }
 
 // Ledger reads the team's AllocationLedger; an empty one when there is none yet.
@@ -119,6 +189,37 @@ func Ledger(ctx context.Context, r client.Reader, namespace, team string) (*v1al
 func (s *Snapshot) WithLedger(ledger *v1alpha1.AllocationLedger, now time.Time) {
 	s.Ledger = ledger
 	s.View = policy.WithReservations(s.base, Reservations(ledger.Spec.Reservations, s.base.Name, now))
+}
+
+// WithRoomHeld counts the ledger spec's unexpired reservations and, on top, the room its
+// allowances hold, as if that many cases of each allowance's shape were already allocated:
+// what admission decides against. Statuses count reservations only (WithLedger): room held in
+// advance is not a case anyone carries.
+func (s *Snapshot) WithRoomHeld(spec v1alpha1.AllocationLedgerSpec, now time.Time) {
+	s.Ledger = &v1alpha1.AllocationLedger{ObjectMeta: s.Ledger.ObjectMeta, Spec: spec}
+	held := Reservations(spec.Reservations, s.base.Name, now)
+	s.View = policy.WithReservations(s.base, append(held, Allowances(spec.Allowances, s.base.Name, now)...))
+}
+
+// Allowances are the cases of every unexpired allowance's shape that its slots hold room for,
+// each counted as held by the allowance's practitioner in its role.
+func Allowances(allowances []v1alpha1.Allowance, team string, now time.Time) []policy.Reserved {
+	var out []policy.Reserved
+	for _, a := range allowances {
+		if !a.ExpiresAt.Time.After(now) {
+			continue
+		}
+		shape := ledger.Shape(a, team)
+		for i := range int(a.Slots) {
+			c := shape
+			c.Name = fmt.Sprintf("%s:%d", shape.Name, i)
+			if a.Role == v1alpha1.RoleLead {
+				c.AllocatedTo = a.Practitioner
+			}
+			out = append(out, policy.Reserved{Case: c, Practitioner: a.Practitioner, Role: a.Role})
+		}
+	}
+	return out
 }
 
 // AddMember counts a practitioner of the team that the cache does not show yet (created a

@@ -11,6 +11,7 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -62,7 +63,10 @@ type CaseValidator struct {
 	Events events.EventRecorder
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	Log logr.Logger
+	// Holder names the room this replica holds in the ledgers (ReplicaName when empty): no other
+	// process, this one restarted included, may have the same.
+	Holder string
+	Log    logr.Logger
 
 	writerOnce sync.Once
 	writer     *ledgerWriter
@@ -71,7 +75,11 @@ type CaseValidator struct {
 // ledger is the batching writer of the councils' ledgers.
 func (v *CaseValidator) ledger() *ledgerWriter {
 	v.writerOnce.Do(func() {
-		v.writer = &ledgerWriter{Cache: v.Cache, Seen: v.Seen, Live: v.Live, Client: v.Client, Now: v.now}
+		holder := v.Holder
+		if holder == "" {
+			holder = ReplicaName()
+		}
+		v.writer = &ledgerWriter{Cache: v.Cache, Seen: v.Seen, Live: v.Live, Client: v.Client, Now: v.now, Holder: holder}
 	})
 	return v.writer
 }
@@ -191,22 +199,34 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		warnings  admission.Warnings
 		exception *caseloadv1alpha1.CaseException
 		decision  policy.Decision
+		// added are the ledger entries of the allocation as last decided, and holders who holds
+		// the case after it.
+		added   []caseloadv1alpha1.Reservation
+		holders = map[string]bool{}
+		// grant is whether a decision may grant this replica room in advance: not when the
+		// allocation is admitted against room it already holds.
+		grant bool
 	)
-	decide := func(ctx context.Context, entries []caseloadv1alpha1.Reservation) ([]caseloadv1alpha1.Reservation, error) {
+	for _, h := range policy.Holders(after) {
+		holders[h.Name] = true
+	}
+	key := ledgerOf(c)
+	decide := func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec) (caseloadv1alpha1.AllocationLedgerSpec, error) {
+		var none caseloadv1alpha1.AllocationLedgerSpec
 		now := v.now()
-		snap, err := snapshot.Load(ctx, v.Cache, cal, c.Namespace, c.Spec.Team, now)
+		snap, err := snapshot.LoadFor(ctx, v.Cache, cal, c.Namespace, c.Spec.Team, names(joiners), now)
 		if err != nil {
-			return nil, unavailable(err)
+			return none, unavailable(err)
 		}
 		if snap.Team == nil {
-			return nil, unavailable(fmt.Errorf("team %s was created a moment ago and this replica has not seen it yet", c.Spec.Team))
+			return none, unavailable(fmt.Errorf("team %s was created a moment ago and this replica has not seen it yet", c.Spec.Team))
 		}
 		for _, pr := range others {
 			if pr.Team == c.Spec.Team {
 				snap.AddMember(pr)
 			}
 		}
-		snap.WithLedger(&caseloadv1alpha1.AllocationLedger{Spec: caseloadv1alpha1.AllocationLedgerSpec{Reservations: entries}}, now)
+		snap.WithRoomHeld(spec, now)
 		view := policy.Rebased(snap.View, before, after)
 		newcomers := make([]policy.Newcomer, len(joiners))
 		for i, j := range joiners {
@@ -225,23 +245,23 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		exception = nil
 		if !d.Allowed() {
 			if !d.Exceptable() {
-				return nil, denial(c, joiners, d, "")
+				return none, denial(c, joiners, d, "")
 			}
 			if reason == "" {
-				return nil, denial(c, joiners, d, exceptionHint(c.Namespace))
+				return none, denial(c, joiners, d, exceptionHint(c.Namespace))
 			}
 			if reused {
-				return nil, denialWithException(c, joiners, d, reusedReason())
+				return none, denialWithException(c, joiners, d, reusedReason())
 			}
 			if refusal == nil {
 				why, err := v.Approvals.Refusal(ctx, req.UserInfo, c.Namespace)
 				if err != nil {
-					return nil, unavailable(err)
+					return none, unavailable(err)
 				}
 				refusal = &why
 			}
 			if *refusal != "" {
-				return nil, denialWithException(c, joiners, d, *refusal)
+				return none, denialWithException(c, joiners, d, *refusal)
 			}
 			exception = approvedException(req.UserInfo.Username, reason, policy.ExceptionDays(snap.Policies, d), now)
 			exception.Practitioner = d.OverCap()
@@ -251,30 +271,52 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 			warnings = append(warnings, fmt.Sprintf("%s is set but the allocation fits every cap: no exception is recorded", caseloadv1alpha1.ExceptionReasonAnnotation))
 		}
 		if dryRun {
-			return entries, nil
+			return spec, nil
 		}
-		holders := map[string]bool{}
-		for _, h := range policy.Holders(after) {
-			holders[h.Name] = true
+		added = ledger.Entries(string(req.UID), after, joiners, policy.Weigher(snap.Policies, snap.Team.Status.Quota), exception, now)
+		next := spec
+		next.Reservations = ledger.Replace(spec.Reservations, after.Name, holders, added)
+		if grant && exception == nil {
+			cached := func(name string) bool { _, outside := others[name]; return !outside }
+			next.Allowances = v.ledger().grant(key, snap, next, after, joiners, cached, now)
 		}
-		added := ledger.Entries(string(req.UID), after, joiners, policy.Weigher(snap.Policies, snap.Team.Status.Quota), exception, now)
-		return ledger.Replace(entries, after.Name, holders, added), nil
+		return next, nil
 	}
 
 	if dryRun {
 		// A dry run writes nothing: it is decided against the freshest ledger there is, alone.
-		current, err := v.ledger().freshest(ctx, ledgerOf(c), nil)
+		spec, err := v.ledger().view(ctx, key, nil)
 		if err != nil {
 			return nil, unavailable(err)
 		}
-		if err := v.ledger().caughtUp(ctx, current); err != nil {
+		if err := v.ledger().caughtUp(ctx, &caseloadv1alpha1.AllocationLedger{ObjectMeta: metav1.ObjectMeta{Name: key.Name}, Spec: spec}); err != nil {
 			return nil, err
 		}
-		_, err = decide(ctx, current.Spec.Reservations)
+		_, err = decide(ctx, spec)
 		return warnings, err
 	}
-	if err := v.ledger().submit(ctx, ledgerOf(c), decide); err != nil {
+	fromHeld := func() bool {
+		grant = false
+		slots := v.fromAllowance(ctx, key, after, joiners, decide, &exception)
+		if slots == nil {
+			return false
+		}
+		allowanceAdmissions.Inc()
+		v.ledger().admitted(key, slots, ledger.Change{Case: after.Name, HoldersAfter: holders, Added: added})
+		v.Log.V(1).Info("allocation admitted against room held in advance", "case", c.Name, "namespace", c.Namespace, "practitioners", names(joiners))
+		return true
+	}
+	if fromHeld() {
+		return warnings, nil
+	}
+	grant = true
+	if err := v.ledger().submit(ctx, key, decide); err != nil {
 		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
+			// Refused because the room is held, perhaps by this replica, granted while the
+			// request waited for its batch: then it is this request's to use.
+			if fromHeld() {
+				return warnings, nil
+			}
 			return warnings, err
 		}
 		return nil, err
@@ -284,6 +326,39 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		v.recordException(ctx, c, joiners, exception, decision)
 	}
 	return warnings, nil
+}
+
+// fromAllowance decides the allocation against room this replica holds in advance: when every
+// practitioner decided for has a slot of an allowance that the case fits, and decide admits the
+// allocation, without an exception, against the ledger as this replica knows it, the slots are
+// used and returned. Otherwise (nil) it is decided the usual way, in a batch, and a refusal
+// comes from there.
+func (v *CaseValidator) fromAllowance(ctx context.Context, key types.NamespacedName, after policy.Case, joiners []policy.Joining, decide decider, exception **caseloadv1alpha1.CaseException) []*held {
+	for _, j := range joiners {
+		if j.Raised {
+			return nil // what a change adds to a held case is decided on its own
+		}
+	}
+	_, policies, err := snapshot.TeamPolicies(ctx, v.Cache, key.Namespace, key.Name)
+	if err != nil {
+		return nil
+	}
+	w := v.ledger()
+	slots := w.take(key, joiners, func(a caseloadv1alpha1.Allowance) bool {
+		return policy.Within(policies, after, a.Role, ledger.Shape(a, after.Team))
+	})
+	if slots == nil {
+		return nil
+	}
+	spec, err := w.view(ctx, key, slots)
+	if err == nil {
+		_, err = decide(ctx, spec)
+	}
+	if err != nil || *exception != nil {
+		w.giveBack(slots)
+		return nil
+	}
+	return slots
 }
 
 // reasonReused reports whether c carries the exception reason that old already carried: a
@@ -311,8 +386,9 @@ func (v *CaseValidator) release(ctx context.Context, c *caseloadv1alpha1.Case, l
 	}
 	ctx, cancel := context.WithTimeout(ctx, ledgerBudget)
 	defer cancel()
-	err = v.ledger().submit(ctx, ledgerOf(c), func(_ context.Context, entries []caseloadv1alpha1.Reservation) ([]caseloadv1alpha1.Reservation, error) {
-		return ledger.Release(entries, c.Name, gone), nil
+	err = v.ledger().submit(ctx, ledgerOf(c), func(_ context.Context, spec caseloadv1alpha1.AllocationLedgerSpec) (caseloadv1alpha1.AllocationLedgerSpec, error) {
+		spec.Reservations = ledger.Release(spec.Reservations, c.Name, gone)
+		return spec, nil
 	})
 	if err != nil {
 		v.Log.Error(err, "reservations not released; they lapse on their own", "case", c.Name, "namespace", c.Namespace)

@@ -3,6 +3,7 @@ package v1alpha1_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/ledger"
 	admission "caseload.dev/caseload-operator/internal/webhook/v1alpha1"
 )
 
@@ -386,6 +388,101 @@ func TestAReasonLeftFromAnEarlierAllocationApprovesNothing(t *testing.T) {
 	} {
 		if got := admission.ReasonReused(tc.old, tc.new); got != tc.want {
 			t.Errorf("%s: reused = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestRoomHeldInAdvance: with room to spare, the allocation that finds it also grants this
+// replica an allowance for half of what is left in Green; the next allocations that fit it are
+// admitted without a ledger write of their own and written into the reservations in place of
+// their slots a moment later. A case heavier than the allowance's shape is decided the usual
+// way. Room another replica holds counts as allocated until it expires, so nobody can admit it
+// twice.
+func TestRoomHeldInAdvance(t *testing.T) {
+	ctx := context.Background()
+	k := newCouncil(t)
+	k.quota("roomy", caseloadv1alpha1.CaseloadQuotaSpec{
+		Weights: caseloadv1alpha1.Weights{CaseTypes: map[string]caseloadv1alpha1.CaseWeight{"ChildProtection": "1.5"}},
+		PractitionerCaps: []caseloadv1alpha1.PractitionerCap{
+			{Grade: "SocialWorker", MaxWeight: "40"}, {Grade: "NewlyQualified", MaxWeight: "12"}},
+	})
+	k.practitioner("jo", "north", "SocialWorker")
+
+	k.mustAllocate("c-1", "ChildInNeed", "jo")
+	// jo holds 1 of 40 and stays Green below 36: room for 34 more ChildInNeed, half of it held.
+	mine := k.ledger().Spec.Allowances
+	if len(mine) != 1 || mine[0].Practitioner != "jo" || mine[0].Role != caseloadv1alpha1.RoleLead ||
+		mine[0].CaseType != "ChildInNeed" || mine[0].Slots != int32(ledger.Slots(34)) {
+		t.Fatalf("allowances after the first allocation = %+v, want one for jo as lead, ChildInNeed, %d slots", mine, ledger.Slots(34))
+	}
+	before := admission.AllowanceAdmissions()
+	for i := 2; i <= 6; i++ {
+		k.mustAllocate(fmt.Sprintf("c-%d", i), "ChildInNeed", "jo")
+	}
+	if got := admission.AllowanceAdmissions() - before; got != 5 {
+		t.Errorf("%v of 5 allocations fitting the allowance were admitted against it", got)
+	}
+	eventually(t, "the five are written in place of their slots", func() bool {
+		a := k.ledger().Spec.Allowances
+		return len(a) == 1 && a[0].Slots == mine[0].Slots-5
+	})
+	k.mustAllocate("c-7", "ChildProtection", "jo")
+	if got := admission.AllowanceAdmissions() - before; got != 5 {
+		t.Errorf("a ChildProtection case (1.5) was admitted against room held for ChildInNeed (1)")
+	}
+
+	// Another replica holds room for 10 of sam's 12: ours admits the 2 left and no more, and the
+	// refusal counts that room as allocated.
+	k.practitioner("sam", "north", "NewlyQualified")
+	now := time.Now()
+	theirs := caseloadv1alpha1.Allowance{ID: "1", Holder: "another-replica/00c0ffee", Practitioner: "sam", Role: caseloadv1alpha1.RoleLead,
+		CaseType: "ChildInNeed", Complexity: caseloadv1alpha1.ComplexityStandard, Children: 1, Slots: 10,
+		UsableUntil: metav1.NewTime(now.Add(time.Minute)), ExpiresAt: metav1.NewTime(now.Add(3 * time.Minute))}
+	k.editLedger(func(l *caseloadv1alpha1.AllocationLedger) { l.Spec.Allowances = append(l.Spec.Allowances, theirs) })
+	eventually(t, "the webhook's cache shows the other replica's room", func() bool {
+		var l caseloadv1alpha1.AllocationLedger
+		return cache.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: "north"}, &l) == nil && slices.ContainsFunc(l.Spec.Allowances,
+			func(a caseloadv1alpha1.Allowance) bool { return a.Holder == theirs.Holder })
+	})
+	k.mustAllocate("s-1", "ChildInNeed", "sam")
+	k.mustAllocate("s-2", "ChildInNeed", "sam")
+	wantRefusal(t, k.allocate("s-3", "ChildInNeed", "sam"), refusal("s-3",
+		"spec.allocatedTo: Forbidden: case s-3 (ChildInNeed, weight 1) would take sam to 13 of 12 (NewlyQualified cap 12 x FTE 1): denied by CaseloadQuota "+k.ns+"/roomy"))
+
+	// Once it has expired (its holder stopped, and every case it admitted is long stored), the
+	// room is sam's again.
+	k.editLedger(func(l *caseloadv1alpha1.AllocationLedger) {
+		for i, a := range l.Spec.Allowances {
+			if a.Holder == theirs.Holder {
+				l.Spec.Allowances[i].ExpiresAt = metav1.NewTime(time.Now().Add(-time.Second))
+			}
+		}
+	})
+	eventually(t, "an expired allowance no longer counts", func() bool { return k.allocate("s-3", "ChildInNeed", "sam") == nil })
+}
+
+// ledger reads team north's allocation ledger from the apiserver.
+func (k *council) ledger() *caseloadv1alpha1.AllocationLedger {
+	k.t.Helper()
+	var l caseloadv1alpha1.AllocationLedger
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: k.ns, Name: "north"}, &l); err != nil {
+		k.t.Fatal(err)
+	}
+	return &l
+}
+
+// editLedger changes team north's ledger as another writer would, with compare-and-swap.
+func (k *council) editLedger(edit func(*caseloadv1alpha1.AllocationLedger)) {
+	k.t.Helper()
+	for {
+		l := k.ledger()
+		edit(l)
+		err := env.Client.Update(context.Background(), l)
+		if err == nil {
+			return
+		}
+		if !apierrors.IsConflict(err) {
+			k.t.Fatal(err)
 		}
 	}
 }

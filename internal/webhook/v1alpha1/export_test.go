@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -52,3 +53,7 @@ func (l lagging) List(ctx context.Context, list client.ObjectList, opts ...clien
 // ReasonReused lets the tests check the rule without racing the operator, which removes the
 // annotation soon after admission.
 var ReasonReused = reasonReused
+
+// AllowanceAdmissions is how many allocations this process has admitted against room it held in
+// advance.
+func AllowanceAdmissions() float64 { return testutil.ToFloat64(allowanceAdmissions) }

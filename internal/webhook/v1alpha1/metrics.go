@@ -20,8 +20,13 @@ var (
 
 	batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "caseload_admission_ledger_batch_size",
-		Help:    "Allocations and releases decided together and recorded with one write of a team's allocation ledger.",
+		Help:    "Allocations and releases decided together, and allocations admitted against room held in advance, recorded with one write of a team's allocation ledger.",
 		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+	})
+
+	allowanceAdmissions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "caseload_admission_allowance_admissions_total",
+		Help: "Allocations admitted against room this replica held in advance, without waiting for a ledger write of their own.",
 	})
 
 	decisionSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -38,5 +43,5 @@ const (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(admissionDecisions, ledgerConflicts, batchSize, decisionSeconds)
+	ctrlmetrics.Registry.MustRegister(admissionDecisions, ledgerConflicts, batchSize, allowanceAdmissions, decisionSeconds)
 }
