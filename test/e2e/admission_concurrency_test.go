@@ -26,6 +26,10 @@ import (
 // allocations is how many allocations race for one practitioner with room for exactly three.
 const allocations = 50
 
+// leeRoom is the room of a practitioner raced for while both replicas hold room for them in
+// advance.
+const leeRoom = 40
+
 // TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot starts two manager processes
 // (leader election on, each with its own webhook server) behind a round-robin TCP proxy on the
 // address the apiserver calls, and fires 50 allocations at once to a practitioner with room
@@ -101,7 +105,8 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 		&caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probe"},
 			Spec: caseloadv1alpha1.PractitionerSpec{Team: "north", Grade: "TeamManager"}},
 		&caseloadv1alpha1.CaseloadQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "safeguarding"},
-			Spec: caseloadv1alpha1.CaseloadQuotaSpec{PractitionerCaps: []caseloadv1alpha1.PractitionerCap{{Grade: "SocialWorker", MaxWeight: "3"}}}},
+			Spec: caseloadv1alpha1.CaseloadQuotaSpec{PractitionerCaps: []caseloadv1alpha1.PractitionerCap{
+				{Grade: "SocialWorker", MaxWeight: "3"}, {Grade: "SeniorSocialWorker", MaxWeight: caseloadv1alpha1.Decimal(strconv.Itoa(leeRoom))}}}},
 	} {
 		if err := env.Client.Create(ctx, obj); err != nil {
 			t.Fatal(err)
@@ -223,9 +228,31 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	// A second race, for kim with room for 3, while the leader is killed (SIGKILL) mid-race.
 	// Admission does not depend on the leader: what the dead replica had not answered is refused
 	// by failurePolicy Fail, and no allocation past the room is admitted by either replica.
-	if err := env.Client.Create(ctx, &caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "kim"},
-		Spec: caseloadv1alpha1.PractitionerSpec{Team: "north", Grade: "SocialWorker"}}); err != nil {
-		t.Fatal(err)
+	// At the same time, lee, with room for 40, is raced for while a replica holds room for lee in
+	// advance (the apiserver keeps its connections to one replica when it can, so which one is
+	// not up to the test): whichever dies, what it held and what it admitted against it counts.
+	for _, p := range []struct{ name, grade string }{{"kim", "SocialWorker"}, {"lee", "SeniorSocialWorker"}} {
+		if err := env.Client.Create(ctx, &caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: p.name},
+			Spec: caseloadv1alpha1.PractitionerSpec{Team: "north", Grade: p.grade}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var leeAdmitted atomic.Int64
+	for burst := 0; holdersFor(t, env, ns, "lee") == 0; burst++ {
+		if burst == 5 {
+			t.Fatalf("after %d allocations to lee in bursts, no replica holds room for lee in advance", leeAdmitted.Load())
+		}
+		var warm sync.WaitGroup
+		for i := range 4 {
+			warm.Add(1)
+			go func() {
+				defer warm.Done()
+				if env.Client.Create(ctx, allocated(ns, fmt.Sprintf("l-warm-%d-%d", burst, i), fmt.Sprintf("LCS-LW%d%d", burst, i), "north", "lee")) == nil {
+					leeAdmitted.Add(1)
+				}
+			}()
+		}
+		warm.Wait()
 	}
 	var leader, survivor *harness.Replica
 	for _, r := range replicas {
@@ -241,8 +268,9 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	var racing sync.WaitGroup
 	var kimAdmitted atomic.Int64
 	kimErrs := make([]error, allocations)
+	leeErrs := make([]error, allocations)
 	for i := range allocations {
-		racing.Add(1)
+		racing.Add(2)
 		go func() {
 			defer racing.Done()
 			c := allocated(ns, fmt.Sprintf("k-%02d", i+1), fmt.Sprintf("LCS-K%04d", i+1), "north", "kim")
@@ -252,6 +280,15 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 			}
 			kimAdmitted.Add(1)
 		}()
+		go func() {
+			defer racing.Done()
+			c := allocated(ns, fmt.Sprintf("l-%02d", i+1), fmt.Sprintf("LCS-L%04d", i+1), "north", "lee")
+			if err := env.Client.Create(ctx, c); err != nil {
+				leeErrs[i] = err
+				return
+			}
+			leeAdmitted.Add(1)
+		}()
 		if i == allocations/4 {
 			leader.Kill(t)
 		}
@@ -260,6 +297,15 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	if n := kimAdmitted.Load(); n > 3 {
 		t.Errorf("with the leader killed mid-race, %d allocations to kim were admitted, past the room for 3", n)
 	}
+	if n, held := leeAdmitted.Load(), allocatedTo(t, env, ns, "lee"); n > leeRoom || held > leeRoom {
+		t.Errorf("with the leader killed mid-race, %d allocations to lee were admitted (the apiserver holds %d), past the room for %d", n, held, leeRoom)
+	}
+	for i, err := range leeErrs {
+		if err != nil && !strings.Contains(err.Error(), "would take lee to") && !strings.Contains(err.Error(), "failed calling webhook") {
+			t.Errorf("allocation l-%02d failed with neither the capacity denial nor the dead replica's failure: %v", i+1, err)
+		}
+	}
+	t.Logf("Race for room held in advance, with the leader killed: lee holds %d of %d", allocatedTo(t, env, ns, "lee"), leeRoom)
 	for i, err := range kimErrs {
 		if err != nil && !strings.Contains(err.Error(), "would take kim to 4 of 3") && !strings.Contains(err.Error(), "failed calling webhook") {
 			t.Errorf("allocation k-%02d failed with neither the capacity denial nor the dead replica's failure: %v", i+1, err)
@@ -287,6 +333,23 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 	t.Logf("One allocation at a time: %v", alone)
 	t.Logf("Admission under concurrency: N=%d, admitted=%d, denied=%d, ledger conflicts retried=%v, per-request p50=%v p99=%v, all %d in %v",
 		allocations, admitted, denied, conflicts, p50.Round(time.Millisecond), p99.Round(time.Millisecond), allocations, wall.Round(time.Millisecond))
+}
+
+// holdersFor counts the replicas that hold room for practitioner in advance in team north's
+// ledger.
+func holdersFor(t *testing.T, env *testenv.Env, ns, practitioner string) int {
+	t.Helper()
+	var l caseloadv1alpha1.AllocationLedger
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "north"}, &l); err != nil {
+		t.Fatal(err)
+	}
+	holders := map[string]bool{}
+	for _, a := range l.Spec.Allowances {
+		if a.Practitioner == practitioner {
+			holders[a.Holder] = true
+		}
+	}
+	return len(holders)
 }
 
 // allocatedTo counts the cases the apiserver holds allocated to a practitioner.

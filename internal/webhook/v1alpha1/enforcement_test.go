@@ -407,6 +407,10 @@ func TestRoomHeldInAdvance(t *testing.T) {
 			{Grade: "SocialWorker", MaxWeight: "40"}, {Grade: "NewlyQualified", MaxWeight: "12"}},
 	})
 	k.practitioner("jo", "north", "SocialWorker")
+	// Room is held in advance only for a practitioner the replica's cache shows.
+	eventually(t, "the webhook's cache shows jo", func() bool {
+		return cache.Get(ctx, client.ObjectKey{Namespace: k.ns, Name: "jo"}, &caseloadv1alpha1.Practitioner{}) == nil
+	})
 
 	k.mustAllocate("c-1", "ChildInNeed", "jo")
 	// jo holds 1 of 40 and stays Green below 36: room for 34 more ChildInNeed, half of it held.
