@@ -94,6 +94,12 @@ fuzz: ## Fuzz the policy engine for a minute per target.
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager and the kubectl plugin into bin/.
 	$(GO) build -o $(LOCALBIN)/manager ./cmd/manager
+	$(GO) build -o $(LOCALBIN)/kubectl-caseload ./cmd/kubectl-caseload
+	@echo "build: bin/manager and bin/kubectl-caseload (put bin/ on your PATH for \`kubectl caseload\`)"
+
+.PHONY: plugin-release
+plugin-release: ## Build the kubectl plugin's release archives and krew manifest into bin/dist (VERSION=v0.1.0).
+	hack/krew/release.sh $(or $(VERSION),v0.0.0-dev)
 
 # `make run` starts the operator on its own local control plane (kube-apiserver and etcd from
 # envtest) with the sample council loaded, and writes $(SANDBOX_KUBECONFIG) for kubectl.

@@ -1,0 +1,406 @@
+package plugin_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/operator"
+	"caseload.dev/caseload-operator/internal/plugin"
+	"caseload.dev/caseload-operator/internal/testenv"
+)
+
+// The plugin is run in process against a real apiserver with the operator (reconcilers and
+// admission webhook) running, as a manager would run it from a terminal.
+var (
+	env        *testenv.Env
+	kubeconfig string
+)
+
+func TestMain(m *testing.M) { os.Exit(run(m)) }
+
+func run(m *testing.M) int {
+	var err error
+	env, err = testenv.Start(testenv.Options{Webhooks: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wio := env.Environment.WebhookInstallOptions
+	mgr, err := operator.New(ctx, env.Config, operator.Options{
+		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
+		Webhooks: true, WebhookHost: wio.LocalServingHost, WebhookPort: wio.LocalServingPort, WebhookCertDir: wio.LocalServingCertDir,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	go func() { _ = mgr.Start(ctx) }()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		fmt.Fprintln(os.Stderr, "cache did not sync")
+		return 1
+	}
+	addr := net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // probing only
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintln(os.Stderr, "webhook never served:", err)
+			return 1
+		}
+	}
+	user, err := env.Environment.AddUser(envtest.User{Name: "manager", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", "kubectl-caseload")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	kubeconfig = filepath.Join(dir, "kubeconfig")
+	if err := os.WriteFile(kubeconfig, kc, 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// kubectlCaseload runs the plugin with args and returns what it printed and its exit status.
+func kubectlCaseload(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = plugin.Run(append([]string{"--kubeconfig", kubeconfig}, args...), genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	return out.String(), errOut.String(), code
+}
+
+// walsall is a council whose team north has jo (SocialWorker, cap 3) holding 2.5, sam
+// (NewlyQualified, cap 2) holding 0.5, and one case waiting for a worker; team south is empty.
+func walsall(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	objs := []client.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "walsall"}},
+		&v1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: "north"}},
+		&v1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: "south"}},
+		&v1alpha1.CaseloadQuota{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: "safeguarding"}, Spec: v1alpha1.CaseloadQuotaSpec{
+			Weights:          v1alpha1.Weights{CaseTypes: map[string]v1alpha1.CaseWeight{"ChildProtection": "1.5", "EarlyHelp": "0.5"}},
+			PractitionerCaps: []v1alpha1.PractitionerCap{{Grade: "SocialWorker", MaxWeight: "3"}, {Grade: "NewlyQualified", MaxWeight: "2"}},
+		}},
+		&v1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: "jo"}, Spec: v1alpha1.PractitionerSpec{Team: "north", Grade: "SocialWorker"}},
+		&v1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: "sam"}, Spec: v1alpha1.PractitionerSpec{Team: "north", Grade: "NewlyQualified"}},
+	}
+	for i, c := range []struct{ typ, to string }{{"ChildProtection", "jo"}, {"ChildInNeed", "jo"}, {"EarlyHelp", "sam"}, {"ChildInNeed", ""}} {
+		objs = append(objs, &v1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: fmt.Sprintf("c-%d", i+1)},
+			Spec: v1alpha1.CaseSpec{Reference: fmt.Sprintf("LCS-%d", i+1), Team: "north", Type: c.typ, OpenedOn: "2026-11-02", AllocatedTo: c.to}})
+	}
+	for _, o := range objs {
+		if err := env.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var jo, sam v1alpha1.Practitioner
+		var north v1alpha1.Team
+		_ = env.Client.Get(ctx, client.ObjectKey{Namespace: "walsall", Name: "jo"}, &jo)
+		_ = env.Client.Get(ctx, client.ObjectKey{Namespace: "walsall", Name: "sam"}, &sam)
+		_ = env.Client.Get(ctx, client.ObjectKey{Namespace: "walsall", Name: "north"}, &north)
+		if jo.Status.Weight == "2.5" && sam.Status.Weight == "0.5" && north.Status.Unallocated == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the operator never reconciled the council: jo %+v, sam %+v, north %+v", jo.Status, sam.Status, north.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestKubectlCaseload(t *testing.T) {
+	walsall(t)
+
+	t.Run("top shows a team's practitioners fullest first, from their status", func(t *testing.T) {
+		out, _, code := kubectlCaseload(t, "-n", "walsall", "top", "north")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 3 || !strings.HasPrefix(lines[0], "PRACTITIONER") || !strings.HasPrefix(lines[1], "jo ") || !strings.HasPrefix(lines[2], "sam ") {
+			t.Fatalf("want a header, then jo (83%%), then sam (25%%):\n%s", out)
+		}
+		for _, want := range []string{"2.5", "0.5", " 83% Green", " 25% Green"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("top shows no %q:\n%s", want, out)
+			}
+		}
+		if strings.Contains(out, "\x1b[") {
+			t.Errorf("colour written to something that is not a terminal:\n%q", out)
+		}
+	})
+
+	t.Run("-o json gives the figures the status holds", func(t *testing.T) {
+		out, _, code := kubectlCaseload(t, "-n", "walsall", "top", "-o", "json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		var rows []struct {
+			Name, Weight, Capacity, Headroom string
+			UtilisationPercent               int32
+		}
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+		for _, r := range rows {
+			var p v1alpha1.Practitioner
+			if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: "walsall", Name: r.Name}, &p); err != nil {
+				t.Fatal(err)
+			}
+			if r.Weight != string(p.Status.Weight) || r.Capacity != string(p.Status.Capacity) || r.Headroom != string(p.Status.Headroom) || r.UtilisationPercent != p.Status.UtilisationPercent {
+				t.Errorf("json row %+v, status %+v", r, p.Status)
+			}
+		}
+		if len(rows) != 2 {
+			t.Errorf("json rows %d, want jo and sam", len(rows))
+		}
+	})
+
+	t.Run("top teams shows unallocated work, and -A names the council", func(t *testing.T) {
+		out, _, code := kubectlCaseload(t, "-A", "top", "teams", "-o", "wide")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		var north string
+		for _, line := range strings.Split(out, "\n") {
+			if strings.HasPrefix(line, "walsall") && strings.Contains(line, " north ") {
+				north = line
+			}
+		}
+		if !strings.HasPrefix(out, "NAMESPACE") || north == "" {
+			t.Fatalf("want a NAMESPACE column and north of walsall:\n%s", out)
+		}
+		fields := strings.Fields(north)
+		// NAMESPACE TEAM CAPACITY WEIGHT UNALLOCATED OLDEST OVERDUE COVER, then the wide columns.
+		if fields[3] != "3" || fields[4] != "1" {
+			t.Errorf("north: weight %s and %s unallocated, want 3 and 1:\n%s", fields[3], fields[4], out)
+		}
+	})
+
+	t.Run("explain gives the webhook's refusal with its figures, and exit 1", func(t *testing.T) {
+		out, _, code := kubectlCaseload(t, "-n", "walsall", "explain", "c-4", "--to", "jo")
+		if code != 1 {
+			t.Fatalf("exit %d, want 1 (refused):\n%s", code, out)
+		}
+		want := "spec.allocatedTo: case c-4 (ChildInNeed, weight 1) would take jo to 3.5 of 3 (SocialWorker cap 3 x FTE 1): denied by CaseloadQuota walsall/safeguarding"
+		if !strings.HasPrefix(out, "refused: case c-4 cannot be allocated to jo") || !strings.Contains(out, want) {
+			t.Errorf("explain said:\n%s\nwant the refusal and\n%s", out, want)
+		}
+	})
+
+	t.Run("explain of an allocation that fits: exit 0, and nothing written", func(t *testing.T) {
+		out, _, code := kubectlCaseload(t, "-n", "walsall", "explain", "c-4", "--to", "sam", "-o", "json")
+		if code != 0 {
+			t.Fatalf("exit %d, want 0 (allowed):\n%s", code, out)
+		}
+		var v struct {
+			Allowed bool
+			Reasons []any
+		}
+		if err := json.Unmarshal([]byte(out), &v); err != nil || !v.Allowed || len(v.Reasons) != 0 {
+			t.Errorf("verdict %s (%v), want allowed with no reason", out, err)
+		}
+		var c v1alpha1.Case
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: "walsall", Name: "c-4"}, &c); err != nil || c.Spec.AllocatedTo != "" {
+			t.Errorf("explain wrote the allocation: c-4 allocated to %q (%v)", c.Spec.AllocatedTo, err)
+		}
+		if out, _, code := kubectlCaseload(t, "-n", "walsall", "explain", "c-1", "--to", "jo"); code != 0 || !strings.Contains(out, "nothing to decide") {
+			t.Errorf("explain of the allocation a case has: exit %d\n%s", code, out)
+		}
+	})
+
+	t.Run("suggest ranks who could take a case by the room they would have left", func(t *testing.T) {
+		out, _, code := kubectlCaseload(t, "-n", "walsall", "suggest", "c-4")
+		if code != 0 {
+			t.Fatalf("exit %d, want 0 (someone can):\n%s", code, out)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 3 || !strings.HasPrefix(lines[1], "sam ") || !strings.HasPrefix(lines[2], "jo ") {
+			t.Fatalf("want sam (allowed) before jo (refused):\n%s", out)
+		}
+		// sam has 1.5 of 2 left and would have 0.5 after a ChildInNeed case (1); jo is refused.
+		if f := strings.Fields(lines[1]); f[2] != "1.5" || f[3] != "0.5" || f[4] != "allowed" {
+			t.Errorf("sam: %q, want headroom 1.5, 0.5 after, allowed", lines[1])
+		}
+		if !strings.Contains(lines[2], "refused: case c-4 (ChildInNeed, weight 1) would take jo to 3.5 of 3") {
+			t.Errorf("jo: %q, want the webhook's refusal", lines[2])
+		}
+	})
+
+	dir := t.TempDir()
+	snap := filepath.Join(dir, "walsall.yaml")
+	t.Run("snapshot writes the council without status, for its owner only", func(t *testing.T) {
+		if _, errOut, code := kubectlCaseload(t, "-n", "walsall", "snapshot", "-f", snap); code != 0 || !strings.Contains(errOut, "(2 teams, 2 practitioners, 4 cases, 1 quotas)") {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		info, err := os.Stat(snap)
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("snapshot file %v (%v), want mode 0600", info, err)
+		}
+		data, _ := os.ReadFile(snap)
+		for _, gone := range []string{"managedFields", "utilisationPercent", "resourceVersion", "uid:"} {
+			if strings.Contains(string(data), gone) {
+				t.Errorf("the snapshot keeps %s", gone)
+			}
+		}
+		if !strings.HasPrefix(string(data), "apiVersion: snapshot.caseload.dev/v1\n") {
+			t.Errorf("snapshot starts %q", string(data)[:40])
+		}
+	})
+
+	quota := func(name, socialWorkerCap string) string {
+		f := filepath.Join(dir, name+"-"+socialWorkerCap+".yaml")
+		doc := fmt.Sprintf(`# a council's policy, as its GitOps repository holds it
+apiVersion: caseload.dev/v1alpha1
+kind: CaseloadQuota
+metadata:
+  name: %s
+  namespace: walsall
+spec:
+  weights:
+    caseTypes: {ChildProtection: "1.5", EarlyHelp: "0.5"}
+  practitionerCaps:
+  - {grade: SocialWorker, maxWeight: "%s"}
+  - {grade: NewlyQualified, maxWeight: "2"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: not-a-quota}
+`, name, socialWorkerCap)
+		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+
+	t.Run("plan of a tighter cap, offline: the violation it adds, and exit 2", func(t *testing.T) {
+		out, errOut, code := kubectlCaseload(t, "-n", "walsall", "plan", "-f", quota("safeguarding", "2"), "--snapshot", snap, "-o", "markdown")
+		if code != 2 {
+			t.Fatalf("exit %d, want 2 (adds violations): %s\n%s", code, errOut, out)
+		}
+		for _, want := range []string{
+			"## Caseload plan against snapshot " + snap,
+			"- update CaseloadQuota walsall/safeguarding",
+			"### Team walsall/north",
+			"- capacity 5 -> 4 for weight 3\n",
+			"- + Practitioner jo breaks practitionerCaps.maxWeight of walsall/safeguarding (Deny): jo carries 2.5 of 2 (SocialWorker cap 2 x FTE 1)",
+			"**1 violations added, 0 removed, over 2 teams.**",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the plan has no line\n%s\nin\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("plan of a looser cap, live: nothing breaks, and jo could take a case again", func(t *testing.T) {
+		out, errOut, code := kubectlCaseload(t, "-n", "walsall", "plan", "-f", quota("safeguarding", "4"), "-o", "json")
+		if code != 0 {
+			t.Fatalf("exit %d, want 0: %s\n%s", code, errOut, out)
+		}
+		var p struct {
+			Against string
+			Teams   []struct {
+				Team            string
+				NoLongerRefused []string
+			}
+			ViolationsAdded int
+		}
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if p.ViolationsAdded != 0 || len(p.Teams) != 2 || p.Teams[0].Team != "north" || len(p.Teams[0].NoLongerRefused) != 1 || p.Teams[0].NoLongerRefused[0] != "jo" {
+			t.Errorf("plan %+v, want no violation added and jo no longer refused a new case in north", p)
+		}
+	})
+
+	t.Run("plan of a repository without a quota deletes it", func(t *testing.T) {
+		repo := filepath.Join(dir, "repo")
+		if err := os.MkdirAll(repo, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(quota("caps", "3"), filepath.Join(repo, "caps.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		out, _, code := kubectlCaseload(t, "-n", "walsall", "plan", "-f", repo, "--snapshot", snap)
+		if code != 0 || !strings.Contains(out, "create CaseloadQuota walsall/caps") || !strings.Contains(out, "delete CaseloadQuota walsall/safeguarding") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+
+	t.Run("suggest says when nobody can, and what it would take", func(t *testing.T) {
+		var sam v1alpha1.Practitioner
+		if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: "walsall", Name: "sam"}, &sam); err != nil {
+			t.Fatal(err)
+		}
+		away := false
+		sam.Spec.Available = &away
+		if err := env.Client.Update(context.Background(), &sam); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out, _, code := kubectlCaseload(t, "-n", "walsall", "suggest", "c-4")
+			if code == 1 && strings.Contains(out, "nobody in team north can take case c-4") {
+				if !strings.Contains(out, "sam cannot take new work while away: cover from another team") {
+					t.Errorf("no word of cover for sam, who is away:\n%s", out)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("with sam away, suggest still says (exit %d):\n%s", code, out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+
+	t.Run("version names the API the cluster serves", func(t *testing.T) {
+		out, _, code := kubectlCaseload(t, "version")
+		if code != 0 || !strings.Contains(out, "built for caseload.dev/v1alpha1") || !strings.Contains(out, "serves [caseload.dev/v1alpha1]") {
+			t.Errorf("version: exit %d\n%s", code, out)
+		}
+	})
+
+	t.Run("a missing case is an error, not a refusal", func(t *testing.T) {
+		_, errOut, code := kubectlCaseload(t, "-n", "walsall", "explain", "c-404", "--to", "jo")
+		if code != 1 || !strings.Contains(errOut, `"c-404" not found`) {
+			t.Errorf("exit %d, stderr %q", code, errOut)
+		}
+	})
+}

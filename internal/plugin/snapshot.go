@@ -1,0 +1,56 @@
+package plugin
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func newSnapshotCommand(o *options) *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "snapshot -f FILE",
+		Short: "Write the council's (or, with -A, every council's) teams, practitioners, cases and quotas to a file",
+		Long: "kubectl caseload snapshot writes a versioned file of one council's (or, with -A, every council's) Teams, " +
+			"Practitioners, Cases and CaseloadQuotas, with status and managedFields stripped, for plan and verify to use " +
+			"offline: a pull-request pipeline then needs no cluster credentials. The API holds pseudonymous references " +
+			"only, but a caseload is still sensitive: the file is readable by its owner only.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file == "" {
+				return errors.New("say where to write it: -f FILE")
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			var namespaces []string
+			if !o.allNamespaces {
+				ns, err := o.namespace()
+				if err != nil {
+					return err
+				}
+				namespaces = []string{ns}
+			}
+			w, err := readWorld(cmd.Context(), c, namespaces, time.Now())
+			if err != nil {
+				return err
+			}
+			data, err := w.marshal()
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(file, data, 0o600); err != nil {
+				return err
+			}
+			fmt.Fprintf(o.streams.ErrOut, "snapshot of %d councils (%d teams, %d practitioners, %d cases, %d quotas) written to %s\n",
+				len(w.councils()), len(w.Teams), len(w.Practitioners), len(w.Cases), len(w.Quotas), file)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "filename", "f", "", "The file to write.")
+	return cmd
+}

@@ -1,0 +1,174 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/policy"
+)
+
+func newSuggestCommand(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "suggest CASE",
+		Short: "Who in the case's team could take it, most room left after it first",
+		Long: "kubectl caseload suggest asks the admission webhook, by a server-side dry run for each practitioner of the case's " +
+			"team, whether they could lead the case, so grade exclusions, availability, absences and every Deny quota count " +
+			"as they would for the real allocation. Those who could are ranked by the headroom they would have left. When " +
+			"nobody could, it says so, and what an exception or cover would take.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.suggest(cmd.Context(), args[0]) },
+	}
+}
+
+// candidate is a practitioner suggest considered, as -o json and -o yaml give them.
+type candidate struct {
+	Name     string `json:"name"`
+	Grade    string `json:"grade"`
+	Headroom string `json:"headroom"`
+	// HeadroomAfter is their headroom once the case weighs on them, under the quota their status
+	// names; empty when it cannot be worked out (no quota yet).
+	HeadroomAfter string   `json:"headroomAfter,omitempty"`
+	Allowed       bool     `json:"allowed"`
+	Reasons       []string `json:"reasons,omitempty"`
+	Warnings      []string `json:"warnings,omitempty"`
+	after         policy.Milli
+	known         bool
+}
+
+func (o *options) suggest(ctx context.Context, name string) error {
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	ns, err := o.namespace()
+	if err != nil {
+		return err
+	}
+	var kase v1alpha1.Case
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &kase); err != nil {
+		return err
+	}
+	if !kase.IsOpen() {
+		return fmt.Errorf("case %s is closed: there is nobody to suggest", name)
+	}
+	var list v1alpha1.PractitionerList
+	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	weighers := map[string]*policy.Policy{}
+	var out []candidate
+	for _, p := range list.Items {
+		if p.Spec.Team != kase.Spec.Team || p.Name == kase.Spec.AllocatedTo {
+			continue
+		}
+		cand := candidate{Name: p.Name, Grade: p.Spec.Grade, Headroom: orDash(string(p.Status.Headroom))}
+		if w := o.weigher(ctx, c, weighers, ns, p.Status.Quota); w != nil && p.Status.Headroom != "" {
+			if room, err := policy.ParseMilli(string(p.Status.Headroom)); err == nil {
+				cand.after = room - w.Carried(policy.CaseFrom(&kase, policy.UTC), v1alpha1.RoleLead)
+				cand.known = true
+				cand.HeadroomAfter = cand.after.String()
+			}
+		}
+		changed := kase.DeepCopy()
+		changed.Spec.AllocatedTo = p.Name
+		if i := slices.Index(changed.Spec.CoWorkers, p.Name); i >= 0 {
+			changed.Spec.CoWorkers = append(changed.Spec.CoWorkers[:i:i], changed.Spec.CoWorkers[i+1:]...)
+		}
+		v, err := o.dryRun(ctx, c, changed)
+		if err != nil {
+			return err
+		}
+		cand.Allowed, cand.Warnings = v.Allowed, v.Warnings
+		for _, r := range v.Reasons {
+			cand.Reasons = append(cand.Reasons, r.Message)
+		}
+		out = append(out, cand)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		switch {
+		case a.Allowed != b.Allowed:
+			return a.Allowed
+		case a.known != b.known:
+			return a.known
+		case a.after != b.after:
+			return a.after > b.after
+		}
+		return a.Name < b.Name
+	})
+	if o.output == "json" || o.output == "yaml" {
+		return o.print(table{items: out})
+	}
+	t := table{headers: []string{"PRACTITIONER", "GRADE", "HEADROOM", "AFTER THE CASE", "ADMISSION"}}
+	for _, cand := range out {
+		verdict := "allowed"
+		if !cand.Allowed {
+			verdict = "refused: " + strings.Join(cand.Reasons, "; ")
+		} else if len(cand.Warnings) > 0 {
+			verdict += " (warning: " + strings.Join(cand.Warnings, "; ") + ")"
+		}
+		t.rows = append(t.rows, []string{cand.Name, cand.Grade, cand.Headroom, orDash(cand.HeadroomAfter), verdict})
+	}
+	if len(out) == 0 {
+		fmt.Fprintf(o.streams.Out, "team %s has nobody else to take case %s\n", kase.Spec.Team, name)
+		return &ExitError{Code: exitRefused, Err: fmt.Errorf("nobody")}
+	}
+	if err := o.print(t); err != nil {
+		return err
+	}
+	if out[0].Allowed {
+		return nil
+	}
+	fmt.Fprintf(o.streams.Out, "\nnobody in team %s can take case %s as things stand.\n", kase.Spec.Team, name)
+	var exceptable, away []string
+	for _, cand := range out {
+		all := strings.Join(cand.Reasons, " ")
+		switch {
+		case strings.Contains(all, "within the exceptions the quota allows"):
+			exceptable = append(exceptable, cand.Name)
+		case strings.Contains(all, "no new allocations until they return"):
+			away = append(away, cand.Name)
+		}
+	}
+	if len(exceptable) > 0 {
+		fmt.Fprintf(o.streams.Out, "an approved exception could admit it for %s: annotate the case with %s giving the reason, as someone who may approve.\n",
+			strings.Join(exceptable, ", "), v1alpha1.ExceptionReasonAnnotation)
+	}
+	if len(away) > 0 {
+		fmt.Fprintf(o.streams.Out, "%s cannot take new work while away: cover from another team, or a practitioner moved into team %s, would be needed.\n",
+			strings.Join(away, ", "), kase.Spec.Team)
+	}
+	if len(exceptable) == 0 && len(away) == 0 {
+		fmt.Fprintf(o.streams.Out, "the team needs more capacity: cover from another team, a practitioner moved in, or a quota that allows more.\n")
+	}
+	return &ExitError{Code: exitRefused, Err: fmt.Errorf("nobody can take case %s", name)}
+}
+
+// weigher is the policy that weighs a practitioner's cases in their status (its status.quota,
+// a CaseloadQuota of the namespace), read once per quota; nil when there is none.
+func (o *options) weigher(ctx context.Context, c client.Client, seen map[string]*policy.Policy, ns, quota string) *policy.Policy {
+	if quota == "" {
+		return nil
+	}
+	if p, ok := seen[quota]; ok {
+		return p
+	}
+	seen[quota] = nil
+	var q v1alpha1.CaseloadQuota
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: quota}, &q); err != nil {
+		return nil
+	}
+	p, errs := policy.FromSpec(ns+"/"+quota, q.Spec)
+	if len(errs) > 0 {
+		return nil
+	}
+	seen[quota] = p
+	return p
+}

@@ -1,0 +1,193 @@
+package plugin
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+)
+
+func newTopCommand(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "top [TEAM | teams]",
+		Short: "Practitioners' caseloads against capacity, fullest first; or every team's (top teams)",
+		Long: "kubectl caseload top shows each practitioner's cases, children, weight, capacity and headroom, fullest first, " +
+			"for one team or every team of the council. kubectl caseload top teams shows each team's capacity, weight, band, " +
+			"unallocated and overdue cases and cases needing cover. Both read the status the operator keeps.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && args[0] == "teams" {
+				return o.topTeams(cmd.Context())
+			}
+			team := ""
+			if len(args) == 1 {
+				team = args[0]
+			}
+			return o.topPractitioners(cmd.Context(), team)
+		},
+	}
+}
+
+// practitionerRow is a practitioner as top shows them, and as -o json and -o yaml give them.
+type practitionerRow struct {
+	Namespace          string `json:"namespace"`
+	Name               string `json:"name"`
+	Team               string `json:"team"`
+	Grade              string `json:"grade"`
+	FTE                string `json:"fte"`
+	Available          bool   `json:"available"`
+	Cases              int32  `json:"cases"`
+	Children           int32  `json:"children"`
+	Weight             string `json:"weight"`
+	Capacity           string `json:"capacity"`
+	Headroom           string `json:"headroom"`
+	UtilisationPercent int32  `json:"utilisationPercent"`
+	Band               string `json:"band"`
+	Quota              string `json:"quota,omitempty"`
+}
+
+func (o *options) topPractitioners(ctx context.Context, team string) error {
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	opts, err := o.listOptions()
+	if err != nil {
+		return err
+	}
+	var list v1alpha1.PractitionerList
+	if err := c.List(ctx, &list, opts...); err != nil {
+		return err
+	}
+	var rows []practitionerRow
+	for _, p := range list.Items {
+		if team != "" && p.Spec.Team != team {
+			continue
+		}
+		s := p.Status
+		rows = append(rows, practitionerRow{Namespace: p.Namespace, Name: p.Name, Team: p.Spec.Team, Grade: p.Spec.Grade, FTE: orDash(string(p.Spec.FTE)),
+			Available: s.Available, Cases: s.Cases, Children: s.Children, Weight: orDash(string(s.Weight)), Capacity: orDash(string(s.Capacity)),
+			Headroom: orDash(string(s.Headroom)), UtilisationPercent: s.UtilisationPercent, Band: string(s.Band), Quota: s.Quota})
+	}
+	if len(rows) == 0 {
+		return o.nothing("practitioners", team)
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].UtilisationPercent != rows[j].UtilisationPercent {
+			return rows[i].UtilisationPercent > rows[j].UtilisationPercent
+		}
+		return rows[i].Namespace+"/"+rows[i].Name < rows[j].Namespace+"/"+rows[j].Name
+	})
+	t := table{headers: []string{"PRACTITIONER", "TEAM", "CASES", "CHILDREN", "WEIGHT", "CAPACITY", "HEADROOM", "UTILISATION"},
+		wide: []string{"GRADE", "FTE", "AVAILABLE", "QUOTA"}, items: rows}
+	if o.allNamespaces {
+		t.headers = append([]string{"NAMESPACE"}, t.headers...)
+	}
+	paint := colour(o.streams.Out)
+	for _, r := range rows {
+		row := []string{r.Name, r.Team, strconv.Itoa(int(r.Cases)), strconv.Itoa(int(r.Children)), r.Weight, r.Capacity, r.Headroom,
+			bar(r.UtilisationPercent, v1alpha1.Band(r.Band), paint)}
+		if o.allNamespaces {
+			row = append([]string{r.Namespace}, row...)
+		}
+		t.rows = append(t.rows, row)
+		t.wideRows = append(t.wideRows, []string{r.Grade, r.FTE, strconv.FormatBool(r.Available), orDash(r.Quota)})
+	}
+	return o.print(t)
+}
+
+// teamRow is a team as top teams shows it, and as -o json and -o yaml give it.
+type teamRow struct {
+	Namespace             string `json:"namespace"`
+	Name                  string `json:"name"`
+	Practitioners         int32  `json:"practitioners"`
+	Available             int32  `json:"availablePractitioners"`
+	AvailableFTE          string `json:"availableFTE"`
+	Cases                 int32  `json:"cases"`
+	Capacity              string `json:"capacity"`
+	Weight                string `json:"weight"`
+	Headroom              string `json:"headroom"`
+	UtilisationPercent    int32  `json:"utilisationPercent"`
+	Band                  string `json:"band"`
+	Unallocated           int32  `json:"unallocated"`
+	OldestUnallocatedDays int32  `json:"oldestUnallocatedDays"`
+	Overdue               int32  `json:"overdueCases"`
+	NeedingCover          int32  `json:"casesNeedingCover"`
+	OverCapacity          int32  `json:"overCapacityPractitioners"`
+	Quota                 string `json:"quota,omitempty"`
+}
+
+func (o *options) topTeams(ctx context.Context) error {
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	opts, err := o.listOptions()
+	if err != nil {
+		return err
+	}
+	var list v1alpha1.TeamList
+	if err := c.List(ctx, &list, opts...); err != nil {
+		return err
+	}
+	var rows []teamRow
+	for _, tm := range list.Items {
+		s := tm.Status
+		rows = append(rows, teamRow{Namespace: tm.Namespace, Name: tm.Name, Practitioners: s.Practitioners, Available: s.AvailablePractitioners,
+			AvailableFTE: orDash(string(s.AvailableFTE)), Cases: s.Cases, Capacity: orDash(string(s.Capacity)), Weight: orDash(string(s.Weight)),
+			Headroom: orDash(string(s.Headroom)), UtilisationPercent: s.UtilisationPercent, Band: string(s.Band), Unallocated: s.Unallocated,
+			OldestUnallocatedDays: s.OldestUnallocatedDays, Overdue: s.OverdueCases, NeedingCover: s.CasesNeedingCover,
+			OverCapacity: s.OverCapacityPractitioners, Quota: s.Quota})
+	}
+	if len(rows) == 0 {
+		return o.nothing("teams", "")
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].UtilisationPercent != rows[j].UtilisationPercent {
+			return rows[i].UtilisationPercent > rows[j].UtilisationPercent
+		}
+		return rows[i].Namespace+"/"+rows[i].Name < rows[j].Namespace+"/"+rows[j].Name
+	})
+	t := table{headers: []string{"TEAM", "CAPACITY", "WEIGHT", "UNALLOCATED", "OLDEST UNALLOCATED", "OVERDUE", "NEEDING COVER", "UTILISATION"},
+		wide: []string{"PRACTITIONERS", "AVAILABLE", "AVAILABLE FTE", "CASES", "HEADROOM", "OVER CAPACITY", "QUOTA"}, items: rows}
+	if o.allNamespaces {
+		t.headers = append([]string{"NAMESPACE"}, t.headers...)
+	}
+	paint := colour(o.streams.Out)
+	for _, r := range rows {
+		oldest := "-"
+		if r.Unallocated > 0 {
+			oldest = fmt.Sprintf("%dd", r.OldestUnallocatedDays)
+		}
+		row := []string{r.Name, r.Capacity, r.Weight, strconv.Itoa(int(r.Unallocated)), oldest, strconv.Itoa(int(r.Overdue)),
+			strconv.Itoa(int(r.NeedingCover)), bar(r.UtilisationPercent, v1alpha1.Band(r.Band), paint)}
+		if o.allNamespaces {
+			row = append([]string{r.Namespace}, row...)
+		}
+		t.rows = append(t.rows, row)
+		t.wideRows = append(t.wideRows, []string{strconv.Itoa(int(r.Practitioners)), strconv.Itoa(int(r.Available)), r.AvailableFTE,
+			strconv.Itoa(int(r.Cases)), r.Headroom, strconv.Itoa(int(r.OverCapacity)), orDash(r.Quota)})
+	}
+	return o.print(t)
+}
+
+// nothing says there is nothing to show, where a table would have been; json and yaml get an
+// empty list.
+func (o *options) nothing(what, team string) error {
+	if o.output == "json" || o.output == "yaml" {
+		return o.print(table{items: []any{}})
+	}
+	where := "in this namespace"
+	if o.allNamespaces {
+		where = "in any namespace"
+	}
+	if team != "" {
+		where = "in team " + team + " " + where
+	}
+	fmt.Fprintf(o.streams.ErrOut, "No %s found %s.\n", what, where)
+	return nil
+}

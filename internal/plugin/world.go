@@ -1,0 +1,203 @@
+package plugin
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/yaml"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/index"
+)
+
+// SnapshotVersion is the apiVersion of a snapshot file. A file of another version is refused
+// rather than misread.
+const SnapshotVersion = "snapshot.caseload.dev/v1"
+
+// World is one or more councils as the engine needs them: their Namespaces (for the time zone a
+// council's calendar runs on), Teams, Practitioners, Cases and CaseloadQuotas. It is what
+// `kubectl caseload snapshot` writes, with status and managedFields stripped, and what plan and
+// verify read.
+type World struct {
+	APIVersion    string                   `json:"apiVersion"`
+	Kind          string                   `json:"kind"`
+	TakenAt       metav1.Time              `json:"takenAt"`
+	Namespaces    []corev1.Namespace       `json:"namespaces"`
+	Teams         []v1alpha1.Team          `json:"teams"`
+	Practitioners []v1alpha1.Practitioner  `json:"practitioners"`
+	Cases         []v1alpha1.Case          `json:"cases"`
+	Quotas        []v1alpha1.CaseloadQuota `json:"caseloadQuotas"`
+}
+
+// readWorld lists the councils of namespaces (every one when nil) from c, stripped as a
+// snapshot keeps them.
+func readWorld(ctx context.Context, c client.Client, namespaces []string, now time.Time) (*World, error) {
+	w := &World{APIVersion: SnapshotVersion, Kind: "CaseloadSnapshot", TakenAt: metav1.NewTime(now.UTC().Truncate(time.Second))}
+	scopes := [][]client.ListOption{nil}
+	if namespaces != nil {
+		scopes = nil
+		for _, ns := range namespaces {
+			scopes = append(scopes, []client.ListOption{client.InNamespace(ns)})
+		}
+	}
+	for _, opts := range scopes {
+		var teams v1alpha1.TeamList
+		var prs v1alpha1.PractitionerList
+		var cases v1alpha1.CaseList
+		var quotas v1alpha1.CaseloadQuotaList
+		for _, l := range []client.ObjectList{&teams, &prs, &cases, &quotas} {
+			if err := c.List(ctx, l, opts...); err != nil {
+				return nil, err
+			}
+		}
+		w.Teams = append(w.Teams, teams.Items...)
+		w.Practitioners = append(w.Practitioners, prs.Items...)
+		w.Cases = append(w.Cases, cases.Items...)
+		w.Quotas = append(w.Quotas, quotas.Items...)
+	}
+	seen := map[string]bool{}
+	for _, o := range w.objects() {
+		if ns := o.GetNamespace(); !seen[ns] {
+			seen[ns] = true
+			var n corev1.Namespace
+			if err := c.Get(ctx, client.ObjectKey{Name: ns}, &n); err != nil {
+				return nil, fmt.Errorf("read namespace %s: %w", ns, err)
+			}
+			w.Namespaces = append(w.Namespaces, n)
+		}
+	}
+	w.strip()
+	return w, nil
+}
+
+// strip drops what a snapshot does not keep: status, managedFields and the server's bookkeeping.
+func (w *World) strip() {
+	meta := func(m *metav1.ObjectMeta) {
+		*m = metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, Labels: m.Labels, Annotations: m.Annotations, Generation: m.Generation}
+		delete(m.Annotations, "kubectl.kubernetes.io/last-applied-configuration")
+		if len(m.Annotations) == 0 {
+			m.Annotations = nil
+		}
+	}
+	for i := range w.Namespaces {
+		meta(&w.Namespaces[i].ObjectMeta)
+		w.Namespaces[i].Spec, w.Namespaces[i].Status = corev1.NamespaceSpec{}, corev1.NamespaceStatus{}
+	}
+	for i := range w.Teams {
+		meta(&w.Teams[i].ObjectMeta)
+		w.Teams[i].Status = v1alpha1.TeamStatus{}
+	}
+	for i := range w.Practitioners {
+		meta(&w.Practitioners[i].ObjectMeta)
+		w.Practitioners[i].Status = v1alpha1.PractitionerStatus{}
+	}
+	for i := range w.Cases {
+		meta(&w.Cases[i].ObjectMeta)
+		// A case's wait for a worker starts when it was last unallocated: kept, as the
+		// allocation deadlines count from it.
+		w.Cases[i].Status = v1alpha1.CaseStatus{UnallocatedSince: w.Cases[i].Status.UnallocatedSince}
+	}
+	for i := range w.Quotas {
+		meta(&w.Quotas[i].ObjectMeta)
+		w.Quotas[i].Status = v1alpha1.CaseloadQuotaStatus{}
+	}
+}
+
+// marshal is the snapshot file: YAML, with no status but a case's unallocatedSince, and no
+// empty metadata.
+func (w *World) marshal() ([]byte, error) {
+	data, err := json.Marshal(w)
+	if err != nil {
+		return nil, err
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, err
+	}
+	for _, list := range []string{"namespaces", "teams", "practitioners", "cases", "caseloadQuotas"} {
+		items, _ := doc[list].([]any)
+		for _, item := range items {
+			obj, _ := item.(map[string]any)
+			status, _ := obj["status"].(map[string]any)
+			delete(obj, "status")
+			if since, ok := status["unallocatedSince"]; ok && list == "cases" {
+				obj["status"] = map[string]any{"unallocatedSince": since}
+			}
+			if meta, ok := obj["metadata"].(map[string]any); ok {
+				delete(meta, "creationTimestamp")
+			}
+		}
+	}
+	return yaml.Marshal(doc)
+}
+
+// objects are the world's objects, namespaces first.
+func (w *World) objects() []client.Object {
+	var out []client.Object
+	for i := range w.Namespaces {
+		out = append(out, &w.Namespaces[i])
+	}
+	for i := range w.Teams {
+		out = append(out, &w.Teams[i])
+	}
+	for i := range w.Practitioners {
+		out = append(out, &w.Practitioners[i])
+	}
+	for i := range w.Cases {
+		out = append(out, &w.Cases[i])
+	}
+	for i := range w.Quotas {
+		out = append(out, &w.Quotas[i])
+	}
+	return out
+}
+
+// councils are the namespaces the world holds teams in, sorted.
+func (w *World) councils() []string {
+	var out []string
+	for _, t := range w.Teams {
+		if !slices.Contains(out, t.Namespace) {
+			out = append(out, t.Namespace)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// reader serves the world to the engine as the operator's cache would, with its indexes, so
+// package snapshot reads it the way the reconcilers and the webhook read a cluster.
+func (w *World) reader() client.Reader {
+	b := fake.NewClientBuilder().WithScheme(scheme)
+	for _, o := range w.objects() {
+		b = b.WithObjects(o.DeepCopyObject().(client.Object))
+	}
+	return b.
+		WithIndex(&v1alpha1.Case{}, index.OpenCaseByPractitioner, index.CasePractitioners).
+		WithIndex(&v1alpha1.Case{}, index.OpenCaseByTeam, index.CaseTeam).
+		WithIndex(&v1alpha1.Practitioner{}, index.PractitionerByTeam, index.PractitionerTeam).
+		Build()
+}
+
+// readSnapshot reads a snapshot file.
+func readSnapshot(path string) (*World, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var w World
+	if err := yaml.UnmarshalStrict(data, &w); err != nil {
+		return nil, fmt.Errorf("%s is not a snapshot: %w", path, err)
+	}
+	if w.APIVersion != SnapshotVersion || w.Kind != "CaseloadSnapshot" {
+		return nil, fmt.Errorf("%s is a %s %s, not a CaseloadSnapshot of %s: take it again with this version of kubectl caseload", path, w.APIVersion, w.Kind, SnapshotVersion)
+	}
+	return &w, nil
+}
