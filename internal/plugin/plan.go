@@ -185,23 +185,11 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 func readQuotas(paths []string, namespace string) ([]v1alpha1.CaseloadQuota, error) {
 	var files []string
 	for _, p := range paths {
-		info, err := os.Stat(p)
+		found, err := yamlFiles(p)
 		if err != nil {
 			return nil, err
 		}
-		if !info.IsDir() {
-			files = append(files, p)
-			continue
-		}
-		err = filepath.WalkDir(p, func(path string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, filepath.Ext(path)) {
-				files = append(files, path)
-			}
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
+		files = append(files, found...)
 	}
 	var out []v1alpha1.CaseloadQuota
 	for _, f := range files {
@@ -227,6 +215,25 @@ func readQuotas(paths []string, namespace string) ([]v1alpha1.CaseloadQuota, err
 		return nil, fmt.Errorf("no CaseloadQuota in %s", strings.Join(paths, ", "))
 	}
 	return out, nil
+}
+
+// yamlFiles is path, a file, or the YAML and JSON files under path, a directory.
+func yamlFiles(path string) ([]string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, filepath.Ext(p)) {
+			files = append(files, p)
+		}
+		return err
+	})
+	return files, err
 }
 
 // quotaChanges says which quotas of the councils the change creates, updates and deletes.

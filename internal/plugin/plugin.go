@@ -73,7 +73,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "table", "Output format: table, wide, json or yaml.")
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), newSnapshotCommand(o), newPlanCommand(o))
+	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), newSnapshotCommand(o), newPlanCommand(o), newVerifyCommand(o), newForecastCommand(o))
 	return cmd
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,8 +20,10 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/plugin"
 	"caseload.dev/caseload-operator/internal/testenv"
@@ -361,6 +364,131 @@ metadata: {name: not-a-quota}
 		out, _, code := kubectlCaseload(t, "-n", "walsall", "plan", "-f", repo, "--snapshot", snap)
 		if code != 0 || !strings.Contains(out, "create CaseloadQuota walsall/caps") || !strings.Contains(out, "delete CaseloadQuota walsall/safeguarding") {
 			t.Errorf("exit %d:\n%s", code, out)
+		}
+	})
+
+	t.Run("verify runs the example suite, and says which tests fail and why", func(t *testing.T) {
+		out, _, code := kubectlCaseload(t, "verify", "../../examples/verify")
+		if code != 0 || strings.Count(out, "--- PASS") != 5 || !strings.Contains(out, "ok  \t../../examples/verify/suite.yaml") {
+			t.Errorf("example suite: exit %d\n%s", code, out)
+		}
+		out, _, code = kubectlCaseload(t, "verify", "testdata/failing")
+		for _, want := range []string{
+			"--- FAIL: wrong/expects a refusal that does not come\n    want refused, got allowed",
+			"--- FAIL: wrong/expects the wrong message\n    refused, but no message matches \"would take sw-0003\"; it said:\n    sw-0003 is unavailable",
+			"--- PASS: wrong/right",
+			"FAIL\ttestdata/failing/suite.yaml",
+			"(2 of 3 tests failed)",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("verify output has no\n%s\nin\n%s", want, out)
+			}
+		}
+		if code != 1 {
+			t.Errorf("exit %d with failing tests, want 1", code)
+		}
+	})
+
+	t.Run("the example suite decides as the webhook does", func(t *testing.T) {
+		// The same inventory and quotas in the cluster: every test of the suite that allocates a
+		// case of it gets the same answer from the admission webhook.
+		ctx := context.Background()
+		for _, f := range []string{"../../examples/verify/inventory.yaml", "../../examples/verify/quotas/caseload-caps.yaml"} {
+			objs, err := manifest.DecodeFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range objs {
+				if err := env.Client.Create(ctx, o); err != nil {
+					t.Fatalf("%s %s: %v", o.GetKind(), o.GetName(), err)
+				}
+			}
+		}
+		data, err := os.ReadFile("../../examples/verify/suite.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var suite plugin.Suite
+		if err := yaml.Unmarshal(data, &suite); err != nil {
+			t.Fatal(err)
+		}
+		compared := 0
+		for _, tc := range suite.Tests {
+			if tc.Case == "" {
+				continue
+			}
+			args := []string{"-n", "brookfield", "explain", tc.Case, "--to", tc.To}
+			for _, w := range tc.CoWorkers {
+				args = append(args, "--co-worker", w)
+			}
+			want := map[string]int{"allowed": 0, "refused": 1}[tc.Expect]
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				out, errOut, code := kubectlCaseload(t, args...)
+				if code == want {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Errorf("%s: the webhook says (exit %d) %s%s; the suite expects %s", tc.Name, code, out, errOut, tc.Expect)
+					break
+				}
+				time.Sleep(200 * time.Millisecond) // the webhook's cache catching up with the objects
+			}
+			compared++
+		}
+		if compared < 3 {
+			t.Errorf("compared %d tests with the webhook", compared)
+		}
+	})
+
+	t.Run("forecast: cases due to end, an absence, and the headroom week by week", func(t *testing.T) {
+		ctx := context.Background()
+		today := time.Now().UTC().Truncate(24 * time.Hour)
+		day := func(n int) string { return today.AddDate(0, 0, n).Format(time.DateOnly) }
+		opened, _ := time.Parse(time.DateOnly, "2026-11-02")
+		// c-2 (ChildInNeed, jo's, weight 1) is due to end ten days from today; sam is on annual
+		// leave in the third week.
+		var q v1alpha1.CaseloadQuota
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "walsall", Name: "safeguarding"}, &q); err != nil {
+			t.Fatal(err)
+		}
+		q.Spec.Timescales = map[string]v1alpha1.Timescale{"ChildInNeed": {MaxOpenDays: int32(today.AddDate(0, 0, 10).Sub(opened).Hours() / 24)}}
+		if err := env.Client.Update(ctx, &q); err != nil {
+			t.Fatal(err)
+		}
+		var sam v1alpha1.Practitioner
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "walsall", Name: "sam"}, &sam); err != nil {
+			t.Fatal(err)
+		}
+		sam.Spec.Absences = []v1alpha1.Absence{{From: v1alpha1.Date(day(14)), Until: v1alpha1.Date(day(20)), Reason: v1alpha1.AbsenceAnnualLeave}}
+		if err := env.Client.Update(ctx, &sam); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := kubectlCaseload(t, "-n", "walsall", "forecast", "north", "--weeks", "4", "-o", "json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s\n%s", code, errOut, out)
+		}
+		var weeks []struct {
+			From, Capacity, Weight, EndingWeight, Headroom string
+			Events                                         []string
+		}
+		if err := json.Unmarshal([]byte(out), &weeks); err != nil || len(weeks) != 4 {
+			t.Fatalf("%v: %s", err, out)
+		}
+		want := []struct{ from, capacity, weight, ending, headroom string }{
+			{day(0), "5", "3", "0", "2"},
+			{day(7), "5", "3", "1", "2"},  // c-2 ends in the week of day 7, on day 10
+			{day(14), "3", "2", "0", "1"}, // sam away: the team's capacity is jo's
+			{day(21), "5", "2", "0", "3"}, // sam back
+		}
+		for i, w := range want {
+			got := weeks[i]
+			if got.From != w.from || got.Capacity != w.capacity || got.Weight != w.weight || got.EndingWeight != w.ending || got.Headroom != w.headroom {
+				t.Errorf("week %d: %+v, want from %s capacity %s weight %s ending %s headroom %s", i, got, w.from, w.capacity, w.weight, w.ending, w.headroom)
+			}
+		}
+		if !slices.Contains(weeks[2].Events, "sam away from "+day(14)) || !slices.Contains(weeks[3].Events, "sam back "+day(21)) {
+			t.Errorf("events %v and %v, want sam's leave starting and ending", weeks[2].Events, weeks[3].Events)
 		}
 	})
 

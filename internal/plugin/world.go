@@ -101,9 +101,11 @@ func (w *World) strip() {
 	}
 	for i := range w.Cases {
 		meta(&w.Cases[i].ObjectMeta)
-		// A case's wait for a worker starts when it was last unallocated: kept, as the
-		// allocation deadlines count from it.
-		w.Cases[i].Status = v1alpha1.CaseStatus{UnallocatedSince: w.Cases[i].Status.UnallocatedSince}
+		// A case's wait for a worker starts when it was last unallocated, and an exception in
+		// force lets its practitioner stay over the cap until it expires: both kept (an
+		// exception's status names who approved it and until when, never the reason).
+		st := w.Cases[i].Status
+		w.Cases[i].Status = v1alpha1.CaseStatus{UnallocatedSince: st.UnallocatedSince, Exception: st.Exception}
 	}
 	for i := range w.Quotas {
 		meta(&w.Quotas[i].ObjectMeta)
@@ -111,8 +113,8 @@ func (w *World) strip() {
 	}
 }
 
-// marshal is the snapshot file: YAML, with no status but a case's unallocatedSince, and no
-// empty metadata.
+// marshal is the snapshot file: YAML, with no status but a case's unallocatedSince and
+// exception, and no empty metadata.
 func (w *World) marshal() ([]byte, error) {
 	data, err := json.Marshal(w)
 	if err != nil {
@@ -128,8 +130,16 @@ func (w *World) marshal() ([]byte, error) {
 			obj, _ := item.(map[string]any)
 			status, _ := obj["status"].(map[string]any)
 			delete(obj, "status")
-			if since, ok := status["unallocatedSince"]; ok && list == "cases" {
-				obj["status"] = map[string]any{"unallocatedSince": since}
+			if list == "cases" {
+				kept := map[string]any{}
+				for _, k := range []string{"unallocatedSince", "exception"} {
+					if v, ok := status[k]; ok {
+						kept[k] = v
+					}
+				}
+				if len(kept) > 0 {
+					obj["status"] = kept
+				}
 			}
 			if meta, ok := obj["metadata"].(map[string]any); ok {
 				delete(meta, "creationTimestamp")

@@ -1,0 +1,174 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
+)
+
+func newForecastCommand(o *options) *cobra.Command {
+	var weeks int
+	cmd := &cobra.Command{
+		Use:   "forecast [TEAM] --weeks N",
+		Short: "Week by week: a team's capacity, cases due to end, absences, reductions and exceptions, and the headroom to plan against",
+		Long: "kubectl caseload forecast shows, for each of the next N weeks, a team's capacity (absences and time-limited " +
+			"reductions counted on the week's first day), the weight it carries if cases close when their timescale says " +
+			"they are due, the weight of the cases due to end that week, what starts or ends (absences, reductions, " +
+			"exceptions), and the headroom a manager can plan allocations against. It reads the council and decides with " +
+			"the policy engine, under the quota the team's status names.",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if weeks < 1 || weeks > 104 {
+				return errors.New("--weeks is from 1 to 104")
+			}
+			team := ""
+			if len(args) == 1 {
+				team = args[0]
+			}
+			return o.forecast(cmd.Context(), team, weeks)
+		},
+	}
+	cmd.Flags().IntVar(&weeks, "weeks", 8, "How many weeks ahead.")
+	return cmd
+}
+
+// week is one week of a team's forecast, as -o json and -o yaml give it.
+type week struct {
+	Namespace string   `json:"namespace"`
+	Team      string   `json:"team"`
+	From      string   `json:"from"`
+	Capacity  string   `json:"capacity"`
+	Weight    string   `json:"weight"`
+	Ending    string   `json:"endingWeight"`
+	Headroom  string   `json:"headroom"`
+	Events    []string `json:"events,omitempty"`
+}
+
+func (o *options) forecast(ctx context.Context, team string, weeks int) error {
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	ns, err := o.namespace()
+	if err != nil {
+		return err
+	}
+	w, err := readWorld(ctx, c, []string{ns}, time.Now())
+	if err != nil {
+		return err
+	}
+	r := w.reader()
+	var teams v1alpha1.TeamList
+	if err := c.List(ctx, &teams, client.InNamespace(ns)); err != nil {
+		return err
+	}
+	var out []week
+	for _, t := range teams.Items {
+		if team != "" && t.Name != team {
+			continue
+		}
+		ws, err := forecastTeam(ctx, r, w, ns, t.Name, t.Status.Quota, weeks, time.Now())
+		if err != nil {
+			return err
+		}
+		out = append(out, ws...)
+	}
+	if len(out) == 0 {
+		return o.nothing("teams", team)
+	}
+	tbl := table{headers: []string{"TEAM", "WEEK OF", "CAPACITY", "WEIGHT", "ENDING", "HEADROOM", "WHAT CHANGES"}, items: out}
+	for _, wk := range out {
+		tbl.rows = append(tbl.rows, []string{wk.Team, wk.From, wk.Capacity, wk.Weight, wk.Ending, wk.Headroom, orDash(strings.Join(wk.Events, "; "))})
+		tbl.wideRows = append(tbl.wideRows, nil)
+	}
+	return o.print(tbl)
+}
+
+// forecastTeam is the team's forecast for weeks from now, read through r.
+func forecastTeam(ctx context.Context, r client.Reader, w *World, namespace, team, quota string, weeks int, now time.Time) ([]week, error) {
+	cal, err := snapshot.Calendars{Default: policy.UTC}.For(ctx, r, namespace)
+	if err != nil && !errors.As(err, new(*snapshot.UnknownZoneError)) {
+		return nil, err
+	}
+	s, err := snapshot.Load(ctx, r, cal, namespace, team, now)
+	if err != nil {
+		return nil, err
+	}
+	p := policy.Weigher(s.Policies, quota)
+	if p == nil {
+		p = policy.Default
+	}
+	due := func(c policy.Case) policy.Day { return p.Timing(c, s.Day).DueBy }
+	var out []week
+	for k := range weeks {
+		from, to := s.Day.AddDays(7*k), s.Day.AddDays(7*(k+1))
+		members := make([]policy.Member, len(s.View.Members))
+		var ending policy.Milli
+		for i, m := range s.View.Members {
+			var kept []policy.Holding
+			for _, h := range m.Holdings {
+				// A case counts until its timescale says it is due; one already overdue is open
+				// still, and nothing says when it will close, so it counts throughout.
+				d := due(h.Case)
+				if d.IsZero() || d.Before(s.Day) || !d.Before(from) {
+					kept = append(kept, h)
+					if !d.IsZero() && !d.Before(s.Day) && !d.Before(from) && d.Before(to) {
+						ending += p.Carried(h.Case, h.Role)
+					}
+				}
+			}
+			members[i] = policy.Member{Practitioner: m.Practitioner, Holdings: kept}
+		}
+		wk := week{Namespace: namespace, Team: team, From: from.String(), Capacity: "-", Weight: "-", Headroom: "-", Ending: ending.String()}
+		if tc, ok := p.TeamCapacityOf(members, from); ok {
+			wk.Capacity, wk.Weight, wk.Headroom = tc.Value.String(), tc.Load.Weight.String(), (tc.Value - tc.Load.Weight).String()
+		}
+		wk.Events = eventsBetween(s, w, namespace, from, to)
+		out = append(out, wk)
+	}
+	return out, nil
+}
+
+// eventsBetween are the absences, reductions and exceptions of the team's members that start or
+// end in [from, to).
+func eventsBetween(s *snapshot.Snapshot, w *World, namespace string, from, to policy.Day) []string {
+	in := func(d policy.Day) bool { return !d.IsZero() && !d.Before(from) && d.Before(to) }
+	var out []string
+	for _, m := range s.View.Members {
+		pr := m.Practitioner
+		for _, a := range pr.Absences {
+			if in(a.From) {
+				out = append(out, fmt.Sprintf("%s away from %s", pr.Name, a.From))
+			}
+			if !a.Until.IsZero() && in(a.Until.AddDays(1)) {
+				out = append(out, fmt.Sprintf("%s back %s", pr.Name, a.Until.AddDays(1)))
+			}
+		}
+		for _, red := range pr.Reductions {
+			if !red.Until.IsZero() && in(red.Until.AddDays(1)) {
+				out = append(out, fmt.Sprintf("%s's %d%% reduction (%s) ends %s", pr.Name, red.Percent, red.Reason, red.Until.AddDays(1)))
+			}
+		}
+	}
+	for _, c := range w.Cases {
+		ex := c.Status.Exception
+		if c.Namespace != namespace || c.Spec.Team != s.View.Name || ex == nil || !c.IsOpen() {
+			continue
+		}
+		if end := s.Calendar.DayOf(ex.ExpiresAt.Time); in(end) {
+			out = append(out, fmt.Sprintf("exception for %s on %s ends %s", ex.Practitioner, c.Name, end))
+		}
+	}
+	sort.Strings(out)
+	return out
+}

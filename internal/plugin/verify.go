@@ -1,0 +1,375 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/manifest"
+	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
+)
+
+// SuiteVersion is the apiVersion of a policy test suite.
+const SuiteVersion = "verify.caseload.dev/v1"
+
+// Suite is a council's policy tests, kept in git next to its quotas: a policy (quota files or
+// directories), an inventory (manifests of Namespaces, Teams, Practitioners and Cases, or a
+// snapshot file), and allocations with what admission should make of them. Paths are relative to
+// the suite file.
+type Suite struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   metav1.ObjectMeta `json:"metadata"`
+	// Policy are files or directories of CaseloadQuotas: the council's quotas, every one of them.
+	Policy []string `json:"policy"`
+	// Inventory are files or directories of manifests; Snapshot a snapshot file. One of them.
+	Inventory []string `json:"inventory,omitempty"`
+	Snapshot  string   `json:"snapshot,omitempty"`
+	// Day is the date the allocations are decided on (YYYY-MM-DD); today when empty.
+	Day   string      `json:"day,omitempty"`
+	Tests []SuiteTest `json:"tests"`
+}
+
+// SuiteTest is one allocation and what admission should make of it.
+type SuiteTest struct {
+	Name string `json:"name"`
+	// Namespace of the case; the suite's inventory's only council when empty.
+	Namespace string `json:"namespace,omitempty"`
+	// Case names a case of the inventory to allocate; NewCase is a case created allocated.
+	Case    string             `json:"case,omitempty"`
+	NewCase *v1alpha1.CaseSpec `json:"newCase,omitempty"`
+	// To leads the case; CoWorkers join it.
+	To        string   `json:"to,omitempty"`
+	CoWorkers []string `json:"coWorkers,omitempty"`
+	// Expect is allowed or refused.
+	Expect string `json:"expect"`
+	// Message, a regular expression, must match one of the reasons (refused) or warnings
+	// (allowed).
+	Message string `json:"message,omitempty"`
+}
+
+func newVerifyCommand(o *options) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify DIR",
+		Short: "Run a council's policy tests: suites of allocations and what admission should make of them",
+		Long: "kubectl caseload verify runs every suite (apiVersion " + SuiteVersion + ", kind Suite) in the YAML files under " +
+			"DIR, offline, with the policy engine the admission webhook uses: each test allocates a case of the suite's " +
+			"inventory (or a new one) to a practitioner under the suite's quotas, and says whether it is allowed or refused " +
+			"as expected, with a message matching. Output like go test; exit status 1 when any test fails.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return o.verify(cmd.Context(), args[0]) },
+	}
+}
+
+func (o *options) verify(ctx context.Context, dir string) error {
+	suites, err := findSuites(dir)
+	if err != nil {
+		return err
+	}
+	if len(suites) == 0 {
+		return fmt.Errorf("no suite (apiVersion %s, kind Suite) under %s", SuiteVersion, dir)
+	}
+	out := o.streams.Out
+	failed := 0
+	for _, path := range suites {
+		start := time.Now()
+		s, err := readSuite(path)
+		var results []testResult
+		if err == nil {
+			results, err = s.run(ctx, filepath.Dir(path))
+		}
+		if err != nil {
+			fmt.Fprintf(out, "FAIL\t%s\t%v\n", path, err)
+			failed++
+			continue
+		}
+		bad := 0
+		for _, r := range results {
+			fmt.Fprintf(out, "=== RUN   %s/%s\n", s.Metadata.Name, r.name)
+			if r.failure == "" {
+				fmt.Fprintf(out, "--- PASS: %s/%s\n", s.Metadata.Name, r.name)
+				continue
+			}
+			bad++
+			fmt.Fprintf(out, "--- FAIL: %s/%s\n    %s\n", s.Metadata.Name, r.name, strings.ReplaceAll(r.failure, "\n", "\n    "))
+		}
+		took := time.Since(start).Seconds()
+		if bad > 0 {
+			failed++
+			fmt.Fprintf(out, "FAIL\t%s\t%.3fs (%d of %d tests failed)\n", path, took, bad, len(results))
+		} else {
+			fmt.Fprintf(out, "ok  \t%s\t%.3fs (%d tests)\n", path, took, len(results))
+		}
+	}
+	if failed > 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%d suites failed", failed)}
+	}
+	return nil
+}
+
+// findSuites are the YAML files under dir that hold a Suite.
+func findSuites(dir string) ([]string, error) {
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !slices.Contains([]string{".yaml", ".yml"}, filepath.Ext(path)) {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var head struct{ APIVersion, Kind string }
+		if yaml.Unmarshal(data, &head) == nil && head.APIVersion == SuiteVersion && head.Kind == "Suite" {
+			out = append(out, path)
+		}
+		return nil
+	})
+	return out, err
+}
+
+func readSuite(path string) (*Suite, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Suite
+	if err := yaml.UnmarshalStrict(data, &s); err != nil {
+		return nil, fmt.Errorf("not a suite: %w", err)
+	}
+	if s.Metadata.Name == "" {
+		s.Metadata.Name = strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	}
+	switch {
+	case len(s.Policy) == 0:
+		return nil, errors.New("the suite names no policy")
+	case (len(s.Inventory) == 0) == (s.Snapshot == ""):
+		return nil, errors.New("the suite needs an inventory or a snapshot, one of them")
+	}
+	return &s, nil
+}
+
+type testResult struct{ name, failure string }
+
+// run decides every test of the suite, whose files are relative to base.
+func (s *Suite) run(ctx context.Context, base string) ([]testResult, error) {
+	rel := func(paths []string) []string {
+		out := make([]string, len(paths))
+		for i, p := range paths {
+			out[i] = filepath.Join(base, p)
+		}
+		return out
+	}
+	var w *World
+	var err error
+	if s.Snapshot != "" {
+		w, err = readSnapshot(filepath.Join(base, s.Snapshot))
+	} else {
+		w, err = readInventory(rel(s.Inventory))
+	}
+	if err != nil {
+		return nil, err
+	}
+	councils := w.councils()
+	quotas, err := readQuotas(rel(s.Policy), "")
+	if err != nil {
+		return nil, err
+	}
+	for i, q := range quotas {
+		if q.Namespace == "" && len(councils) == 1 {
+			quotas[i].Namespace = councils[0]
+		}
+		if _, errs := policy.FromSpec(q.Namespace+"/"+q.Name, q.Spec); len(errs) > 0 {
+			return nil, fmt.Errorf("CaseloadQuota %s/%s cannot be applied: %w", q.Namespace, q.Name, errs.ToAggregate())
+		}
+	}
+	w.Quotas = quotas
+	now := time.Now()
+	if s.Day != "" {
+		d, err := policy.ParseDay(s.Day)
+		if err != nil {
+			return nil, fmt.Errorf("day: %w", err)
+		}
+		now = policy.UTC.Start(d).Add(12 * time.Hour)
+	}
+	r := w.reader()
+	var out []testResult
+	for i, t := range s.Tests {
+		name := t.Name
+		if name == "" {
+			name = fmt.Sprintf("test-%d", i+1)
+		}
+		if t.Namespace == "" && len(councils) == 1 {
+			t.Namespace = councils[0]
+		}
+		out = append(out, testResult{name: name, failure: t.check(ctx, r, now)})
+	}
+	return out, nil
+}
+
+// check decides the test's allocation and says how it failed; "" when it passed.
+func (t SuiteTest) check(ctx context.Context, r client.Reader, now time.Time) string {
+	if t.Expect != "allowed" && t.Expect != "refused" {
+		return fmt.Sprintf("expect is %q: allowed or refused", t.Expect)
+	}
+	allowed, reasons, warnings, err := decideOffline(ctx, r, t, now)
+	if err != nil {
+		return err.Error()
+	}
+	got := "refused"
+	if allowed {
+		got = "allowed"
+	}
+	if got != t.Expect {
+		why := ""
+		if len(reasons) > 0 {
+			why = ":\n" + strings.Join(reasons, "\n")
+		}
+		return fmt.Sprintf("want %s, got %s%s", t.Expect, got, why)
+	}
+	if t.Message == "" {
+		return ""
+	}
+	re, err := regexp.Compile(t.Message)
+	if err != nil {
+		return fmt.Sprintf("message %q is not a regular expression: %v", t.Message, err)
+	}
+	said := reasons
+	if allowed {
+		said = warnings
+	}
+	for _, m := range said {
+		if re.MatchString(m) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("%s, but no message matches %q; it said:\n%s", got, t.Message, strings.Join(said, "\n"))
+}
+
+// decideOffline is the webhook's decision about the test's allocation, against r: the case as it
+// is and as it would be, the team read through package snapshot, the joiners decided by
+// policy.Decide.
+func decideOffline(ctx context.Context, r client.Reader, t SuiteTest, now time.Time) (allowed bool, reasons, warnings []string, err error) {
+	var kase v1alpha1.Case
+	var before *policy.Case
+	if t.NewCase != nil {
+		kase = v1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: "new-case", Generation: 1}, Spec: *t.NewCase}
+	} else {
+		if err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Case}, &kase); err != nil {
+			return false, nil, nil, fmt.Errorf("case %s: %w", t.Case, err)
+		}
+		b := policy.CaseFrom(&kase, policy.UTC)
+		before = &b
+		if !kase.IsOpen() {
+			before = nil
+		}
+	}
+	cal, err := snapshot.Calendars{Default: policy.UTC}.For(ctx, r, t.Namespace)
+	if err != nil && !errors.As(err, new(*snapshot.UnknownZoneError)) {
+		return false, nil, nil, err
+	}
+	if t.To != "" {
+		kase.Spec.AllocatedTo = t.To
+	}
+	for _, w := range t.CoWorkers {
+		if w != kase.Spec.AllocatedTo && !slices.Contains(kase.Spec.CoWorkers, w) {
+			kase.Spec.CoWorkers = append(kase.Spec.CoWorkers, w)
+		}
+	}
+	after := policy.CaseFrom(&kase, cal)
+	joiners := policy.Joiners(before, after)
+	if len(joiners) == 0 {
+		return true, nil, nil, nil // nothing to decide: admission passes it
+	}
+	s, err := snapshot.Load(ctx, r, cal, t.Namespace, kase.Spec.Team, now)
+	if err != nil {
+		return false, nil, nil, err
+	}
+	if s.Team == nil {
+		return false, []string{fmt.Sprintf("there is no Team %s in namespace %s", kase.Spec.Team, t.Namespace)}, nil, nil
+	}
+	view := policy.Rebased(s.View, before, after)
+	newcomers := make([]policy.Newcomer, len(joiners))
+	for i, j := range joiners {
+		var other *policy.Practitioner
+		if _, member := view.Member(j.Name); !member {
+			var p v1alpha1.Practitioner
+			switch err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: j.Name}, &p); {
+			case err == nil:
+				pr := policy.PractitionerFrom(&p)
+				other = &pr
+			case !apierrors.IsNotFound(err):
+				return false, nil, nil, err
+			}
+		}
+		newcomers[i] = policy.NewcomerFor(j, view, other, before)
+	}
+	d := policy.Decide(s.Policies, policy.Allocation{Case: after, Newcomers: newcomers, Team: view, Day: s.Day})
+	for _, f := range d.Denials {
+		reasons = append(reasons, f.String())
+	}
+	return d.Allowed(), reasons, d.Warnings, nil
+}
+
+// readInventory reads manifests of Namespaces, Teams, Practitioners and Cases (quotas are the
+// suite's policy, not its inventory).
+func readInventory(paths []string) (*World, error) {
+	w := &World{APIVersion: SnapshotVersion, Kind: "CaseloadSnapshot"}
+	var files []string
+	for _, p := range paths {
+		found, err := yamlFiles(p)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, found...)
+	}
+	for _, f := range files {
+		objs, err := manifest.DecodeFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for _, u := range objs {
+			var into any
+			switch u.GetKind() {
+			case "Namespace":
+				w.Namespaces = append(w.Namespaces, corev1.Namespace{})
+				into = &w.Namespaces[len(w.Namespaces)-1]
+			case "Team":
+				w.Teams = append(w.Teams, v1alpha1.Team{})
+				into = &w.Teams[len(w.Teams)-1]
+			case "Practitioner":
+				w.Practitioners = append(w.Practitioners, v1alpha1.Practitioner{})
+				into = &w.Practitioners[len(w.Practitioners)-1]
+			case "Case":
+				w.Cases = append(w.Cases, v1alpha1.Case{})
+				into = &w.Cases[len(w.Cases)-1]
+			default:
+				continue
+			}
+			if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, into, true); err != nil {
+				return nil, fmt.Errorf("%s: %s %s: %w", f, u.GetKind(), u.GetName(), err)
+			}
+		}
+	}
+	for i := range w.Cases {
+		if w.Cases[i].Generation == 0 {
+			w.Cases[i].Generation = 1
+		}
+	}
+	return w, nil
+}
