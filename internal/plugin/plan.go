@@ -181,34 +181,46 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 }
 
 // readQuotas reads the CaseloadQuotas of files and directories (YAML or JSON, several documents
-// to a file); other kinds are left alone. A quota with no namespace is of namespace.
+// to a file), each validated offline against the CRD's schema and rules as the apiserver would. A
+// file named on its own must hold quotas only; in a directory, as a GitOps repository holds them,
+// other kinds are left alone. A quota with no namespace is of namespace.
 func readQuotas(paths []string, namespace string) ([]v1alpha1.CaseloadQuota, error) {
-	var files []string
+	schema, err := loadQuotaSchema()
+	if err != nil {
+		return nil, err
+	}
+	quotaKind := v1alpha1.GroupVersion.WithKind("CaseloadQuota")
+	var out []v1alpha1.CaseloadQuota
 	for _, p := range paths {
-		found, err := yamlFiles(p)
+		files, err := yamlFiles(p)
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, found...)
-	}
-	var out []v1alpha1.CaseloadQuota
-	for _, f := range files {
-		objs, err := manifest.DecodeFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", f, err)
-		}
-		for _, u := range objs {
-			if u.GroupVersionKind() != v1alpha1.GroupVersion.WithKind("CaseloadQuota") {
-				continue
+		named := len(files) == 1 && files[0] == p
+		for _, f := range files {
+			objs, err := manifest.DecodeFile(f)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", f, err)
 			}
-			var q v1alpha1.CaseloadQuota
-			if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, &q, true); err != nil {
-				return nil, fmt.Errorf("%s: CaseloadQuota %s: %w", f, u.GetName(), err)
+			for _, u := range objs {
+				if gvk := u.GroupVersionKind(); gvk != quotaKind {
+					if named {
+						return nil, fmt.Errorf("%s holds %s %s, not a CaseloadQuota (%s)", f, gvk.Kind, u.GetName(), quotaKind.GroupVersion())
+					}
+					continue
+				}
+				if errs := schema.validate(context.Background(), u.Object); len(errs) > 0 {
+					return nil, fmt.Errorf("%s: CaseloadQuota %s would be refused by the cluster: %w", f, u.GetName(), errs.ToAggregate())
+				}
+				var q v1alpha1.CaseloadQuota
+				if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, &q, true); err != nil {
+					return nil, fmt.Errorf("%s: CaseloadQuota %s: %w", f, u.GetName(), err)
+				}
+				if q.Namespace == "" {
+					q.Namespace = namespace
+				}
+				out = append(out, q)
 			}
-			if q.Namespace == "" {
-				q.Namespace = namespace
-			}
-			out = append(out, q)
 		}
 	}
 	if len(out) == 0 {

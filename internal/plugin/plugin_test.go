@@ -302,10 +302,6 @@ spec:
   practitionerCaps:
   - {grade: SocialWorker, maxWeight: "%s"}
   - {grade: NewlyQualified, maxWeight: "2"}
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: not-a-quota}
 `, name, socialWorkerCap)
 		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)
@@ -359,6 +355,10 @@ metadata: {name: not-a-quota}
 			t.Fatal(err)
 		}
 		if err := os.Rename(quota("caps", "3"), filepath.Join(repo, "caps.yaml")); err != nil {
+			t.Fatal(err)
+		}
+		// A repository holds other things too: left alone.
+		if err := os.WriteFile(filepath.Join(repo, "kustomization.yaml"), []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [caps.yaml]\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		out, _, code := kubectlCaseload(t, "-n", "walsall", "plan", "-f", repo, "--snapshot", snap)
@@ -438,6 +438,50 @@ metadata: {name: not-a-quota}
 		}
 		if compared < 3 {
 			t.Errorf("compared %d tests with the webhook", compared)
+		}
+	})
+
+	t.Run("bad input gets a clear message and a non-zero exit", func(t *testing.T) {
+		write := func(name, text string) string {
+			f := filepath.Join(dir, name)
+			if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+		notAQuota := write("configmap.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n")
+		refused := write("refused.yaml", "apiVersion: caseload.dev/v1alpha1\nkind: CaseloadQuota\nmetadata: {name: bad, namespace: walsall}\n"+
+			"spec:\n  enforcementAction: Block\n  practitionerCaps:\n  - {grade: SocialWorker, maxWeight: \"lots\"}\n")
+		otherVersion := write("old.snapshot.yaml", "apiVersion: snapshot.caseload.dev/v0\nkind: CaseloadSnapshot\n")
+		unreachable := write("unreachable.kubeconfig", "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\n"+
+			"contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\nusers: [{name: u, user: {token: t}}]\n")
+		for _, tc := range []struct {
+			name string
+			args []string
+			want []string
+		}{
+			{"a file that is not a CaseloadQuota", []string{"-n", "walsall", "plan", "-f", notAQuota, "--snapshot", snap}, []string{"configmap.yaml holds ConfigMap settings, not a CaseloadQuota"}},
+			{"a quota its CRD refuses", []string{"-n", "walsall", "plan", "-f", refused, "--snapshot", snap},
+				[]string{"CaseloadQuota bad would be refused by the cluster", `spec.enforcementAction: Unsupported value: "Block"`, "spec.practitionerCaps[0].maxWeight"}},
+			{"a snapshot of another version", []string{"-n", "walsall", "plan", "-f", quota("safeguarding", "3"), "--snapshot", otherVersion},
+				[]string{"is a snapshot.caseload.dev/v0 CaseloadSnapshot, not a CaseloadSnapshot of snapshot.caseload.dev/v1"}},
+			{"an unknown case", []string{"-n", "walsall", "suggest", "c-404"}, []string{`cases.caseload.dev "c-404" not found`}},
+			{"an unreachable cluster", []string{"--kubeconfig", unreachable, "top", "teams"}, []string{"127.0.0.1:1", "connection refused"}},
+		} {
+			_, errOut, code := kubectlCaseload(t, tc.args...)
+			if code != 1 || strings.Contains(errOut, "goroutine") {
+				t.Errorf("%s: exit %d, want 1 and a message:\n%s", tc.name, code, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("%s: the message does not say %q:\n%s", tc.name, w, errOut)
+				}
+			}
+		}
+		// An unknown practitioner, or one of another council, is the webhook's refusal.
+		out, _, code := kubectlCaseload(t, "-n", "walsall", "explain", "c-4", "--to", "nobody")
+		if code != 1 || !strings.Contains(out, "there is no Practitioner nobody in this namespace") {
+			t.Errorf("explain to nobody: exit %d\n%s", code, out)
 		}
 	})
 
