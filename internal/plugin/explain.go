@@ -90,7 +90,9 @@ func (o *options) explain(ctx context.Context, name, to string, coWorkers []stri
 		v.Allowed, v.Unchanged = true, true
 		return o.say(v)
 	}
-	decided, err := o.dryRun(ctx, c, changed)
+	decided, err := o.dryRun(ctx, c, changed, func(latest *v1alpha1.Case) {
+		latest.Spec.AllocatedTo, latest.Spec.CoWorkers = changed.Spec.AllocatedTo, changed.Spec.CoWorkers
+	})
 	if err != nil {
 		fmt.Fprintf(o.streams.ErrOut, "could not ask admission about case %s: %v\n", name, err)
 		return &ExitError{Code: exitUnknown, Err: err}
@@ -100,13 +102,26 @@ func (o *options) explain(ctx context.Context, name, to string, coWorkers []stri
 }
 
 // dryRun asks admission about changed, the Case as it would be, writing nothing: allowed, or
-// refused with the webhook's reasons, with its warnings either way. An error is a question that
-// could not be asked (the webhook down, say).
-func (o *options) dryRun(ctx context.Context, c client.Client, changed *v1alpha1.Case) (verdict, error) {
+// refused with the webhook's reasons, with its warnings either way. If the Case changed
+// meanwhile (the operator writes its status), change is made again to the latest version and
+// asked again. An error is a question that could not be asked (the webhook down, say).
+func (o *options) dryRun(ctx context.Context, c client.Client, changed *v1alpha1.Case, change func(*v1alpha1.Case)) (verdict, error) {
 	var v verdict
-	o.warnings.take()
-	err := c.Update(ctx, changed, client.DryRunAll)
-	v.Warnings = o.warnings.take()
+	var err error
+	for range 5 {
+		o.warnings.take()
+		err = c.Update(ctx, changed, client.DryRunAll)
+		v.Warnings = o.warnings.take()
+		if !apierrors.IsConflict(err) {
+			break
+		}
+		latest := &v1alpha1.Case{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(changed), latest); err != nil {
+			return v, err
+		}
+		change(latest)
+		changed = latest
+	}
 	var status apierrors.APIStatus
 	switch {
 	case err == nil:

@@ -9,13 +9,14 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	structuraldefaulting "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/defaulting"
 	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
 
-	crds "caseload.dev/caseload-operator/config/crd/bases"
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	crds "caseload.dev/caseload-operator/config/crd/bases"
 )
 
 // quotaSchema validates a CaseloadQuota against its CRD's schema and CEL rules, offline, as the
@@ -52,8 +53,10 @@ var loadQuotaSchema = sync.OnceValues(func() (*quotaSchema, error) {
 	return nil, fmt.Errorf("the CaseloadQuota CRD has no schema for %s", v1alpha1.GroupVersion.Version)
 })
 
-// validate is every way obj (a CaseloadQuota as decoded from a file) breaks the CRD.
+// validate is every way obj (a CaseloadQuota as decoded from a file) breaks the CRD, once the
+// CRD's defaults are applied to it, as the apiserver applies them before it validates.
 func (s *quotaSchema) validate(ctx context.Context, obj map[string]any) field.ErrorList {
+	structuraldefaulting.Default(obj, s.structural)
 	errs := apiservervalidation.ValidateCustomResource(nil, obj, s.schema)
 	celErrs, _ := s.rules.Validate(ctx, nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	return append(errs, celErrs...)

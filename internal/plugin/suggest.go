@@ -81,7 +81,9 @@ func (o *options) suggest(ctx context.Context, name string) error {
 		if i := slices.Index(changed.Spec.CoWorkers, p.Name); i >= 0 {
 			changed.Spec.CoWorkers = append(changed.Spec.CoWorkers[:i:i], changed.Spec.CoWorkers[i+1:]...)
 		}
-		v, err := o.dryRun(ctx, c, changed)
+		v, err := o.dryRun(ctx, c, changed, func(latest *v1alpha1.Case) {
+			latest.Spec.AllocatedTo, latest.Spec.CoWorkers = changed.Spec.AllocatedTo, changed.Spec.CoWorkers
+		})
 		if err != nil {
 			return err
 		}
