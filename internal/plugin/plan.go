@@ -154,7 +154,11 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 	after.Quotas = append(after.Quotas, proposed...)
 
 	p := thePlan{Against: against, Quotas: quotaChanges(before.Quotas, proposed, councils)}
+	// A snapshot is judged as of when it was taken: how long its cases have waited is then.
 	now := time.Now()
+	if snapshotFile != "" {
+		now = before.TakenAt.Time
+	}
 	rb, ra := before.reader(), after.reader()
 	for _, t := range before.Teams {
 		if !slices.Contains(councils, t.Namespace) {

@@ -122,9 +122,15 @@ func walsall(t *testing.T) {
 		&v1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: "jo"}, Spec: v1alpha1.PractitionerSpec{Team: "north", Grade: "SocialWorker"}},
 		&v1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: "sam"}, Spec: v1alpha1.PractitionerSpec{Team: "north", Grade: "NewlyQualified"}},
 	}
-	for i, c := range []struct{ typ, to string }{{"ChildProtection", "jo"}, {"ChildInNeed", "jo"}, {"EarlyHelp", "sam"}, {"ChildInNeed", ""}} {
+	// The case waiting for a worker came in today, so what the golden files show of its wait
+	// does not change from one day to the next.
+	today := v1alpha1.Date(time.Now().UTC().Format(time.DateOnly))
+	for i, c := range []struct {
+		typ, to string
+		opened  v1alpha1.Date
+	}{{"ChildProtection", "jo", "2026-11-02"}, {"ChildInNeed", "jo", "2026-11-02"}, {"EarlyHelp", "sam", "2026-11-02"}, {"ChildInNeed", "", today}} {
 		objs = append(objs, &v1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: fmt.Sprintf("c-%d", i+1)},
-			Spec: v1alpha1.CaseSpec{Reference: fmt.Sprintf("LCS-%d", i+1), Team: "north", Type: c.typ, OpenedOn: "2026-11-02", AllocatedTo: c.to}})
+			Spec: v1alpha1.CaseSpec{Reference: fmt.Sprintf("LCS-%d", i+1), Team: "north", Type: c.typ, OpenedOn: c.opened, AllocatedTo: c.to}})
 	}
 	for _, o := range objs {
 		if err := env.Client.Create(ctx, o); err != nil {
@@ -168,6 +174,13 @@ func TestKubectlCaseload(t *testing.T) {
 		if strings.Contains(out, "\x1b[") {
 			t.Errorf("colour written to something that is not a terminal:\n%q", out)
 		}
+		golden(t, "top-north.txt", out)
+		wide, _, _ := kubectlCaseload(t, "-n", "walsall", "top", "north", "-o", "wide")
+		golden(t, "top-north-wide.txt", wide)
+		teams, _, _ := kubectlCaseload(t, "-n", "walsall", "top", "teams")
+		golden(t, "top-teams.txt", teams)
+		teamsWide, _, _ := kubectlCaseload(t, "-n", "walsall", "top", "teams", "-o", "wide")
+		golden(t, "top-teams-wide.txt", teamsWide)
 	})
 
 	t.Run("-o json gives the figures the status holds", func(t *testing.T) {
