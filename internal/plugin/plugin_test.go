@@ -99,7 +99,7 @@ func run(m *testing.M) int {
 }
 
 // kubectlCaseload runs the plugin with args and returns what it printed and its exit status.
-func kubectlCaseload(t *testing.T, args ...string) (stdout, stderr string, code int) {
+func kubectlCaseload(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	code = plugin.Run(append([]string{"--kubeconfig", kubeconfig}, args...), genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
@@ -338,6 +338,26 @@ spec:
 			if !strings.Contains(out, want) {
 				t.Errorf("the plan has no line\n%s\nin\n%s", want, out)
 			}
+		}
+	})
+
+	t.Run("a JSON snapshot plans as the YAML one does", func(t *testing.T) {
+		snapJSON := filepath.Join(dir, "walsall.json")
+		if _, errOut, code := kubectlCaseload(t, "-n", "walsall", "snapshot", "-f", snapJSON); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if data, _ := os.ReadFile(snapJSON); !strings.HasPrefix(string(data), "{") {
+			t.Fatalf("%s is not JSON: %.40s", snapJSON, data)
+		}
+		proposed := quota("safeguarding", "2")
+		yamlPlan, _, _ := kubectlCaseload(t, "-n", "walsall", "plan", "-f", proposed, "--snapshot", snap, "-o", "json")
+		jsonPlan, _, code := kubectlCaseload(t, "-n", "walsall", "plan", "-f", proposed, "--snapshot", snapJSON, "-o", "json")
+		strip := func(s string) string { // the header names the file and when it was taken
+			_, rest, _ := strings.Cut(s, "\"quotas\"")
+			return rest
+		}
+		if code != 2 || strip(yamlPlan) != strip(jsonPlan) {
+			t.Errorf("exit %d; from YAML:\n%s\nfrom JSON:\n%s", code, yamlPlan, jsonPlan)
 		}
 	})
 

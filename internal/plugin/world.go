@@ -1,9 +1,12 @@
 package plugin
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"time"
@@ -11,11 +14,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/yaml"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
-	"caseload.dev/caseload-operator/internal/index"
 )
 
 // SnapshotVersion is the apiVersion of a snapshot file. A file of another version is refused
@@ -113,9 +114,10 @@ func (w *World) strip() {
 	}
 }
 
-// marshal is the snapshot file: YAML, with no status but a case's unallocatedSince and
-// exception, and no empty metadata.
-func (w *World) marshal() ([]byte, error) {
+// marshal is the snapshot file, with no status but a case's unallocatedSince and exception,
+// and no empty metadata: YAML, or JSON when asJSON (which a council of hundreds of thousands of
+// cases should prefer: it is read without building a document tree first).
+func (w *World) marshal(asJSON bool) ([]byte, error) {
 	data, err := json.Marshal(w)
 	if err != nil {
 		return nil, err
@@ -145,6 +147,9 @@ func (w *World) marshal() ([]byte, error) {
 				delete(meta, "creationTimestamp")
 			}
 		}
+	}
+	if asJSON {
+		return json.Marshal(doc)
 	}
 	return yaml.Marshal(doc)
 }
@@ -182,28 +187,30 @@ func (w *World) councils() []string {
 	return out
 }
 
-// reader serves the world to the engine as the operator's cache would, with its indexes, so
-// package snapshot reads it the way the reconcilers and the webhook read a cluster.
-func (w *World) reader() client.Reader {
-	b := fake.NewClientBuilder().WithScheme(scheme)
-	for _, o := range w.objects() {
-		b = b.WithObjects(o.DeepCopyObject().(client.Object))
-	}
-	return b.
-		WithIndex(&v1alpha1.Case{}, index.OpenCaseByPractitioner, index.CasePractitioners).
-		WithIndex(&v1alpha1.Case{}, index.OpenCaseByTeam, index.CaseTeam).
-		WithIndex(&v1alpha1.Practitioner{}, index.PractitionerByTeam, index.PractitionerTeam).
-		Build()
-}
+// reader serves the world to the engine as the operator's cache would, through the operator's
+// indexes, so package snapshot reads it the way the reconcilers and the webhook read a cluster.
+func (w *World) reader() client.Reader { return newWorldReader(w) }
 
-// readSnapshot reads a snapshot file.
+// readSnapshot reads a snapshot file, YAML or JSON.
 func readSnapshot(path string) (*World, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close()
+	in := bufio.NewReaderSize(f, 1<<20)
 	var w World
-	if err := yaml.UnmarshalStrict(data, &w); err != nil {
+	if first, _ := in.Peek(64); bytes.HasPrefix(bytes.TrimSpace(first), []byte("{")) {
+		dec := json.NewDecoder(in)
+		dec.DisallowUnknownFields()
+		err = dec.Decode(&w)
+	} else {
+		var data []byte
+		if data, err = io.ReadAll(in); err == nil {
+			err = yaml.UnmarshalStrict(data, &w)
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%s is not a snapshot: %w", path, err)
 	}
 	if w.APIVersion != SnapshotVersion || w.Kind != "CaseloadSnapshot" {
