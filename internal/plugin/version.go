@@ -51,6 +51,8 @@ func newVersionCommand(o *options) *cobra.Command {
 			}
 			groups, err := dc.ServerGroups()
 			if err != nil {
+				// The plugin's own version is worth knowing without a cluster.
+				fmt.Fprintf(o.streams.Out, "kubectl-caseload %s (built for %s)\n", v.Plugin, v.API)
 				return fmt.Errorf("ask the cluster which APIs it serves: %w", err)
 			}
 			for _, g := range groups.Groups {
