@@ -63,11 +63,7 @@ type reason struct {
 }
 
 func (o *options) explain(ctx context.Context, name, to string, coWorkers []string) error {
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	ns, err := o.namespace()
+	c, ns, err := o.clientIn()
 	if err != nil {
 		return err
 	}

@@ -55,11 +55,7 @@ type week struct {
 }
 
 func (o *options) forecast(ctx context.Context, team string, weeks int) error {
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	ns, err := o.namespace()
+	c, ns, err := o.clientIn()
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@
 package plugin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -108,6 +109,29 @@ func (o *options) client() (client.Client, error) {
 		return nil, err
 	}
 	return client.New(cfg, client.Options{Scheme: scheme})
+}
+
+// clientIn is a client of the cluster and the council the command is about.
+func (o *options) clientIn() (client.Client, string, error) {
+	c, err := o.client()
+	if err != nil {
+		return nil, "", err
+	}
+	ns, err := o.namespace()
+	return c, ns, err
+}
+
+// list lists into l what the command is about: the council's, or every council's with -A.
+func (o *options) list(ctx context.Context, l client.ObjectList) error {
+	c, err := o.client()
+	if err != nil {
+		return err
+	}
+	opts, err := o.listOptions()
+	if err != nil {
+		return err
+	}
+	return c.List(ctx, l, opts...)
 }
 
 // namespace is the council the command is about: --namespace, or the kubeconfig context's.

@@ -3,14 +3,11 @@ package plugin_test
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,6 +24,7 @@ import (
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/plugin"
 	"caseload.dev/caseload-operator/internal/testenv"
+	"caseload.dev/caseload-operator/internal/testenv/inprocess"
 )
 
 // The plugin is run in process against a real apiserver with the operator (reconcilers and
@@ -48,31 +46,9 @@ func run(m *testing.M) int {
 	defer func() { _ = env.Stop() }()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	wio := env.Environment.WebhookInstallOptions
-	mgr, err := operator.New(ctx, env.Config, operator.Options{
-		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
-		Webhooks: true, WebhookHost: wio.LocalServingHost, WebhookPort: wio.LocalServingPort, WebhookCertDir: wio.LocalServingCertDir,
-	})
-	if err != nil {
+	if _, err := inprocess.Start(ctx, env, operator.Options{}); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
-	}
-	go func() { _ = mgr.Start(ctx) }()
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		fmt.Fprintln(os.Stderr, "cache did not sync")
-		return 1
-	}
-	addr := net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // probing only
-		if err == nil {
-			conn.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			fmt.Fprintln(os.Stderr, "webhook never served:", err)
-			return 1
-		}
 	}
 	user, err := env.Environment.AddUser(envtest.User{Name: "manager", Groups: []string{"system:masters"}}, nil)
 	if err != nil {

@@ -43,11 +43,7 @@ type candidate struct {
 }
 
 func (o *options) suggest(ctx context.Context, name string) error {
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	ns, err := o.namespace()
+	c, ns, err := o.clientIn()
 	if err != nil {
 		return err
 	}

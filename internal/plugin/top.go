@@ -51,16 +51,8 @@ type practitionerRow struct {
 }
 
 func (o *options) topPractitioners(ctx context.Context, team string) error {
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	opts, err := o.listOptions()
-	if err != nil {
-		return err
-	}
 	var list v1alpha1.PractitionerList
-	if err := c.List(ctx, &list, opts...); err != nil {
+	if err := o.list(ctx, &list); err != nil {
 		return err
 	}
 	var rows []practitionerRow
@@ -122,16 +114,8 @@ type teamRow struct {
 }
 
 func (o *options) topTeams(ctx context.Context) error {
-	c, err := o.client()
-	if err != nil {
-		return err
-	}
-	opts, err := o.listOptions()
-	if err != nil {
-		return err
-	}
 	var list v1alpha1.TeamList
-	if err := c.List(ctx, &list, opts...); err != nil {
+	if err := o.list(ctx, &list); err != nil {
 		return err
 	}
 	var rows []teamRow

@@ -2,12 +2,9 @@ package v1alpha1_test
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +23,7 @@ import (
 	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/testenv"
+	"caseload.dev/caseload-operator/internal/testenv/inprocess"
 )
 
 // The tests run the operator's manager (reconcilers and webhooks) in-process against a real
@@ -50,45 +48,13 @@ func run(m *testing.M) int {
 	defer func() { _ = env.Stop() }()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	wio := env.Environment.WebhookInstallOptions
-	mgr, err := operator.New(ctx, env.Config, operator.Options{
-		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
-		Webhooks: true, WebhookHost: wio.LocalServingHost, WebhookPort: wio.LocalServingPort, WebhookCertDir: wio.LocalServingCertDir,
-		ExceptionApproverServiceAccounts: []string{"default/listed-approver"},
-	})
+	mgr, err := inprocess.Start(ctx, env, operator.Options{ExceptionApproverServiceAccounts: []string{"default/listed-approver"}})
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	go func() {
-		if err := mgr.Start(ctx); err != nil {
-			fmt.Fprintln(os.Stderr, "manager:", err)
-		}
-	}()
-	if !mgr.GetCache().WaitForCacheSync(ctx) {
-		fmt.Fprintln(os.Stderr, "cache did not sync")
-		return 1
-	}
-	if err := waitServing(net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	cache = mgr.GetClient()
 	return m.Run()
-}
-
-func waitServing(addr string) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: time.Second}, "tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // probing only
-		if err == nil {
-			return conn.Close()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("webhook server at %s never served TLS: %w", addr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // warnings collects the admission warnings a client receives, as kubectl prints them.
