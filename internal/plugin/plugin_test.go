@@ -13,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -447,6 +448,38 @@ spec:
 		}
 		if compared < 3 {
 			t.Errorf("compared %d tests with the webhook", compared)
+		}
+	})
+
+	t.Run("a team manager who may read only their council", func(t *testing.T) {
+		// RBAC in the council only: no right to the cluster-scoped Namespace object.
+		ctx := context.Background()
+		rules := []rbacv1.PolicyRule{{APIGroups: []string{"caseload.dev"}, Resources: []string{"teams", "practitioners", "cases", "caseloadquotas"}, Verbs: []string{"get", "list", "watch"}}}
+		if err := env.Client.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: "reader"}, Rules: rules}); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.Client.Create(ctx, &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: "reader"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "reader"},
+			Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: "team-manager"}}}); err != nil {
+			t.Fatal(err)
+		}
+		user, err := env.Environment.AddUser(envtest.User{Name: "team-manager"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kc, err := user.KubeConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := filepath.Join(dir, "team-manager.kubeconfig")
+		if err := os.WriteFile(own, kc, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"top", "north"}, {"forecast", "north", "--weeks", "2"}, {"snapshot", "-f", filepath.Join(dir, "own.yaml")}} {
+			out, errOut, code := kubectlCaseload(t, append([]string{"--kubeconfig", own, "-n", "walsall"}, args...)...)
+			if code != 0 {
+				t.Errorf("%v as a reader of walsall only: exit %d\n%s%s", args, code, out, errOut)
+			}
 		}
 	})
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -69,7 +70,12 @@ func readWorld(ctx context.Context, c client.Client, namespaces []string, now ti
 		if ns := o.GetNamespace(); !seen[ns] {
 			seen[ns] = true
 			var n corev1.Namespace
-			if err := c.Get(ctx, client.ObjectKey{Name: ns}, &n); err != nil {
+			switch err := c.Get(ctx, client.ObjectKey{Name: ns}, &n); {
+			case apierrors.IsForbidden(err):
+				// A team manager may read their council but not its Namespace object, which holds
+				// the council's time zone: days are then counted on the default calendar (UTC).
+				n = corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+			case err != nil:
 				return nil, fmt.Errorf("read namespace %s: %w", ns, err)
 			}
 			w.Namespaces = append(w.Namespaces, n)
