@@ -1,7 +1,8 @@
 // Package gitops checks the health checks a platform team gives its GitOps tool, against real
 // status the operator wrote on the envtest apiserver: the Argo CD Lua scripts of
 // config/argocd/resource_customizations (run with gopher-lua, the interpreter Argo CD uses) and
-// the CEL expressions of examples/flux/kustomization.yaml (run with cel-go). With -update it
+// the CEL expressions of the Flux Kustomizations in examples/gitops/clusters/flux (run with
+// cel-go); and the GitOps example's overlays, built with the kustomize API. With -update it
 // rewrites the scripts' testdata and health_test.yaml, in Argo CD's own layout, from that status.
 package gitops
 
@@ -274,9 +275,22 @@ type fluxCheck struct{ Current, InProgress, Failed string }
 
 func fluxExpressions(t *testing.T) map[string]fluxCheck {
 	t.Helper()
-	data, err := os.ReadFile("../../examples/flux/kustomization.yaml")
+	data, err := os.ReadFile("../../examples/gitops/clusters/flux/brookfield.yaml")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every council's Kustomization checks health the same way.
+	others, _ := filepath.Glob("../../examples/gitops/clusters/flux/*.yaml")
+	for _, f := range others {
+		other, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, a, _ := strings.Cut(string(data), "healthCheckExprs:")
+		_, b, _ := strings.Cut(string(other), "healthCheckExprs:")
+		if a != b {
+			t.Errorf("%s checks health differently from brookfield.yaml", f)
+		}
 	}
 	var k struct {
 		Spec struct {
