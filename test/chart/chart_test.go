@@ -93,6 +93,24 @@ func TestHelmLint(t *testing.T) {
 	}
 }
 
+// TestValuesSchemaRefusesMistakes: values.schema.json makes helm refuse, before rendering
+// anything, a value of the wrong type, a setting it does not know, a misspelt key, and an
+// exception approver that is not namespace/name, naming the value.
+func TestValuesSchemaRefusesMistakes(t *testing.T) {
+	for _, tc := range []struct{ set, want string }{
+		{"replicas=two", "replicas"},
+		{"webhook.certSource=letsencrypt", "certSource"},
+		{"replica=3", "replica"},
+		{"exceptions.serviceAccountApprovers={approver-bot}", "serviceAccountApprovers"},
+		{"serviceMonitor.interval=often", "interval"},
+	} {
+		_, err := run(helm(t), "template", releaseName, chartDir, "-n", releaseNamespace, "--set", tc.set)
+		if err == nil || !strings.Contains(err.Error(), "values don't meet the specifications of the schema") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("helm template --set %s: %v; want the schema to refuse it, naming %s", tc.set, err, tc.want)
+		}
+	}
+}
+
 // TestAPIServerAcceptsEveryObject dry-runs every rendered object, CRDs included, against the
 // API server, with strict field validation: a misspelt field, a wrong type, a bad selector or an
 // object that a CRD's schema (cert-manager's, the Prometheus Operator's) refuses fails here.
