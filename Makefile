@@ -97,6 +97,12 @@ build: manifests generate fmt vet ## Build the manager and the kubectl plugin in
 	$(GO) build -o $(LOCALBIN)/kubectl-caseload ./cmd/kubectl-caseload
 	@echo "build: bin/manager and bin/kubectl-caseload (put bin/ on your PATH for \`kubectl caseload\`)"
 
+.PHONY: build-installer
+build-installer: ## Write dist/install.yaml: the whole operator of config/default (CRDs, RBAC, manager, webhook, certificate, network policies) in one file for kubectl apply.
+	@echo "build-installer: kubectl kustomize config/default > dist/install.yaml (kubectl from hack/setup-envtest.sh)"
+	@assets=$$($(SETUP_ENVTEST)); mkdir -p dist; "$$assets/kubectl" kustomize config/default > dist/install.yaml.tmp && mv dist/install.yaml.tmp dist/install.yaml
+	@echo "build-installer: dist/install.yaml holds $$(grep -c '^kind:' dist/install.yaml) objects; it needs cert-manager and the Prometheus Operator's CRDs (config/default says how to do without)"
+
 .PHONY: plugin-release
 plugin-release: ## Build the kubectl plugin's release archives and krew manifest into bin/dist (VERSION=v0.1.0).
 	hack/krew/release.sh $(or $(VERSION),v0.0.0-dev)

@@ -132,11 +132,29 @@ func helmTemplate(t *testing.T, source string, set ...string) rendered {
 	return rendered{source: source, objs: decode(t, source, out)}
 }
 
-// kustomize renders config/default as `kubectl kustomize` does.
+// kustomize is the one-file installer, dist/install.yaml, as `make build-installer` writes it
+// from config/default: every test of a rendering checks the file a platform team applies.
 func kustomize(t *testing.T) rendered {
 	t.Helper()
-	return kustomizeDir(t, "config/default")
+	installerOnce.Do(func() {
+		if out, err := run("make", "-s", "build-installer"); err != nil {
+			installerErr = fmt.Errorf("make build-installer: %w\n%s", err, out)
+			return
+		}
+		installer, installerErr = os.ReadFile(filepath.Join(env.Root, "dist", "install.yaml"))
+	})
+	if installerErr != nil {
+		t.Fatal(installerErr)
+	}
+	const source = "dist/install.yaml (make build-installer, from config/default)"
+	return rendered{source: source, objs: decode(t, source, installer)}
 }
+
+var (
+	installerOnce sync.Once
+	installer     []byte
+	installerErr  error
+)
 
 // kustomizeDir renders a kustomization of the repository with kubectl.
 func kustomizeDir(t *testing.T, dir string) rendered {
