@@ -179,6 +179,15 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(LOCALBIN)
 	GOBIN=$(LOCALBIN) $(GO) install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
 
+KUBE_SCORE ?= $(LOCALBIN)/kube-score
+KUBE_SCORE_VERSION ?= v1.20.0
+.PHONY: kube-score
+kube-score: $(KUBE_SCORE) ## Install kube-score into bin/ (built through the Go module proxy).
+$(KUBE_SCORE):
+	@echo "kube-score: building $(KUBE_SCORE_VERSION) into $(LOCALBIN) (about a minute)"
+	@mkdir -p $(LOCALBIN)
+	GOBIN=$(LOCALBIN) $(GO) install github.com/zegl/kube-score/cmd/kube-score@$(KUBE_SCORE_VERSION)
+
 .PHONY: helm
 helm: $(HELM) ## Install helm into bin/ (built through the Go module proxy).
 # The -X flags do what helm's own release build does: report its version, and assume the

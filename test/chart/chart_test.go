@@ -35,6 +35,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"caseload.dev/caseload-operator/internal/testenv"
 )
@@ -90,6 +91,48 @@ func TestHelmLint(t *testing.T) {
 		if out, err := run(helm(t), args...); err != nil {
 			t.Errorf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
+	}
+}
+
+// justifiedIgnores are the kube-score checks the manager's Deployment answers otherwise, on
+// purpose: the reasons are written next to its kube-score/ignore annotation.
+var justifiedIgnores = map[string]bool{"container-resources": true, "container-image-pull-policy": true, "pod-networkpolicy": true}
+
+// TestKubeScoreFindsNothingCritical runs kube-score on every rendering, the one-file installer
+// included: no critical finding, and nothing silenced but the checks justified in the manifests.
+func TestKubeScoreFindsNothingCritical(t *testing.T) {
+	score := kubeScore(t)
+	for _, r := range installs(t) {
+		t.Run(r.source, func(t *testing.T) {
+			var docs []string
+			for _, o := range r.objs {
+				if ignore := o.GetAnnotations()["kube-score/ignore"]; ignore != "" {
+					for _, check := range strings.Split(ignore, ",") {
+						if !justifiedIgnores[check] {
+							t.Errorf("%s %s silences kube-score's %s, which nothing justifies", o.GetKind(), o.GetName(), check)
+						}
+					}
+				}
+				data, err := yaml.Marshal(o.Object)
+				if err != nil {
+					t.Fatal(err)
+				}
+				docs = append(docs, string(data))
+			}
+			f := filepath.Join(t.TempDir(), "rendered.yaml")
+			if err := os.WriteFile(f, []byte(strings.Join(docs, "---\n")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, _ := run(score, "score", f, "--output-format", "ci") // exits 1 on any finding
+			for _, line := range strings.Split(string(out), "\n") {
+				if strings.HasPrefix(line, "[CRITICAL]") {
+					t.Error(line)
+				}
+			}
+			if !strings.Contains(string(out), "[OK]") {
+				t.Errorf("kube-score scored nothing:\n%s", out)
+			}
+		})
 	}
 }
 
