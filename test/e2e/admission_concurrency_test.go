@@ -266,6 +266,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 		t.Fatalf("want one leader and one follower among the replicas")
 	}
 	var racing sync.WaitGroup
+	var killedAt time.Time
 	var kimAdmitted atomic.Int64
 	kimErrs := make([]error, allocations)
 	leeErrs := make([]error, allocations)
@@ -291,6 +292,7 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 		}()
 		if i == allocations/4 {
 			leader.Kill(t)
+			killedAt = time.Now()
 		}
 	}
 	racing.Wait()
@@ -323,6 +325,62 @@ func TestConcurrentAllocationsThroughTwoReplicasNeverOvershoot(t *testing.T) {
 		t.Errorf("after the race with the leader killed, the apiserver holds %d cases allocated to kim, want 3", kims)
 	}
 	t.Logf("Race with the leader killed: %d of %d admitted during the race; kim holds %d", kimAdmitted.Load(), allocations, kims)
+
+	// The survivor takes over the reconcilers once the dead leader's lease runs out (15 s), and
+	// every status converges on what the apiserver holds: nothing admitted is lost.
+	for !survivor.Leads(t) {
+		if time.Since(killedAt) > time.Minute {
+			t.Fatalf("a minute after the leader was killed, the survivor has not taken over")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	takeover := time.Since(killedAt)
+	converged := func() bool {
+		for _, name := range []string{"kim", "lee"} {
+			var p caseloadv1alpha1.Practitioner
+			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &p); err != nil || int(p.Status.Cases) != allocatedTo(t, env, ns, name) {
+				return false
+			}
+		}
+		var team caseloadv1alpha1.Team
+		var open caseloadv1alpha1.CaseList
+		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "north"}, &team); err != nil || env.Client.List(ctx, &open, client.InNamespace(ns)) != nil {
+			return false
+		}
+		north := 0
+		for _, c := range open.Items {
+			if c.Spec.Team == "north" && c.IsOpen() {
+				north++
+			}
+		}
+		return int(team.Status.Cases) == north
+	}
+	for !converged() {
+		if time.Since(killedAt) > 2*time.Minute {
+			t.Fatalf("two minutes after the leader was killed, the statuses of kim, lee and team north do not match the cases")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	settled := time.Since(killedAt)
+
+	// Then the last replica goes too: the webhook's failurePolicy holds, and an allocation that
+	// would fit is refused, not admitted unchecked.
+	if err := env.Client.Create(ctx, &caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "ren"},
+		Spec: caseloadv1alpha1.PractitionerSpec{Team: "north", Grade: "SocialWorker"}}); err != nil {
+		t.Fatal(err)
+	}
+	survivor.Kill(t)
+	for i := range 5 {
+		err := env.Client.Create(ctx, allocated(ns, fmt.Sprintf("r-%d", i), fmt.Sprintf("LCS-R%d", i), "north", "ren"))
+		if err == nil || !strings.Contains(err.Error(), "failed calling webhook") {
+			t.Errorf("with no replica left, allocation r-%d: %v; want refused, the webhook unreachable", i, err)
+		}
+	}
+	if n := allocatedTo(t, env, ns, "ren"); n != 0 {
+		t.Errorf("with no replica left, %d cases were allocated to ren", n)
+	}
+	t.Logf("Failover: the survivor led %v after the leader was killed (lease 15 s) and every status matched the cases after %v; with both replicas gone, 5 of 5 allocations were refused",
+		takeover.Round(100*time.Millisecond), settled.Round(100*time.Millisecond))
 
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
 	p50, p99 := took[len(took)*50/100], took[(len(took)*99+99)/100-1]
