@@ -115,7 +115,8 @@ func TestArgoCDHealthTests(t *testing.T) {
 }
 
 // TestOneScriptForEveryKindWithAStatus: the scripts are one script, in Argo CD's layout of a file
-// per kind, and may not drift apart.
+// per kind (links to Team's, and to AllocationLedger's for the kinds without a status), and may
+// not drift apart.
 func TestOneScriptForEveryKindWithAStatus(t *testing.T) {
 	read := func(kind string) string {
 		data, err := os.ReadFile(filepath.Join(customizations, kind, "health.lua"))
