@@ -10,7 +10,9 @@
 package ledger
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -284,4 +286,42 @@ func NextChange(spec v1alpha1.AllocationLedgerSpec, now time.Time) time.Time {
 		earliest(a.ExpiresAt.Time)
 	}
 	return at
+}
+
+// Explain adds to each denial of d about a practitioner that allowances hold room for (or, for
+// a team's finding, about a team they hold room in) how much of the figure is room held in
+// advance rather than cases: a manager reading "would take jo to 13 of 12" while jo holds 2
+// learns that the rest is held for allocations in flight, and given back soon if unused.
+func Explain(d policy.Decision, allowances []v1alpha1.Allowance, now time.Time) policy.Decision {
+	held := map[string]int32{}
+	var all int32
+	for _, a := range allowances {
+		if a.ExpiresAt.Time.After(now) {
+			held[a.Practitioner] += a.Slots
+			all += a.Slots
+		}
+	}
+	if all == 0 {
+		return d
+	}
+	note := func(n int32) string {
+		return fmt.Sprintf(" (the figure counts room for %d more cases held in advance for allocations in flight, "+
+			"given back within %d seconds if unused: try again then)", n, int(Window.Seconds()))
+	}
+	explain := func(fs []policy.Finding) []policy.Finding {
+		out := make([]policy.Finding, len(fs))
+		for i, f := range fs {
+			load := strings.HasSuffix(f.Rule, "maxWeight") || strings.HasSuffix(f.Rule, "maxCases")
+			switch {
+			case f.Kind == "Practitioner" && load && held[f.Name] > 0:
+				f.Message += note(held[f.Name])
+			case f.Kind == "Team":
+				f.Message += note(all)
+			}
+			out[i] = f
+		}
+		return out
+	}
+	d.Denials = explain(d.Denials)
+	return d
 }

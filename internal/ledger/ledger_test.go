@@ -3,6 +3,7 @@ package ledger
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -192,5 +193,33 @@ func TestApplyIsReplaceInTurn(t *testing.T) {
 	}
 	if !reflect.DeepEqual(wantIDs, []string{"a/jo", "c/ali", "f/jo", "g/kim"}) {
 		t.Errorf("Replace in turn = %v, want c-2 held by kim alone, from the last change", wantIDs)
+	}
+}
+
+// TestExplainSaysWhatIsRoomHeld: a refusal's figure that counts room held in advance says so,
+// for the practitioner it is held for and for a team; other refusals are left as they are.
+func TestExplainSaysWhatIsRoomHeld(t *testing.T) {
+	d := policy.Decision{Denials: []policy.Finding{
+		{Kind: "Practitioner", Name: "sam", Rule: "practitionerCaps.maxWeight", Message: "case s-3 would take sam to 13 of 12"},
+		{Kind: "Practitioner", Name: "jo", Rule: "practitionerCaps.maxWeight", Message: "case s-3 would take jo to 4 of 3"},
+		{Kind: "Practitioner", Name: "sam", Rule: "practitionerCaps.excludedCaseTypes", Message: "sam cannot lead it"},
+		{Kind: "Team", Name: "north", Rule: "teamCap.maxWeight", Message: "would take team north to 31 of 30"},
+	}}
+	held := []v1alpha1.Allowance{
+		{Practitioner: "sam", Slots: 10, ExpiresAt: metav1.NewTime(now.Add(time.Minute))},
+		{Practitioner: "ali", Slots: 3, ExpiresAt: metav1.NewTime(now.Add(-time.Second))}, // expired: not counted
+	}
+	got := Explain(d, held, now).Denials
+	if want := "case s-3 would take sam to 13 of 12 (the figure counts room for 10 more cases held in advance for allocations in flight, given back within 10 seconds if unused: try again then)"; got[0].Message != want {
+		t.Errorf("sam: %q, want %q", got[0].Message, want)
+	}
+	if got[1].Message != d.Denials[1].Message || got[2].Message != d.Denials[2].Message {
+		t.Errorf("a refusal with no room held in it changed: %q, %q", got[1].Message, got[2].Message)
+	}
+	if !strings.HasSuffix(got[3].Message, "room for 10 more cases held in advance for allocations in flight, given back within 10 seconds if unused: try again then)") {
+		t.Errorf("team: %q", got[3].Message)
+	}
+	if again := Explain(d, nil, now); again.Denials[0].Message != d.Denials[0].Message {
+		t.Errorf("with nothing held: %q", again.Denials[0].Message)
 	}
 }

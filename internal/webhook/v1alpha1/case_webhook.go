@@ -236,7 +236,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 			}
 			newcomers[i] = policy.NewcomerFor(j, view, other, before)
 		}
-		d := policy.Decide(snap.Policies, policy.Allocation{Case: after, Newcomers: newcomers, Team: view, Day: snap.Day})
+		d := ledger.Explain(policy.Decide(snap.Policies, policy.Allocation{Case: after, Newcomers: newcomers, Team: view, Day: snap.Day}), spec.Allowances, now)
 		decision = d
 		warnings = append(admission.Warnings{}, d.Warnings...)
 		for _, q := range snap.Unparsable {

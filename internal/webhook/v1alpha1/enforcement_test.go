@@ -451,7 +451,9 @@ func TestRoomHeldInAdvance(t *testing.T) {
 	k.mustAllocate("s-1", "ChildInNeed", "sam")
 	k.mustAllocate("s-2", "ChildInNeed", "sam")
 	wantRefusal(t, k.allocate("s-3", "ChildInNeed", "sam"), refusal("s-3",
-		"spec.allocatedTo: Forbidden: case s-3 (ChildInNeed, weight 1) would take sam to 13 of 12 (NewlyQualified cap 12 x FTE 1): denied by CaseloadQuota "+k.ns+"/roomy"))
+		"spec.allocatedTo: Forbidden: case s-3 (ChildInNeed, weight 1) would take sam to 13 of 12 (NewlyQualified cap 12 x FTE 1) "+
+			"(the figure counts room for 10 more cases held in advance for allocations in flight, given back within 10 seconds if unused: try again then): "+
+			"denied by CaseloadQuota "+k.ns+"/roomy"))
 
 	// Once it has expired (its holder stopped, and every case it admitted is long stored), the
 	// room is sam's again.
