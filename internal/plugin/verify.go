@@ -303,23 +303,20 @@ func decideOffline(ctx context.Context, r client.Reader, t SuiteTest, now time.T
 	if s.Team == nil {
 		return false, []string{fmt.Sprintf("there is no Team %s in namespace %s", kase.Spec.Team, t.Namespace)}, nil, nil
 	}
-	view := policy.Rebased(s.View, before, after)
-	newcomers := make([]policy.Newcomer, len(joiners))
-	for i, j := range joiners {
-		var other *policy.Practitioner
-		if _, member := view.Member(j.Name); !member {
-			var p v1alpha1.Practitioner
-			switch err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: j.Name}, &p); {
-			case err == nil:
-				pr := policy.PractitionerFrom(&p)
-				other = &pr
-			case !apierrors.IsNotFound(err):
-				return false, nil, nil, err
-			}
+	others := map[string]policy.Practitioner{}
+	for _, j := range joiners {
+		if _, member := s.View.Member(j.Name); member {
+			continue
 		}
-		newcomers[i] = policy.NewcomerFor(j, view, other, before)
+		var p v1alpha1.Practitioner
+		switch err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: j.Name}, &p); {
+		case err == nil:
+			others[j.Name] = policy.PractitionerFrom(&p)
+		case !apierrors.IsNotFound(err):
+			return false, nil, nil, err
+		}
 	}
-	d := policy.Decide(s.Policies, policy.Allocation{Case: after, Newcomers: newcomers, Team: view, Day: s.Day})
+	d := policy.DecideChange(s.Policies, s.View, s.Day, before, after, joiners, others)
 	for _, f := range d.Denials {
 		reasons = append(reasons, f.String())
 	}

@@ -169,3 +169,20 @@ func ExceptionDays(policies []*Policy, d Decision) int {
 	}
 	return days
 }
+
+// DecideChange decides a change of a case from before (nil for a new or reopened case) to after
+// for the joiners, on day: the team rebased on the change (Rebased), each joiner a newcomer of it
+// (or of others, the practitioners of the namespace outside the team, by name), then every policy
+// (Decide). The admission webhook and the kubectl plugin's verify decide with it alike.
+func DecideChange(policies []*Policy, t TeamView, day Day, before *Case, after Case, joiners []Joining, others map[string]Practitioner) Decision {
+	view := Rebased(t, before, after)
+	newcomers := make([]Newcomer, len(joiners))
+	for i, j := range joiners {
+		var other *Practitioner
+		if pr, ok := others[j.Name]; ok {
+			other = &pr
+		}
+		newcomers[i] = NewcomerFor(j, view, other, before)
+	}
+	return Decide(policies, Allocation{Case: after, Newcomers: newcomers, Team: view, Day: day})
+}

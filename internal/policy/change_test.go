@@ -2,6 +2,7 @@ package policy
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
@@ -143,5 +144,28 @@ func TestAnExceptionStandsWhileItsPractitionerHoldsTheCase(t *testing.T) {
 	d := Decision{Denials: []Finding{{Kind: "Team", Name: "north"}, {Kind: "Practitioner", Name: "jo"}}}
 	if d.OverCap() != "jo" || (Decision{Denials: []Finding{{Kind: "Team", Name: "north"}}}).OverCap() != "" {
 		t.Errorf("OverCap names the first practitioner the denials name, and nobody for a team's denial")
+	}
+}
+
+// TestDecideChangeDecidesForTheJoinersOnTheRebasedTeam: a lead change is decided for the new lead
+// only, on the team without the case's old share, and a joiner outside the team is decided as
+// one (refused as of another team).
+func TestDecideChangeDecidesForTheJoinersOnTheRebasedTeam(t *testing.T) {
+	jo := Member{Practitioner: worker("jo", "SocialWorker", "1"), Holdings: led("jo", 14, "ChildInNeed")}
+	sam := Member{Practitioner: worker("sam", "SocialWorker", "1"), Holdings: led("sam", 14, "ChildInNeed")}
+	team := TeamView{Name: "north", Members: []Member{jo, sam}}
+	before := jo.Holdings[0].Case
+	after := before
+	after.AllocatedTo = "sam"
+	d := DecideChange([]*Policy{walsall()}, team, today, &before, after, Joiners(&before, after), nil)
+	if !d.Allowed() {
+		t.Errorf("sam at 14 of 15 taking one case from jo: %s", d.Reason())
+	}
+	after.AllocatedTo = "kim"
+	kim := worker("kim", "SocialWorker", "1")
+	kim.Team = "south"
+	d = DecideChange([]*Policy{walsall()}, team, today, &before, after, Joiners(&before, after), map[string]Practitioner{"kim": kim})
+	if d.Allowed() || !strings.Contains(d.Reason(), "kim is in team south") {
+		t.Errorf("kim of team south: %s", d.Reason())
 	}
 }

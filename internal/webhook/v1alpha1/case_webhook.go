@@ -227,16 +227,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 			}
 		}
 		snap.WithRoomHeld(spec, now)
-		view := policy.Rebased(snap.View, before, after)
-		newcomers := make([]policy.Newcomer, len(joiners))
-		for i, j := range joiners {
-			var other *policy.Practitioner
-			if pr, ok := others[j.Name]; ok {
-				other = &pr
-			}
-			newcomers[i] = policy.NewcomerFor(j, view, other, before)
-		}
-		d := ledger.Explain(policy.Decide(snap.Policies, policy.Allocation{Case: after, Newcomers: newcomers, Team: view, Day: snap.Day}), spec.Allowances, now)
+		d := ledger.Explain(policy.DecideChange(snap.Policies, snap.View, snap.Day, before, after, joiners, others), spec.Allowances, now)
 		decision = d
 		warnings = append(admission.Warnings{}, d.Warnings...)
 		for _, q := range snap.Unparsable {
