@@ -85,7 +85,6 @@ func (o *options) forecast(ctx context.Context, team string, weeks int) error {
 	tbl := table{headers: []string{"TEAM", "WEEK OF", "CAPACITY", "WEIGHT", "ENDING", "HEADROOM", "WHAT CHANGES"}, items: out}
 	for _, wk := range out {
 		tbl.rows = append(tbl.rows, []string{wk.Team, wk.From, wk.Capacity, wk.Weight, wk.Ending, wk.Headroom, orDash(strings.Join(wk.Events, "; "))})
-		tbl.wideRows = append(tbl.wideRows, nil)
 	}
 	return o.print(tbl)
 }

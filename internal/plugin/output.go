@@ -43,12 +43,12 @@ func (o *options) print(t table) error {
 	}
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	headers := t.headers
-	if o.output == "wide" {
+	if o.output == "wide" && len(t.wide) > 0 {
 		headers = insertWide(t.headers, t.wide)
 	}
 	fmt.Fprintln(w, strings.Join(headers, "\t"))
 	for i, row := range t.rows {
-		if o.output == "wide" {
+		if o.output == "wide" && i < len(t.wideRows) {
 			row = insertWide(row, t.wideRows[i])
 		}
 		fmt.Fprintln(w, strings.Join(row, "\t"))

@@ -255,6 +255,10 @@ func TestKubectlCaseload(t *testing.T) {
 		if !strings.Contains(lines[2], "refused: case c-4 (ChildInNeed, weight 1) would take jo to 3.5 of 3") {
 			t.Errorf("jo: %q, want the webhook's refusal", lines[2])
 		}
+		// -o wide is the table for a command with no wide columns.
+		if wide, errOut, code := kubectlCaseload(t, "-n", "walsall", "suggest", "c-4", "-o", "wide"); code != 0 || wide != out {
+			t.Errorf("suggest -o wide: exit %d, %s\n%s", code, errOut, wide)
+		}
 	})
 
 	dir := t.TempDir()
