@@ -53,7 +53,7 @@ func (r *CaseloadQuotaReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		if client.IgnoreNotFound(err) == nil {
 			r.Audits.ForgetQuota(req.NamespacedName)
 			r.confirmed.Delete(req.NamespacedName)
-			recordQuota(req.Namespace, req.Name, nil)
+			recordQuota(req.Namespace, req.Name, 0, nil)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -86,7 +86,7 @@ func (r *CaseloadQuotaReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	if !waiting && invalid == "" {
 		r.announce(&q, st)
-		recordQuota(q.Namespace, q.Name, violationsByRule(audits))
+		recordQuota(q.Namespace, q.Name, q.Generation, violationsByRule(audits))
 	}
 	if !equality.Semantic.DeepEqual(q.Status, st) {
 		before := q.DeepCopy()

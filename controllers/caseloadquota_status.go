@@ -82,7 +82,7 @@ func enforcement(q *v1alpha1.CaseloadQuota) v1alpha1.EnforcementAction {
 	return q.Spec.EnforcementAction
 }
 
-// violationsByRule counts findings per rule, for metrics.
+// violationsByRule counts findings per rule, for metrics; never nil.
 func violationsByRule(audits map[string]TeamAudit) map[string]int {
 	out := map[string]int{}
 	for _, a := range audits {

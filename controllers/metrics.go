@@ -24,12 +24,18 @@ var (
 	teamOverdue = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "caseload_team_overdue_cases", Help: "Open cases of a team past their timescale or allocation deadline.",
 	}, []string{"namespace", "team"})
-	teamBand = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	teamPractitioners = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "caseload_team_practitioners", Help: "Practitioners of a team by band (Green, Amber, Red, or None where no quota caps them).",
 	}, []string{"namespace", "team", "band"})
+	teamBand = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "caseload_team_band", Help: "The band of a team: 1 for the band its status shows (Green, Amber or Red), 0 for the others; all 0 where no quota caps the team.",
+	}, []string{"namespace", "team", "band"})
 	quotaViolations = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "caseload_quota_violations", Help: "Violations found by a quota's audit, by rule.",
+		Name: "caseload_quota_violations", Help: "Violations found by a quota's audit, by rule (0 for each rule it finds unbroken).",
 	}, []string{"namespace", "quota", "rule"})
+	quotaGeneration = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "caseload_quota_observed_generation", Help: "The generation of a quota's spec that its audit has run under: it changes when the policy does.",
+	}, []string{"namespace", "quota"})
 	statusWriteFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "caseload_status_write_failures_total", Help: "Status writes the apiserver refused as invalid, by kind: the object's Ready condition says why.",
 	}, []string{"kind"})
@@ -39,11 +45,17 @@ var (
 	practitionerCapacity = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "caseload_practitioner_capacity", Help: "Effective capacity of a practitioner (only with --practitioner-metrics).",
 	}, []string{"namespace", "practitioner", "team"})
+	practitionerBand = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "caseload_practitioner_band", Help: "The band of a practitioner: 1 for the band their status shows, 0 for the others (only with --practitioner-metrics).",
+	}, []string{"namespace", "practitioner", "team", "band"})
 )
 
+// bands are the values of the band label, in order.
+var bands = []v1alpha1.Band{v1alpha1.BandGreen, v1alpha1.BandAmber, v1alpha1.BandRed}
+
 func init() {
-	metrics.Registry.MustRegister(teamWeight, teamCapacity, teamUnallocated, teamOverdue, teamBand, quotaViolations,
-		statusWriteFailures, practitionerWeight, practitionerCapacity)
+	metrics.Registry.MustRegister(teamWeight, teamCapacity, teamUnallocated, teamOverdue, teamPractitioners, teamBand,
+		quotaViolations, quotaGeneration, statusWriteFailures, practitionerWeight, practitionerCapacity, practitionerBand)
 }
 
 func figure(d string) float64 {
@@ -54,41 +66,65 @@ func figure(d string) float64 {
 	return float64(m) / 1000
 }
 
-func recordTeam(namespace, team string, st *v1alpha1.TeamStatus, bands map[string]int) {
+func recordTeam(namespace, team string, st *v1alpha1.TeamStatus, counts map[string]int) {
 	teamWeight.WithLabelValues(namespace, team).Set(figure(string(st.Weight)))
 	teamCapacity.WithLabelValues(namespace, team).Set(figure(string(st.Capacity)))
 	teamUnallocated.WithLabelValues(namespace, team).Set(float64(st.Unallocated))
 	teamOverdue.WithLabelValues(namespace, team).Set(float64(st.OverdueCases))
 	for _, b := range []string{"Green", "Amber", "Red", "None"} {
-		teamBand.WithLabelValues(namespace, team, b).Set(float64(bands[b]))
+		teamPractitioners.WithLabelValues(namespace, team, b).Set(float64(counts[b]))
+	}
+	setBand(teamBand, st.Band, namespace, team)
+}
+
+// setBand sets a band state set: 1 for band, 0 for the others, under the leading labels.
+func setBand(v *prometheus.GaugeVec, band v1alpha1.Band, labels ...string) {
+	for _, b := range bands {
+		on := 0.0
+		if b == band {
+			on = 1
+		}
+		v.WithLabelValues(append(labels, string(b))...).Set(on)
 	}
 }
 
 func forgetTeam(namespace, team string) {
 	labels := prometheus.Labels{"namespace": namespace, "team": team}
-	for _, v := range []*prometheus.GaugeVec{teamWeight, teamCapacity, teamUnallocated, teamOverdue, teamBand} {
+	for _, v := range []*prometheus.GaugeVec{teamWeight, teamCapacity, teamUnallocated, teamOverdue, teamPractitioners, teamBand} {
 		v.DeletePartialMatch(labels)
 	}
 }
 
-func recordQuota(namespace, quota string, byRule map[string]int) {
-	quotaViolations.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "quota": quota})
+// recordQuota publishes a quota's audit: every rule an audit knows, at 0 where none is broken, so
+// that a rise from nothing shows as a rise. A nil byRule (the quota is gone) removes the series.
+func recordQuota(namespace, quota string, generation int64, byRule map[string]int) {
+	labels := prometheus.Labels{"namespace": namespace, "quota": quota}
+	quotaViolations.DeletePartialMatch(labels)
+	quotaGeneration.DeletePartialMatch(labels)
+	if byRule == nil {
+		return
+	}
+	for _, rule := range policy.AuditRules {
+		quotaViolations.WithLabelValues(namespace, quota, rule).Set(0)
+	}
 	for rule, n := range byRule {
 		quotaViolations.WithLabelValues(namespace, quota, rule).Set(float64(n))
 	}
+	quotaGeneration.WithLabelValues(namespace, quota).Set(float64(generation))
 }
 
 func recordPractitioner(namespace, name string, st *v1alpha1.PractitionerStatus, team string) {
-	practitionerWeight.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "practitioner": name})
-	practitionerCapacity.DeletePartialMatch(prometheus.Labels{"namespace": namespace, "practitioner": name})
+	forgetPractitioner(namespace, name)
 	practitionerWeight.WithLabelValues(namespace, name, team).Set(figure(string(st.Weight)))
 	if st.Capacity != "" {
 		practitionerCapacity.WithLabelValues(namespace, name, team).Set(figure(string(st.Capacity)))
 	}
+	setBand(practitionerBand, st.Band, namespace, name, team)
 }
 
 func forgetPractitioner(namespace, name string) {
 	labels := prometheus.Labels{"namespace": namespace, "practitioner": name}
-	practitionerWeight.DeletePartialMatch(labels)
-	practitionerCapacity.DeletePartialMatch(labels)
+	for _, v := range []*prometheus.GaugeVec{practitionerWeight, practitionerCapacity, practitionerBand} {
+		v.DeletePartialMatch(labels)
+	}
 }

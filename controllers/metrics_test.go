@@ -67,8 +67,14 @@ func TestMetricsFollowStatus(t *testing.T) {
 			{"caseload_team_unallocated_cases", team, 1},
 			{"caseload_team_practitioners", map[string]string{"namespace": ns, "team": "north-cp", "band": "Red"}, 1},   // lee: 10 of 9
 			{"caseload_team_practitioners", map[string]string{"namespace": ns, "team": "north-cp", "band": "Green"}, 1}, // max: 0 of 15
+			{"caseload_team_band", map[string]string{"namespace": ns, "team": "north-cp", "band": "Green"}, 1},          // 10 of 24
+			{"caseload_team_band", map[string]string{"namespace": ns, "team": "north-cp", "band": "Red"}, 0},
 			{"caseload_quota_violations", map[string]string{"namespace": ns, "quota": "walsall", "rule": "practitionerCaps.maxWeight"}, 1},
+			{"caseload_quota_violations", map[string]string{"namespace": ns, "quota": "walsall", "rule": "allocationDeadlines"}, 0},
+			{"caseload_quota_observed_generation", map[string]string{"namespace": ns, "quota": "walsall"}, 1},
 			{"caseload_practitioner_weight", map[string]string{"namespace": ns, "practitioner": "lee"}, 10},
+			{"caseload_practitioner_band", map[string]string{"namespace": ns, "practitioner": "lee", "band": "Red"}, 1},
+			{"caseload_practitioner_band", map[string]string{"namespace": ns, "practitioner": "lee", "band": "Amber"}, 0},
 		} {
 			got, ok := gauge(want.name, want.labels)
 			if !ok || got != want.value {
@@ -86,7 +92,9 @@ func TestMetricsFollowStatus(t *testing.T) {
 	if _, err := r.Reconcile(ctx, reqFor(ns, "max")); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := gauge("caseload_practitioner_weight", map[string]string{"namespace": ns, "practitioner": "max"}); ok {
-		t.Errorf("a practitioner's weight was published without --practitioner-metrics")
+	for _, name := range []string{"caseload_practitioner_weight", "caseload_practitioner_capacity", "caseload_practitioner_band"} {
+		if _, ok := gauge(name, map[string]string{"namespace": ns, "practitioner": "max"}); ok {
+			t.Errorf("%s was published for a practitioner without --practitioner-metrics", name)
+		}
 	}
 }

@@ -7,6 +7,13 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 )
 
+// AuditRules are the rules an audit can find broken, as Finding.Rule names them: metrics show
+// each, at 0 while it holds.
+var AuditRules = []string{
+	"practitionerCaps.maxWeight", "practitionerCaps.maxCases", "practitionerCaps.excludedCaseTypes",
+	"teamCap", "teamCap.maxWeight", "teamCap.maxAveragePerFTE", "allocationDeadlines",
+}
+
 // Audit lists every way a team breaks the policy on day d, whatever the policy's
 // enforcementAction: practitioners over capacity or maxCases, excluded case types held as lead,
 // the team over its capacity (where the policy has a teamCap), and cases left unallocated past

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -340,7 +341,7 @@ func TestAuditAfterPolicyTightening(t *testing.T) {
 		},
 		AllocationDeadlines: map[string]v1alpha1.AllocationDeadline{"ChildProtection": {MaxUnallocatedDays: 0}, "ChildInNeed": {MaxUnallocatedDays: 5}},
 	})
-	got := p.Audit(team, today)
+	got := audit(t, p, team, today)
 	want := []string{
 		"Case c-cp-waiting allocationDeadlines: case c-cp-waiting (ChildProtection) has waited 2 days unallocated; its deadline is 0 days",
 		"Practitioner jo practitionerCaps.maxWeight: jo carries 17 of 15 (SocialWorker cap 15 x FTE 1)",
@@ -476,4 +477,17 @@ func TestWeigherIsTheQuotaManagersRead(t *testing.T) {
 	if caps.QuotaName() != "children" || Default.QuotaName() != "" {
 		t.Errorf("QuotaName: %q, %q", caps.QuotaName(), Default.QuotaName())
 	}
+}
+
+// audit runs p.Audit and fails on a finding whose rule AuditRules does not list: the metrics
+// publish each listed rule at 0, so an unlisted one would have no series until it is broken.
+func audit(t *testing.T, p *Policy, team TeamView, d Day) []Finding {
+	t.Helper()
+	got := p.Audit(team, d)
+	for _, f := range got {
+		if !slices.Contains(AuditRules, f.Rule) {
+			t.Errorf("finding %q names rule %q, which AuditRules does not list", f.Message, f.Rule)
+		}
+	}
+	return got
 }

@@ -98,13 +98,13 @@ func TestSicknessLowersACappedTeamAndItsDecisions(t *testing.T) {
 	}
 
 	// The audit names the team, not the workers who are away: their cases need cover.
-	got := p.Audit(team, today)
+	got := audit(t, p, team, today)
 	if len(got) != 1 || got[0].Kind != "Team" || got[0].Rule != "teamCap" ||
 		got[0].Message != "team north carries 30 of 24 (the sum of the members' capacities; 3 of 5 members away)" {
 		t.Errorf("audit = %+v", got)
 	}
 	// Without a teamCap the team has no team-wide rule to break.
-	if got := fiveOfTwelve(nil).Audit(team, today); len(got) != 0 {
+	if got := audit(t, fiveOfTwelve(nil), team, today); len(got) != 0 {
 		t.Errorf("with caps per grade only, away workers holding cases are no violation: %+v", got)
 	}
 	// On the day the absences end, d is back; c has no end date yet, b is still unavailable.
@@ -123,7 +123,7 @@ func TestTeamAverageCountsOnlyTheFTEAvailable(t *testing.T) {
 		t.Errorf("got %q, want %q", d.Reason(), want)
 	}
 	nobody := members(threeAway()[1:4]...)
-	got := p.Audit(TeamView{Name: "north", Members: nobody}, today)
+	got := audit(t, p, TeamView{Name: "north", Members: nobody}, today)
 	if len(got) != 1 || got[0].Message != "team north carries 18 with no member available (teamCap.maxAveragePerFTE 9 x 0 FTE available)" {
 		t.Errorf("audit of a team with everyone away: %+v", got)
 	}
@@ -185,7 +185,7 @@ func TestAQuotaWithoutCapsGivesNoCapacity(t *testing.T) {
 	if got, ok := GoverningForTeam([]*Policy{deadlines, walsall()}, team, today); !ok || got.Name != "walsall/children" {
 		t.Errorf("with a capping quota beside it, that one governs: %v", got)
 	}
-	if got := deadlines.Audit(team, today); len(got) != 0 {
+	if got := audit(t, deadlines, team, today); len(got) != 0 {
 		t.Errorf("the audit of a caps-less quota finds over-capacity: %+v", got)
 	}
 }

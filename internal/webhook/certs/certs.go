@@ -130,9 +130,10 @@ func ForeignIssuer(s *corev1.Secret) (owner string, source Source) {
 }
 
 // Setup prepares the serving certificate and returns a channel that is closed once the webhook
-// server can serve it. For SourceSelf it adds the rotator to the manager; every replica runs
+// server can serve it; its expiry is published as a metric, whatever the source. For SourceSelf it adds the rotator to the manager; every replica runs
 // one (they agree through the Secret's resourceVersion), since every replica serves webhooks.
 func Setup(mgr ctrl.Manager, o Options) (<-chan struct{}, error) {
+	WatchExpiry(o.CertDir)
 	ready := make(chan struct{})
 	if o.Source != SourceSelf {
 		close(ready)

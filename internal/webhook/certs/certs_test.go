@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -153,6 +154,9 @@ func TestSelfRotatedCertificate(t *testing.T) {
 	if ready(probes) {
 		t.Fatal("ready before the certificate is mounted: the apiserver would be sent to a server with no certificate")
 	}
+	if at, ok := expiryMetric(t); ok {
+		t.Errorf("certificate expiry published as %v before there is a certificate to read", at)
+	}
 
 	// The kubelet mounts the Secret.
 	for _, f := range []string{"tls.crt", "tls.key", "ca.crt"} {
@@ -184,6 +188,25 @@ func TestSelfRotatedCertificate(t *testing.T) {
 	if left := time.Until(leaf.NotAfter); left < 300*24*time.Hour {
 		t.Errorf("serving certificate expires in %v; want about a year", left)
 	}
+	// The alert on a certificate close to expiry reads the certificate being served.
+	if at, ok := expiryMetric(t); !ok || at != float64(leaf.NotAfter.Unix()) {
+		t.Errorf("caseload_webhook_certificate_expiry_timestamp_seconds = %v (present %v), want %d", at, ok, leaf.NotAfter.Unix())
+	}
+}
+
+// expiryMetric reads the certificate expiry from the manager's registry.
+func expiryMetric(t *testing.T) (float64, bool) {
+	t.Helper()
+	families, err := ctrlmetrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "caseload_webhook_certificate_expiry_timestamp_seconds" {
+			return f.GetMetric()[0].GetGauge().GetValue(), true
+		}
+	}
+	return 0, false
 }
 
 var runs int
