@@ -56,6 +56,10 @@ var bands = []v1alpha1.Band{v1alpha1.BandGreen, v1alpha1.BandAmber, v1alpha1.Ban
 func init() {
 	metrics.Registry.MustRegister(teamWeight, teamCapacity, teamUnallocated, teamOverdue, teamPractitioners, teamBand,
 		quotaViolations, quotaGeneration, statusWriteFailures, practitionerWeight, practitionerCapacity, practitionerBand)
+	// A counter shows from 0, so that its first increase is a rise an alert can see.
+	for _, kind := range []string{"Team", "Practitioner", "Case", "CaseloadQuota"} {
+		statusWriteFailures.WithLabelValues(kind)
+	}
 }
 
 func figure(d string) float64 {

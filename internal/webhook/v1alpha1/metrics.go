@@ -44,4 +44,8 @@ const (
 
 func init() {
 	ctrlmetrics.Registry.MustRegister(admissionDecisions, ledgerConflicts, batchSize, allowanceAdmissions, decisionSeconds)
+	// Every result shows from 0, so that the share of errors is a figure from the first decision.
+	for _, r := range []string{resultAdmitted, resultDenied, resultError} {
+		admissionDecisions.WithLabelValues(r)
+	}
 }
