@@ -145,16 +145,18 @@ sandbox: ## Start the local control plane, the operator and the sample council (
 ##@ Helm chart
 
 .PHONY: chart-files
-chart-files: ## Copy the generated RBAC rules and webhook configuration from config/ into the chart.
+chart-files: ## Copy the generated RBAC rules and webhook configuration, the alerts and the dashboard from config/ into the chart.
 	@mkdir -p charts/caseload-operator/files
 	cp config/rbac/role.yaml charts/caseload-operator/files/role.yaml
 	cp config/webhook/manifests.yaml charts/caseload-operator/files/webhook-manifests.yaml
+	cp config/prometheus/alerts.yaml charts/caseload-operator/files/alerts.yaml
+	cp config/grafana/caseload-dashboard.json charts/caseload-operator/files/caseload-dashboard.json
 
 .PHONY: helm-lint
 helm-lint: helm manifests chart-files ## Lint the chart, with its defaults and with every optional part switched on.
 	$(HELM) lint --strict --kube-version $(ENVTEST_K8S_VERSION) charts/caseload-operator
 	$(HELM) lint --strict --kube-version $(ENVTEST_K8S_VERSION) charts/caseload-operator \
-		--set webhook.certSource=cert-manager,networkPolicy.enabled=true,serviceMonitor.enabled=true
+		--set webhook.certSource=cert-manager,networkPolicy.enabled=true,serviceMonitor.enabled=true,prometheusRule.enabled=true
 
 .PHONY: chart-test
 chart-test: helm manifests chart-files ## Render the chart and config/default and dry-run every object on a real kube-apiserver.

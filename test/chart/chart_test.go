@@ -29,6 +29,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -68,6 +69,7 @@ var (
 		"webhook.certSource=cert-manager",
 		"networkPolicy.enabled=true",
 		"serviceMonitor.enabled=true",
+		"prometheusRule.enabled=true",
 		"practitionerMetrics=true",
 		"webhook.excludeNamespaces={argocd}",
 	}
@@ -77,7 +79,7 @@ var (
 func installs(t *testing.T) []rendered {
 	return []rendered{
 		helmTemplate(t, "helm template (defaults)", chartDefaults...),
-		helmTemplate(t, "helm template (cert-manager, NetworkPolicy, ServiceMonitor, practitioner metrics)", chartAllOn...),
+		helmTemplate(t, "helm template (cert-manager, NetworkPolicy, ServiceMonitor, PrometheusRule, practitioner metrics)", chartAllOn...),
 		kustomize(t),
 	}
 }
@@ -753,6 +755,16 @@ func TestNetworkPoliciesAndServiceMonitorSelectTheManager(t *testing.T) {
 			if found != 1 {
 				t.Errorf("%s: ServiceMonitor selects %d Services, want the metrics Service alone", r.source, found)
 			}
+			// The alerts select job="caseload-operator" and read the councils' namespace label.
+			if honour, _, _ := unstructured.NestedBool(endpoints[0].(map[string]any), "honorLabels"); !honour {
+				t.Errorf("%s: ServiceMonitor does not honour the operator's labels: the councils' namespace label would become exported_namespace", r.source)
+			}
+			jobLabel, _, _ := unstructured.NestedString(sm.Object, "spec", "jobLabel")
+			for _, u := range r.all("Service") {
+				if labels.SelectorFromSet(matchLabels).Matches(labels.Set(u.GetLabels())) && u.GetLabels()[jobLabel] != "caseload-operator" {
+					t.Errorf("%s: the metrics Service's %q label is %q, so the job is not the caseload-operator the alerts select", r.source, jobLabel, u.GetLabels()[jobLabel])
+				}
+			}
 		})
 	}
 }
@@ -862,6 +874,55 @@ func TestNotesTellThePlatformTeamHowToCheck(t *testing.T) {
 		if !strings.Contains(notes, want) {
 			t.Errorf("NOTES.txt lacks %q:\n%s", want, notes)
 		}
+	}
+}
+
+// TestAlertsAndDashboardAreConfigs: the chart's PrometheusRule and dashboard ConfigMap hold what
+// config/prometheus and config/grafana hold (test/monitoring tests those), and so does the
+// installer; the dashboard is labelled for Grafana's sidecar and can be switched off.
+func TestAlertsAndDashboardAreConfigs(t *testing.T) {
+	var want struct {
+		Spec map[string]any `json:"spec"`
+	}
+	data, err := os.ReadFile(filepath.Join(env.Root, "config", "prometheus", "alerts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	dashboard, err := os.ReadFile(filepath.Join(env.Root, "config", "grafana", "caseload-dashboard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []rendered{helmTemplate(t, "helm template (all on)", chartAllOn...), kustomize(t)} {
+		rule := r.all("PrometheusRule")
+		if len(rule) != 1 {
+			t.Fatalf("%s renders %d PrometheusRules, want 1", r.source, len(rule))
+		}
+		if got := rule[0].Object["spec"]; !equality.Semantic.DeepEqual(got, want.Spec) {
+			t.Errorf("%s: the PrometheusRule's spec differs from config/prometheus/alerts.yaml: run `make chart-files`", r.source)
+		}
+		var cms []*corev1.ConfigMap
+		for _, u := range r.all("ConfigMap") {
+			if u.GetLabels()["grafana_dashboard"] == "1" {
+				cms = append(cms, typed[corev1.ConfigMap](t, u))
+			}
+		}
+		if len(cms) != 1 || len(cms[0].Data) != 1 {
+			t.Fatalf("%s renders %d ConfigMaps labelled grafana_dashboard=1, want 1 with one dashboard", r.source, len(cms))
+		}
+		for name, got := range cms[0].Data {
+			if strings.TrimSpace(got) != strings.TrimSpace(string(dashboard)) {
+				t.Errorf("%s: dashboard %s differs from config/grafana/caseload-dashboard.json: run `make chart-files`", r.source, name)
+			}
+		}
+	}
+	if off := helmTemplate(t, "helm template (dashboard off)", "grafanaDashboard.enabled=false"); len(off.all("ConfigMap")) != 0 {
+		t.Errorf("grafanaDashboard.enabled=false still renders %d ConfigMaps", len(off.all("ConfigMap")))
+	}
+	if defaults := helmTemplate(t, "helm template (defaults)"); len(defaults.all("PrometheusRule")) != 0 {
+		t.Errorf("the defaults render a PrometheusRule, which fails to install without the Prometheus Operator's CRDs")
 	}
 }
 
