@@ -35,12 +35,8 @@ func practitionerStatus(prev v1alpha1.PractitionerStatus, generation int64, in p
 		Conditions:         append([]metav1.Condition(nil), prev.Conditions...),
 		Available:          pr.AvailableOn(day),
 	}
-	gov, capped := policy.GoverningForPractitioner(in.Policies, pr, in.Holdings, day)
-	weigher := gov
-	if !capped {
-		weigher = policy.Weigher(in.Policies, "")
-	}
-	load := weigher.LoadOf(in.Holdings)
+	gov, capped := policy.ForPractitioner(in.Policies, pr, in.Holdings, day)
+	load := gov.LoadOf(in.Holdings)
 	st.Cases, st.Children = int32(load.Cases), int32(load.Children)
 	st.Weight = v1alpha1.Figure(load.Weight.String())
 	away := pr.Away(day)

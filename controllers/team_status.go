@@ -26,10 +26,7 @@ func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot
 
 	// The figures come from the quota that governs the team's capacity; where none caps it,
 	// from the quota that weighs its cases, with no capacity.
-	gov, capped := policy.GoverningForTeam(s.Policies, s.View, day)
-	if !capped {
-		gov = policy.Weigher(s.Policies, "")
-	}
+	gov, capped := policy.ForTeam(s.Policies, s.View, day)
 	tf := gov.TeamFiguresOf(s.View, day)
 	st.Quota = gov.QuotaName()
 	st.Practitioners = int32(tf.Practitioners)

@@ -211,7 +211,7 @@ func (p *Policy) figures(l Load, capacity Milli) Figures {
 		Weight:             l.Weight,
 		Capacity:           capacity,
 		Headroom:           capacity - l.Weight,
-		UtilisationPercent: percentOf(l.Weight, capacity),
+		UtilisationPercent: PercentOf(l.Weight, capacity),
 		Band:               p.BandOf(l.Weight, capacity),
 	}
 }

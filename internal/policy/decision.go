@@ -191,7 +191,7 @@ func (p *Policy) Check(a Allocation) (findings []Finding, warnings []string) {
 			add("Practitioner", pr.Name, "practitionerCaps.maxWeight", msg,
 				p.ExceptionMaxPercent > 0 && !exceeds(int64(after), 100, p.ExceptionMaxPercent, int64(c.Value)))
 		} else if band := p.BandOf(after, c.Value); band != v1alpha1.BandGreen {
-			warnings = append(warnings, fmt.Sprintf("case %s takes %s to %s of %s (%d%%): %s under CaseloadQuota %s", a.Case.Name, pr.Name, after, c.Value, percentOf(after, c.Value), band, p.Name))
+			warnings = append(warnings, fmt.Sprintf("case %s takes %s to %s of %s (%d%%): %s under CaseloadQuota %s", a.Case.Name, pr.Name, after, c.Value, PercentOf(after, c.Value), band, p.Name))
 		}
 		if n.Held == nil && c.Cap.MaxCases != nil && load.Cases+1 > *c.Cap.MaxCases {
 			add("Practitioner", pr.Name, "practitionerCaps.maxCases",

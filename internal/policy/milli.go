@@ -129,8 +129,9 @@ func exceeds(a, b, c, d int64) bool {
 	return h1 > h2 || (h1 == h2 && l1 > l2)
 }
 
-// percentOf returns how many whole percent a is of b, rounded down; 0 when b is 0.
-func percentOf(a, b Milli) int32 {
+// PercentOf returns how many whole percent a is of b, rounded down; 0 when b is 0: the
+// utilisation status shows, and the health-check report too.
+func PercentOf(a, b Milli) int32 {
 	if b <= 0 {
 		return 0
 	}

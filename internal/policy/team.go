@@ -280,6 +280,25 @@ func GoverningForPractitioner(policies []*Policy, pr Practitioner, holdings []Ho
 	})
 }
 
+// ForPractitioner is the policy a practitioner's figures are shown under, and whether it caps
+// them: the governing policy, or where none caps their grade, the one that weighs their cases
+// (Weigher), with no capacity. Status and the health-check report both show these figures.
+func ForPractitioner(policies []*Policy, pr Practitioner, holdings []Holding, d Day) (p *Policy, capped bool) {
+	if p, ok := GoverningForPractitioner(policies, pr, holdings, d); ok {
+		return p, true
+	}
+	return Weigher(policies, ""), false
+}
+
+// ForTeam is the policy a team's figures are shown under, and whether it caps the team: the
+// governing policy, or where none caps it, the one that weighs its cases, with no capacity.
+func ForTeam(policies []*Policy, t TeamView, d Day) (p *Policy, capped bool) {
+	if p, ok := GoverningForTeam(policies, t, d); ok {
+		return p, true
+	}
+	return Weigher(policies, ""), false
+}
+
 // GoverningForTeam is the policy whose figures a team's status shows: among those that cap
 // something, as Governing chooses.
 func GoverningForTeam(policies []*Policy, t TeamView, d Day) (*Policy, bool) {
