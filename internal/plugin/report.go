@@ -1,0 +1,483 @@
+package plugin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
+)
+
+func newReportCommand(o *options) *cobra.Command {
+	var format, file, snapshotFile string
+	var publish bool
+	cmd := &cobra.Command{
+		Use:   "report [--format html|md|csv] [-o FILE] [--publish]",
+		Short: "The caseload health check of a council (or, with -A, every council): a report to publish",
+		Long: "kubectl caseload report writes the caseload health check of a council, or with -A of every council: per " +
+			"council and team, practitioners and FTE, capacity and weighted load, how utilisation is spread (median, " +
+			"quartiles, the share over capacity), practitioners by band and by grade, cases per FTE, unallocated cases by " +
+			"type and age, overdue cases, cases needing cover, exceptions in force and violations by rule; and a fairness " +
+			"section comparing utilisation by grade and by FTE. HTML is one self-contained file with charts, Markdown suits " +
+			"a wiki, CSV has one row per team and measure for a spreadsheet. --publish applies disclosure control for a " +
+			"public report: counts of 1 to 4 are shown as c, and nothing about an individual practitioner appears. " +
+			"The figures come from the policy engine that sets the operator's status, on the cluster now or on a " +
+			"snapshot file as of when it was taken.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			render, ok := reportFormats[format]
+			if !ok {
+				return fmt.Errorf("unknown report format %q: use html, md or csv", format)
+			}
+			if slices.Contains([]string{"table", "wide", "json", "yaml"}, file) {
+				return fmt.Errorf("-o names the file to write the report to, not a format: use --format html, md or csv, and -o FILE")
+			}
+			hc, err := o.healthCheck(cmd.Context(), snapshotFile, publish)
+			if err != nil {
+				return err
+			}
+			out := o.streams.Out
+			if file != "" {
+				f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				out = f
+			}
+			if err := render(out, hc); err != nil {
+				return err
+			}
+			if file != "" {
+				fmt.Fprintf(o.streams.ErrOut, "health check of %d councils (%d teams) written to %s\n", len(hc.Councils), hc.teams(), file)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "md", "The report's format: html (one self-contained file with charts), md or csv.")
+	// -o names the file, as a report is a document rather than a listing: this command's own
+	// --output takes the place of the format flag of the others.
+	cmd.Flags().StringVarP(&file, "output", "o", "", "Write the report to this file (readable by its owner only) instead of standard output.")
+	cmd.Flags().StringVar(&snapshotFile, "snapshot", "", "Report on a snapshot file (kubectl caseload snapshot) as of when it was taken, instead of the cluster now.")
+	cmd.Flags().BoolVar(&publish, "publish", false, "Apply disclosure control for publication: counts of 1 to 4 as c, no figure about an individual.")
+	return cmd
+}
+
+// reportFormats render a health check.
+var reportFormats = map[string]func(io.Writer, *healthCheck) error{
+	"md":   writeReportMarkdown,
+	"csv":  writeReportCSV,
+	"html": writeReportHTML,
+}
+
+// now is the plugin's clock; tests set it.
+var now = time.Now
+
+// healthCheck is the report: every council's teams on one day.
+type healthCheck struct {
+	// AsAt is when the figures hold: now, or when the snapshot was taken.
+	AsAt    time.Time
+	Source  string
+	Publish bool
+	// Councils are sorted by namespace.
+	Councils []*councilReport
+}
+
+func (h *healthCheck) teams() int {
+	n := 0
+	for _, c := range h.Councils {
+		n += len(c.Teams)
+	}
+	return n
+}
+
+// councilReport is one council: each team, the council as a whole, and how fairly the load falls.
+type councilReport struct {
+	Namespace string
+	Day       policy.Day
+	Teams     []*teamReport
+	Total     *teamReport
+	// ByGrade and ByFTE compare utilisation across the council's practitioners.
+	ByGrade, ByFTE []group
+}
+
+// teamReport are a team's figures (or, as a council's Total, the sum of its teams').
+type teamReport struct {
+	Team  string
+	Quota string
+	// Capped is false where no quota gives the team a capacity.
+	Capped        bool
+	Practitioners int
+	FTE           policy.Milli
+	Capacity      policy.Milli
+	Weight        policy.Milli
+	// Utilisation is how full each available practitioner with a capacity is, in percent.
+	Utilisation []int
+	// Bands counts practitioners by band: Green, Amber, Red, Away (absent or unavailable, so
+	// their cases need cover), or None (no quota caps their grade).
+	Bands  map[string]int
+	Grades map[string]int
+	// OpenCases are the team's open cases; LeadCases those held as lead, over CaseHoldingFTE,
+	// the FTE of the members who hold at least one case (as national workforce statistics count).
+	OpenCases, LeadCases int
+	CaseHoldingFTE       policy.Milli
+	// Unallocated counts open cases without a lead by type and by how long they have waited.
+	Unallocated map[string]map[string]int
+	Overdue     map[string]int
+	// NeedingCover are open cases held by members who are away.
+	NeedingCover int
+	Exceptions   []exceptionInForce
+	// Violations count what the audit of the quota the figures come from finds, by rule.
+	Violations map[string]int
+	// members are the practitioners, for the council's fairness section; never printed.
+	members []memberFigures
+}
+
+// exceptionInForce is an allocation admitted above a cap that has not lapsed.
+type exceptionInForce struct {
+	Case, Practitioner string
+	Expires            time.Time
+}
+
+// memberFigures are what the fairness section needs of a practitioner.
+type memberFigures struct {
+	grade       string
+	fte         policy.Milli
+	utilisation int
+	measured    bool
+}
+
+// group is the utilisation of the practitioners of one grade or FTE band.
+type group struct {
+	Name          string
+	Practitioners int
+	Utilisation   []int
+}
+
+// waits are the bands of how long an unallocated case has waited, in days.
+var waits = []struct {
+	name     string
+	upToDays int
+}{{"0-7 days", 7}, {"8-28 days", 28}, {"29-90 days", 90}, {"over 90 days", -1}}
+
+func waitBand(days int) string {
+	for _, w := range waits {
+		if w.upToDays < 0 || days <= w.upToDays {
+			return w.name
+		}
+	}
+	return waits[len(waits)-1].name
+}
+
+// bandOrder is the order bands are shown in.
+var bandOrder = []string{"Green", "Amber", "Red", "Away", "None"}
+
+// fteBands group practitioners by FTE for the fairness section.
+var fteBands = []struct {
+	name string
+	from policy.Milli
+}{{"full time (1.0)", policy.One}, {"0.8 to 0.99", 800}, {"0.5 to 0.79", 500}, {"under 0.5", 0}}
+
+func fteBand(fte policy.Milli) string {
+	for _, b := range fteBands {
+		if fte >= b.from {
+			return b.name
+		}
+	}
+	return fteBands[len(fteBands)-1].name
+}
+
+// healthCheck reads the councils the flags name, from the cluster or a snapshot, and computes
+// the report.
+func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish bool) (*healthCheck, error) {
+	var w *World
+	var err error
+	at := now()
+	source := "the cluster"
+	if snapshotFile != "" {
+		if w, err = readSnapshot(snapshotFile); err != nil {
+			return nil, err
+		}
+		at, source = w.TakenAt.Time, "snapshot "+snapshotFile
+	} else {
+		c, err := o.client()
+		if err != nil {
+			return nil, err
+		}
+		var namespaces []string
+		if !o.allNamespaces {
+			ns, err := o.namespace()
+			if err != nil {
+				return nil, err
+			}
+			namespaces = []string{ns}
+		}
+		if w, err = readWorld(ctx, c, namespaces, at); err != nil {
+			return nil, err
+		}
+	}
+	councils := w.councils()
+	if !o.allNamespaces && snapshotFile != "" {
+		ns, err := o.namespace()
+		if err != nil {
+			return nil, err
+		}
+		councils = slices.DeleteFunc(councils, func(c string) bool { return c != ns })
+	}
+	if len(councils) == 0 {
+		return nil, errors.New("no team found: nothing to report (-A reports on every council you can read)")
+	}
+	hc, err := healthCheckOf(ctx, w, councils, at)
+	if err != nil {
+		return nil, err
+	}
+	hc.Source, hc.Publish = source, publish
+	return hc, nil
+}
+
+// healthCheckOf computes the report of councils from w on the day at falls on in each council's
+// calendar, with the engine's figures as status shows them.
+func healthCheckOf(ctx context.Context, w *World, councils []string, at time.Time) (*healthCheck, error) {
+	r := w.reader()
+	exceptions := map[string]*v1alpha1.CaseException{}
+	for i := range w.Cases {
+		if ex := w.Cases[i].Status.Exception; ex != nil && ex.ExpiresAt.After(at) {
+			exceptions[w.Cases[i].Namespace+"/"+w.Cases[i].Name] = ex
+		}
+	}
+	teams := map[string][]string{}
+	for _, t := range w.Teams {
+		teams[t.Namespace] = append(teams[t.Namespace], t.Name)
+	}
+	hc := &healthCheck{AsAt: at}
+	for _, ns := range councils {
+		cal, err := snapshot.Calendars{Default: policy.UTC}.For(ctx, r, ns)
+		if err != nil && !errors.As(err, new(*snapshot.UnknownZoneError)) {
+			return nil, err
+		}
+		cr := &councilReport{Namespace: ns, Day: cal.DayOf(at), Total: newTeamReport("all teams")}
+		names := teams[ns]
+		sort.Strings(names)
+		for _, team := range names {
+			s, err := snapshot.Load(ctx, r, cal, ns, team, at)
+			if err != nil {
+				return nil, err
+			}
+			tr := teamReportOf(s, func(c string) *v1alpha1.CaseException { return exceptions[ns+"/"+c] })
+			cr.Teams = append(cr.Teams, tr)
+			cr.Total.add(tr)
+		}
+		cr.ByGrade, cr.ByFTE = fairness(cr.Total.members)
+		hc.Councils = append(hc.Councils, cr)
+	}
+	return hc, nil
+}
+
+func newTeamReport(team string) *teamReport {
+	return &teamReport{Team: team, Bands: map[string]int{}, Grades: map[string]int{}, Unallocated: map[string]map[string]int{},
+		Overdue: map[string]int{}, Violations: map[string]int{}}
+}
+
+// teamReportOf is one team's figures, under the policies that select it, as its status and its
+// members' show them.
+func teamReportOf(s *snapshot.Snapshot, exception func(caseName string) *v1alpha1.CaseException) *teamReport {
+	tr := newTeamReport(s.Team.Name)
+	day := s.Day
+	gov, capped := policy.ForTeam(s.Policies, s.View, day)
+	tf := gov.TeamFiguresOf(s.View, day)
+	tr.Quota, tr.Capped = gov.QuotaName(), capped
+	tr.Practitioners, tr.Weight, tr.NeedingCover = tf.Practitioners, tf.Weight, tf.CasesNeedingCover
+	if capped {
+		tr.Capacity = tf.Capacity
+		for _, f := range gov.Audit(s.View, day) {
+			tr.Violations[f.Rule]++
+		}
+	}
+	for _, m := range s.View.Members {
+		pr := m.Practitioner
+		tr.FTE += pr.FTE
+		tr.Grades[pr.Grade]++
+		p, pCapped := policy.ForPractitioner(s.Policies, pr, m.Holdings, day)
+		mf := memberFigures{grade: pr.Grade, fte: pr.FTE}
+		switch f := p.PractitionerFigures(pr, m.Holdings, day); {
+		case !pr.AvailableOn(day):
+			tr.Bands["Away"]++
+		case !pCapped:
+			tr.Bands["None"]++
+		default:
+			tr.Bands[string(f.Band)]++
+			if f.Capacity > 0 {
+				mf.utilisation, mf.measured = int(f.UtilisationPercent), true
+				tr.Utilisation = append(tr.Utilisation, mf.utilisation)
+			}
+		}
+		lead := 0
+		for _, h := range m.Holdings {
+			if h.Role == v1alpha1.RoleLead {
+				lead++
+			}
+		}
+		tr.LeadCases += lead
+		if len(m.Holdings) > 0 {
+			tr.CaseHoldingFTE += pr.FTE
+		}
+		tr.members = append(tr.members, mf)
+	}
+	for _, c := range s.View.Cases {
+		if !c.Open() {
+			continue
+		}
+		tr.OpenCases++
+		if c.AllocatedTo == "" {
+			byAge := tr.Unallocated[c.Type]
+			if byAge == nil {
+				byAge = map[string]int{}
+				tr.Unallocated[c.Type] = byAge
+			}
+			byAge[waitBand(day.DaysSince(c.WaitingSince()))]++
+		} else if ex := exception(c.Name); ex != nil {
+			tr.Exceptions = append(tr.Exceptions, exceptionInForce{Case: c.Name, Practitioner: ex.Practitioner, Expires: ex.ExpiresAt.Time})
+		}
+		if policy.StrictestTiming(s.Policies, c, day).Overdue {
+			tr.Overdue[c.Type]++
+		}
+	}
+	sort.Slice(tr.Exceptions, func(i, j int) bool { return tr.Exceptions[i].Expires.Before(tr.Exceptions[j].Expires) })
+	sort.Ints(tr.Utilisation)
+	return tr
+}
+
+// add sums a team into a council's total.
+func (t *teamReport) add(o *teamReport) {
+	t.Capped = t.Capped || o.Capped
+	t.Practitioners += o.Practitioners
+	t.FTE += o.FTE
+	t.Capacity += o.Capacity
+	t.Weight += o.Weight
+	t.Utilisation = append(t.Utilisation, o.Utilisation...)
+	sort.Ints(t.Utilisation)
+	for k, v := range o.Bands {
+		t.Bands[k] += v
+	}
+	for k, v := range o.Grades {
+		t.Grades[k] += v
+	}
+	t.OpenCases += o.OpenCases
+	t.LeadCases += o.LeadCases
+	t.CaseHoldingFTE += o.CaseHoldingFTE
+	for typ, byAge := range o.Unallocated {
+		if t.Unallocated[typ] == nil {
+			t.Unallocated[typ] = map[string]int{}
+		}
+		for age, n := range byAge {
+			t.Unallocated[typ][age] += n
+		}
+	}
+	for k, v := range o.Overdue {
+		t.Overdue[k] += v
+	}
+	t.NeedingCover += o.NeedingCover
+	t.Exceptions = append(t.Exceptions, o.Exceptions...)
+	for k, v := range o.Violations {
+		t.Violations[k] += v
+	}
+	t.members = append(t.members, o.members...)
+}
+
+// fairness groups practitioners by grade and by FTE band, so that a policy that protects some
+// by overloading others shows.
+func fairness(members []memberFigures) (byGrade, byFTE []group) {
+	grouped := func(key func(memberFigures) string, order []string) []group {
+		m := map[string]*group{}
+		for _, mf := range members {
+			k := key(mf)
+			g := m[k]
+			if g == nil {
+				g = &group{Name: k}
+				m[k] = g
+			}
+			g.Practitioners++
+			if mf.measured {
+				g.Utilisation = append(g.Utilisation, mf.utilisation)
+			}
+		}
+		if order == nil {
+			for k := range m {
+				order = append(order, k)
+			}
+			sort.Strings(order)
+		}
+		var out []group
+		for _, k := range order {
+			if g := m[k]; g != nil {
+				sort.Ints(g.Utilisation)
+				out = append(out, *g)
+			}
+		}
+		return out
+	}
+	var fteOrder []string
+	for _, b := range fteBands {
+		fteOrder = append(fteOrder, b.name)
+	}
+	return grouped(func(m memberFigures) string { return m.grade }, nil),
+		grouped(func(m memberFigures) string { return fteBand(m.fte) }, fteOrder)
+}
+
+// distribution summarises sorted utilisations: how many, the quartiles (linear interpolation
+// between closest ranks), the extremes and how many are over 100%.
+type distribution struct {
+	N                int
+	P25, Median, P75 float64
+	Min, Max, Over   int
+}
+
+func distributionOf(sorted []int) distribution {
+	d := distribution{N: len(sorted)}
+	if d.N == 0 {
+		return d
+	}
+	q := func(p float64) float64 {
+		pos := p * float64(d.N-1)
+		lo := int(pos)
+		if lo+1 >= d.N {
+			return float64(sorted[d.N-1])
+		}
+		return float64(sorted[lo]) + (pos-float64(lo))*float64(sorted[lo+1]-sorted[lo])
+	}
+	d.P25, d.Median, d.P75 = q(0.25), q(0.5), q(0.75)
+	d.Min, d.Max = sorted[0], sorted[d.N-1]
+	for _, u := range sorted {
+		if u > 100 {
+			d.Over++
+		}
+	}
+	return d
+}
+
+// perFTE is n per FTE to one decimal, or "-" without FTE.
+func perFTE(n policy.Milli, fte policy.Milli) string {
+	if fte <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", float64(n)/float64(fte))
+}
+
+// sortedKeys are a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
