@@ -42,17 +42,24 @@ type rule struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
-// alerts reads config/prometheus/alerts.yaml, the file the chart copies.
-func alerts(t *testing.T) []ruleGroup {
+// repoFile reads a file of the repository, by its path from the top.
+func repoFile(t *testing.T, path string) []byte {
 	t.Helper()
 	root, err := testenv.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(root, "config", "prometheus", "alerts.yaml"))
+	data, err := os.ReadFile(filepath.Join(root, path))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return data
+}
+
+// alerts reads config/prometheus/alerts.yaml, the file the chart copies.
+func alerts(t *testing.T) []ruleGroup {
+	t.Helper()
+	data := repoFile(t, "config/prometheus/alerts.yaml")
 	var f ruleFile
 	if err := yaml.UnmarshalStrict(data, &f); err != nil {
 		t.Fatalf("config/prometheus/alerts.yaml: %v", err)
@@ -183,14 +190,7 @@ func TestEveryAlertIsTestedFiringAndNot(t *testing.T) {
 // audience to route it to, a summary, a description and a runbook, and docs/operations.md has a
 // section about it.
 func TestEveryAlertSaysWhoActsAndHow(t *testing.T) {
-	root, err := testenv.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ops, err := os.ReadFile(filepath.Join(root, "docs", "operations.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ops := repoFile(t, "docs/operations.md")
 	templateRef := regexp.MustCompile(`\$labels\.([a-z_]+)`)
 	for _, g := range alerts(t) {
 		for _, r := range g.Rules {

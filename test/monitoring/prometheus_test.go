@@ -243,16 +243,8 @@ func (g grafana) panels() []panel {
 
 func dashboard(t *testing.T) grafana {
 	t.Helper()
-	root, err := testenv.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(filepath.Join(root, "config", "grafana", "caseload-dashboard.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var d grafana
-	if err := json.Unmarshal(data, &d); err != nil {
+	if err := json.Unmarshal(repoFile(t, "config/grafana/caseload-dashboard.json"), &d); err != nil {
 		t.Fatalf("config/grafana/caseload-dashboard.json: %v", err)
 	}
 	return d
