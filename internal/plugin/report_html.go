@@ -105,7 +105,7 @@ type htmlTable struct {
 }
 
 type htmlCouncil struct {
-	Namespace string
+	Namespace  string
 	Charts     []template.HTML
 	Histograms []template.HTML
 	Tables     []htmlTable

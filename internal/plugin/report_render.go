@@ -120,7 +120,7 @@ func (c *councilReport) teamRows() []*teamReport {
 func (c *councilReport) sections(d disclosure) []reportTable {
 	rows := c.teamRows()
 	summary := reportTable{ID: "summary", Title: "Capacity and load",
-		Note: "Weighted load and capacity under the quota each team's status shows. Cases per FTE count the open cases held as lead over the FTE of the practitioners who hold cases, as national workforce statistics do; the weighted figure is the weighted load over the same FTE.",
+		Note:    "Weighted load and capacity under the quota each team's status shows. Cases per FTE count the open cases held as lead over the FTE of the practitioners who hold cases, as national workforce statistics do; the weighted figure is the weighted load over the same FTE.",
 		Headers: []string{"Team", "Practitioners", "FTE", "Capacity", "Weighted load", "Utilisation", "Open cases", "Cases per FTE", "Weighted per FTE", "Unallocated", "Overdue", "Needing cover", "Exceptions in force"}}
 	for _, t := range rows {
 		util := text("-")
