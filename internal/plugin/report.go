@@ -120,8 +120,11 @@ type teamReport struct {
 	FTE           policy.Milli
 	Capacity      policy.Milli
 	Weight        policy.Milli
-	// Utilisation is how full each available practitioner with a capacity is, in percent.
-	Utilisation []int
+	// Utilisation is how full each available practitioner with a capacity is, in whole percent
+	// rounded down as status shows it; OverCapacity counts those whose weight is over their
+	// capacity (a weight of 15.1 of 15 is 100% and over).
+	Utilisation  []int
+	OverCapacity int
 	// Bands counts practitioners by band: Green, Amber, Red, Away (absent or unavailable, so
 	// their cases need cover), or None (no quota caps their grade).
 	Bands  map[string]int
@@ -154,6 +157,7 @@ type memberFigures struct {
 	fte         policy.Milli
 	utilisation int
 	measured    bool
+	over        bool
 }
 
 // group is the utilisation of the practitioners of one grade or FTE band.
@@ -161,6 +165,7 @@ type group struct {
 	Name          string
 	Practitioners int
 	Utilisation   []int
+	OverCapacity  int
 }
 
 // waits are the bands of how long an unallocated case has waited, in days.
@@ -316,8 +321,11 @@ func teamReportOf(s *snapshot.Snapshot, exception func(caseName string) *v1alpha
 		default:
 			tr.Bands[string(f.Band)]++
 			if f.Capacity > 0 {
-				mf.utilisation, mf.measured = int(f.UtilisationPercent), true
+				mf.utilisation, mf.measured, mf.over = int(f.UtilisationPercent), true, f.Weight > f.Capacity
 				tr.Utilisation = append(tr.Utilisation, mf.utilisation)
+				if mf.over {
+					tr.OverCapacity++
+				}
 			}
 		}
 		lead := 0
@@ -365,6 +373,7 @@ func (t *teamReport) add(o *teamReport) {
 	t.Weight += o.Weight
 	t.Utilisation = append(t.Utilisation, o.Utilisation...)
 	sort.Ints(t.Utilisation)
+	t.OverCapacity += o.OverCapacity
 	for k, v := range o.Bands {
 		t.Bands[k] += v
 	}
@@ -409,6 +418,9 @@ func fairness(members []memberFigures) (byGrade, byFTE []group) {
 			if mf.measured {
 				g.Utilisation = append(g.Utilisation, mf.utilisation)
 			}
+			if mf.over {
+				g.OverCapacity++
+			}
 		}
 		if order == nil {
 			for k := range m {
@@ -434,11 +446,11 @@ func fairness(members []memberFigures) (byGrade, byFTE []group) {
 }
 
 // distribution summarises sorted utilisations: how many, the quartiles (linear interpolation
-// between closest ranks), the extremes and how many are over 100%.
+// between closest ranks) and the extremes.
 type distribution struct {
 	N                int
 	P25, Median, P75 float64
-	Min, Max, Over   int
+	Min, Max         int
 }
 
 func distributionOf(sorted []int) distribution {
@@ -456,11 +468,6 @@ func distributionOf(sorted []int) distribution {
 	}
 	d.P25, d.Median, d.P75 = q(0.25), q(0.5), q(0.75)
 	d.Min, d.Max = sorted[0], sorted[d.N-1]
-	for _, u := range sorted {
-		if u > 100 {
-			d.Over++
-		}
-	}
 	return d
 }
 

@@ -133,12 +133,12 @@ func (c *councilReport) sections(d disclosure) []reportTable {
 	}
 
 	spread := reportTable{ID: "utilisation", Title: "How utilisation is spread",
-		Note:    "Utilisation is weighted load over capacity for each available practitioner with a capacity. The median and quartiles show the spread behind an average; over 100% is over capacity.",
-		Headers: []string{"Team", "Practitioners measured", "Median", "Middle half", "Range", "Over 100%", "Share over 100%"}}
+		Note:    "Utilisation is weighted load over capacity for each available practitioner with a capacity. The median and quartiles show the spread behind an average; over capacity is a weight above the capacity.",
+		Headers: []string{"Team", "Practitioners measured", "Median", "Middle half", "Range", "Over capacity", "Share over capacity"}}
 	for _, t := range rows {
 		dist := distributionOf(t.Utilisation)
 		median, quartiles, rng := d.spread(dist)
-		spread.Rows = append(spread.Rows, []cell{text(t.Team), d.count(dist.N), median, quartiles, rng, d.count(dist.Over), d.share(dist.Over, dist.N)})
+		spread.Rows = append(spread.Rows, []cell{text(t.Team), d.count(dist.N), median, quartiles, rng, d.count(t.OverCapacity), d.share(t.OverCapacity, dist.N)})
 	}
 
 	bands := reportTable{ID: "bands", Title: "Practitioners by band",
@@ -201,11 +201,11 @@ func (c *councilReport) sections(d disclosure) []reportTable {
 	}
 
 	fair := func(id, title, by string, groups []group) reportTable {
-		t := reportTable{ID: id, Title: title, Headers: []string{by, "Practitioners", "Measured", "Median", "Middle half", "Over 100%", "Share over 100%"}}
+		t := reportTable{ID: id, Title: title, Headers: []string{by, "Practitioners", "Measured", "Median", "Middle half", "Over capacity", "Share over capacity"}}
 		for _, g := range groups {
 			dist := distributionOf(g.Utilisation)
 			median, quartiles, _ := d.spread(dist)
-			t.Rows = append(t.Rows, []cell{text(g.Name), d.count(g.Practitioners), d.count(dist.N), median, quartiles, d.count(dist.Over), d.share(dist.Over, dist.N)})
+			t.Rows = append(t.Rows, []cell{text(g.Name), d.count(g.Practitioners), d.count(dist.N), median, quartiles, d.count(g.OverCapacity), d.share(g.OverCapacity, dist.N)})
 		}
 		return t
 	}
@@ -334,7 +334,7 @@ func writeReportCSV(w io.Writer, h *healthCheck) error {
 				row("utilisation_p25_percent", "", text(fmt.Sprintf("%.0f", dist.P25)))
 				row("utilisation_p75_percent", "", text(fmt.Sprintf("%.0f", dist.P75)))
 			}
-			row("over_capacity", "", d.count(dist.Over))
+			row("over_capacity", "", d.count(t.OverCapacity))
 			for i, v := range d.counts(pick(t.Bands, bandOrder)) {
 				row("practitioners_by_band", bandOrder[i], v)
 			}
@@ -367,7 +367,7 @@ func writeReportCSV(w io.Writer, h *healthCheck) error {
 				for _, m := range []struct {
 					name string
 					v    cell
-				}{{"practitioners", d.count(g.Practitioners)}, {"utilisation_median_percent", d.percent(dist)}, {"over_capacity", d.count(dist.Over)}} {
+				}{{"practitioners", d.count(g.Practitioners)}, {"utilisation_median_percent", d.percent(dist)}, {"over_capacity", d.count(g.OverCapacity)}} {
 					if err := out.Write([]string{c.Namespace, "all teams", "fairness_by_" + by.name + "_" + m.name, g.Name, m.v.Text}); err != nil {
 						return err
 					}

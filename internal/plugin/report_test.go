@@ -355,7 +355,7 @@ func counted(measure string) bool {
 // percentages).
 func countColumn(header string) bool {
 	header = strings.TrimSpace(header)
-	for _, figure := range []string{"FTE", "Capacity", "Weighted load", "Utilisation", "Cases per FTE", "Weighted per FTE", "Median", "Middle half", "Range", "Share over 100%", "Team", "Type", "Grade", "Case", "Practitioner", "Expires"} {
+	for _, figure := range []string{"FTE", "Capacity", "Weighted load", "Utilisation", "Cases per FTE", "Weighted per FTE", "Median", "Middle half", "Range", "Share over capacity", "Team", "Type", "Grade", "Case", "Practitioner", "Expires"} {
 		if header == figure {
 			return false
 		}
