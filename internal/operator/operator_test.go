@@ -4,6 +4,10 @@ import (
 	"context"
 	"net/http/httptest"
 	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
 )
 
 type cacheState bool
@@ -24,5 +28,25 @@ func TestNotReadyUntilTheCachesSync(t *testing.T) {
 	}
 	if err := cachesSynced(cacheState(true))(req); err != nil {
 		t.Errorf("not ready with synced caches: %v", err)
+	}
+}
+
+// TestCacheKeepsWhatTheOperatorReads: the cache drops managedFields and kubectl apply's copy of
+// the object, and keeps everything else, the council's time-zone annotation among it.
+func TestCacheKeepsWhatTheOperatorReads(t *testing.T) {
+	c := &v1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Name: "c-1", Namespace: "brookfield", ResourceVersion: "42",
+		Annotations:   map[string]string{lastApplied: `{"big":"copy"}`, v1alpha1.TimeZoneAnnotation: "Europe/London"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply}}},
+		Spec: v1alpha1.CaseSpec{Reference: "LCS-1", Team: "north", Type: "ChildInNeed", AllocatedTo: "jo"}}
+	out, err := leanForCache(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*v1alpha1.Case)
+	if got.ManagedFields != nil || got.Annotations[lastApplied] != "" {
+		t.Errorf("the cache keeps managedFields %v or the last-applied copy %q", got.ManagedFields, got.Annotations[lastApplied])
+	}
+	if got.Annotations[v1alpha1.TimeZoneAnnotation] != "Europe/London" || got.ResourceVersion != "42" || got.Spec.AllocatedTo != "jo" {
+		t.Errorf("the cache lost what the operator reads: %+v", got)
 	}
 }
