@@ -118,24 +118,35 @@ func (o *options) dryRun(ctx context.Context, c client.Client, changed *v1alpha1
 		change(latest)
 		changed = latest
 	}
-	var status apierrors.APIStatus
-	switch {
-	case err == nil:
+	if err == nil {
 		v.Allowed = true
-	case (apierrors.IsInvalid(err) || apierrors.IsForbidden(err)) && errors.As(err, &status) && strings.Contains(status.Status().Message, "admission webhook"):
-		if d := status.Status().Details; d != nil {
-			for _, cause := range d.Causes {
-				// A refusal is Forbidden by nature; the rule and figures are what a reader wants.
-				v.Reasons = append(v.Reasons, reason{Field: cause.Field, Message: strings.TrimPrefix(cause.Message, "Forbidden: ")})
-			}
-		}
-		if len(v.Reasons) == 0 {
-			v.Reasons = []reason{{Message: status.Status().Message}}
-		}
-	default:
+		return v, nil
+	}
+	reasons, refused := admissionRefusal(err)
+	if !refused {
 		return v, err
 	}
+	v.Reasons = reasons
 	return v, nil
+}
+
+// admissionRefusal is the admission webhook's reasons for refusing a request, each naming the
+// field it is about; refused is false for any other error.
+func admissionRefusal(err error) (reasons []reason, refused bool) {
+	var status apierrors.APIStatus
+	if !(apierrors.IsInvalid(err) || apierrors.IsForbidden(err)) || !errors.As(err, &status) || !strings.Contains(status.Status().Message, "admission webhook") {
+		return nil, false
+	}
+	if d := status.Status().Details; d != nil {
+		for _, cause := range d.Causes {
+			// A refusal is Forbidden by nature; the rule and figures are what a reader wants.
+			reasons = append(reasons, reason{Field: cause.Field, Message: strings.TrimPrefix(cause.Message, "Forbidden: ")})
+		}
+	}
+	if len(reasons) == 0 {
+		reasons = []reason{{Message: status.Status().Message}}
+	}
+	return reasons, true
 }
 
 // say prints the verdict and ends with its exit status.
