@@ -92,16 +92,33 @@ func orDash(s string) string {
 }
 
 // warningCollector keeps the admission warnings of the requests made, as kubectl would print
-// them, for the command to show in its own words.
+// them, for the command to show in its own words. A request whose context carries a
+// requestWarnings (withWarnings) has its warnings kept there instead, so that requests made at
+// the same time each keep their own.
 type warningCollector struct {
 	mu   sync.Mutex
 	seen []string
 }
 
-func (w *warningCollector) HandleWarningHeaderWithContext(_ context.Context, _ int, _ string, text string) {
+func (w *warningCollector) HandleWarningHeaderWithContext(ctx context.Context, _ int, _ string, text string) {
+	if own, ok := ctx.Value(requestWarningsKey{}).(*requestWarnings); ok {
+		own.texts = append(own.texts, text)
+		return
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.seen = append(w.seen, text)
+}
+
+// requestWarnings are the admission warnings of one request, which its context carries.
+type requestWarnings struct{ texts []string }
+
+type requestWarningsKey struct{}
+
+// withWarnings is ctx for one request at a time, keeping the warnings of each in the result.
+func withWarnings(ctx context.Context) (context.Context, *requestWarnings) {
+	own := &requestWarnings{}
+	return context.WithValue(ctx, requestWarningsKey{}, own), own
 }
 
 func (w *warningCollector) take() []string {
