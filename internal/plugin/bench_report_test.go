@@ -5,7 +5,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,7 +31,7 @@ func BenchmarkReportAllCouncils(b *testing.B) {
 		b.Fatal(err)
 	}
 	// Teams and practitioners, then cases (with no quota yet, so admission has no cap to weigh),
-	// then the quota: sixteen writers at a time.
+	// then the quota.
 	var teamsAndPeople, cases []client.Object
 	for i := range w.Teams {
 		teamsAndPeople = append(teamsAndPeople, &w.Teams[i])
@@ -44,7 +43,7 @@ func BenchmarkReportAllCouncils(b *testing.B) {
 		cases = append(cases, &w.Cases[i])
 	}
 	for _, batch := range [][]client.Object{teamsAndPeople, cases, {&w.Quotas[0]}} {
-		createAll(b, batch, 16)
+		createAll(b, batch)
 	}
 	// Measure once the operator has reconciled what was loaded, so that it does not compete.
 	settled(b, w.Namespaces[0].Name, len(w.Teams))
@@ -93,36 +92,5 @@ func settled(b *testing.B, ns string, teams int) {
 			b.Fatalf("%d of %d teams reconciled after 10 minutes", done, teams)
 		}
 		time.Sleep(time.Second)
-	}
-}
-
-// createAll creates objs with that many writers at a time.
-func createAll(b *testing.B, objs []client.Object, writers int) {
-	b.Helper()
-	work := make(chan client.Object)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var first error
-	for range writers {
-		wg.Go(func() {
-			for o := range work {
-				o.SetResourceVersion("")
-				if err := env.Client.Create(context.Background(), o); err != nil {
-					mu.Lock()
-					if first == nil {
-						first = err
-					}
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	for _, o := range objs {
-		work <- o
-	}
-	close(work)
-	wg.Wait()
-	if first != nil {
-		b.Fatal(first)
 	}
 }
