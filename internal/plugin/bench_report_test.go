@@ -30,19 +30,19 @@ func BenchmarkReportAllCouncils(b *testing.B) {
 	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.Namespaces[0].Name}}); err != nil {
 		b.Fatal(err)
 	}
-	// Teams and practitioners, then cases (with no quota yet, so admission has no cap to weigh),
+	// Teams, practitioners, then cases (with no quota yet, so admission has no cap to weigh),
 	// then the quota.
-	var teamsAndPeople, cases []client.Object
+	var teams, practitioners, cases []client.Object
 	for i := range w.Teams {
-		teamsAndPeople = append(teamsAndPeople, &w.Teams[i])
+		teams = append(teams, &w.Teams[i])
 	}
 	for i := range w.Practitioners {
-		teamsAndPeople = append(teamsAndPeople, &w.Practitioners[i])
+		practitioners = append(practitioners, &w.Practitioners[i])
 	}
 	for i := range w.Cases {
 		cases = append(cases, &w.Cases[i])
 	}
-	for _, batch := range [][]client.Object{teamsAndPeople, cases, {&w.Quotas[0]}} {
+	for _, batch := range [][]client.Object{teams, practitioners, cases, {&w.Quotas[0]}} {
 		createAll(b, batch)
 	}
 	// Measure once the operator has reconciled what was loaded, so that it does not compete.
