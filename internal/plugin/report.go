@@ -478,13 +478,3 @@ func perFTE(n policy.Milli, fte policy.Milli) string {
 	}
 	return fmt.Sprintf("%.1f", float64(n)/float64(fte))
 }
-
-// sortedKeys are a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

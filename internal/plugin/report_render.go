@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -145,7 +146,7 @@ func (c *councilReport) sections(d disclosure) []reportTable {
 		Note:    "Green, Amber and Red against each practitioner's capacity under their quota's thresholds; Away are absent or unavailable, their cases needing cover; None are of a grade no quota caps.",
 		Headers: append([]string{"Team"}, bandOrder...)}
 	grades := reportTable{ID: "grades", Title: "Practitioners by grade", Headers: []string{"Team"}}
-	allGrades := sortedKeys(c.Total.Grades)
+	allGrades := slices.Sorted(maps.Keys(c.Total.Grades))
 	grades.Headers = append(grades.Headers, allGrades...)
 	for _, t := range rows {
 		bands.Rows = append(bands.Rows, append([]cell{text(t.Team)}, d.counts(pick(t.Bands, bandOrder))...))
@@ -160,18 +161,18 @@ func (c *councilReport) sections(d disclosure) []reportTable {
 	}
 	unallocated.Headers = append(unallocated.Headers, "Total")
 	for _, t := range rows {
-		for _, typ := range sortedKeys(t.Unallocated) {
+		for _, typ := range slices.Sorted(maps.Keys(t.Unallocated)) {
 			n := t.waiting(typ)
 			row := append([]cell{text(t.Team), text(typ)}, d.counts(append(n, sum(t.Unallocated[typ])))...)
 			unallocated.Rows = append(unallocated.Rows, row)
 		}
 	}
 
-	types := sortedKeys(c.Total.Overdue)
+	types := slices.Sorted(maps.Keys(c.Total.Overdue))
 	overdue := reportTable{ID: "overdue", Title: "Overdue cases by type",
 		Note:    "Open cases past their timescale, or unallocated past their allocation deadline, under the strictest quota.",
 		Headers: append([]string{"Team"}, types...)}
-	rules := sortedKeys(c.Total.Violations)
+	rules := slices.Sorted(maps.Keys(c.Total.Violations))
 	violations := reportTable{ID: "violations", Title: "Violations by rule",
 		Note:    "What the audit of each team's quota finds, whatever its enforcement action: a practitioner over a cap, a team over its capacity, a case past its allocation deadline.",
 		Headers: append([]string{"Team"}, rules...)}
@@ -338,22 +339,22 @@ func writeReportCSV(w io.Writer, h *healthCheck) error {
 			for i, v := range d.counts(pick(t.Bands, bandOrder)) {
 				row("practitioners_by_band", bandOrder[i], v)
 			}
-			grades := sortedKeys(t.Grades)
+			grades := slices.Sorted(maps.Keys(t.Grades))
 			for i, v := range d.counts(pick(t.Grades, grades)) {
 				row("practitioners_by_grade", grades[i], v)
 			}
-			for _, typ := range sortedKeys(t.Unallocated) {
+			for _, typ := range slices.Sorted(maps.Keys(t.Unallocated)) {
 				for i, v := range d.counts(t.waiting(typ)) {
 					row("unallocated", typ+" "+waits[i].name, v)
 				}
 			}
-			types := sortedKeys(t.Overdue)
+			types := slices.Sorted(maps.Keys(t.Overdue))
 			for i, v := range d.counts(pick(t.Overdue, types)) {
 				row("overdue", types[i], v)
 			}
 			row("needing_cover", "", d.count(t.NeedingCover))
 			row("exceptions_in_force", "", d.count(len(t.Exceptions)))
-			rules := sortedKeys(t.Violations)
+			rules := slices.Sorted(maps.Keys(t.Violations))
 			for i, v := range d.counts(pick(t.Violations, rules)) {
 				row("violations", rules[i], v)
 			}
