@@ -7,7 +7,6 @@ import (
 	"image/color"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -15,23 +14,9 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
-)
 
-// chromium is Debian's Chromium. Under CI, where .ci/run installs it, its absence fails the test;
-// elsewhere the test is skipped, saying what to install.
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("Chromium is not installed, and under CI the HTML report must be rendered (.ci/run installs Debian's chromium)")
-	}
-	t.Skip("Chromium is not installed (apt-get install chromium): the HTML report is not rendered")
-	return ""
-}
+	"caseload.dev/caseload-operator/internal/testenv"
+)
 
 // rendering is what a headless Chromium made of a page.
 type rendering struct {
@@ -46,7 +31,7 @@ type rendering struct {
 // and a screenshot of the whole page.
 func render(t *testing.T, file string) rendering {
 	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox, chromedp.DisableGPU,
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(testenv.Program(t, "chromium", "chromium", "chromium-browser")), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-component-update", true), chromedp.WindowSize(1280, 900))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()

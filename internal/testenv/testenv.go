@@ -153,3 +153,20 @@ func FreeAddr(t testing.TB) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+// Program finds the first of names on PATH: a program from Debian's packages that a test needs
+// (Prometheus, promtool, Chromium), which .ci/run installs with apt-get. Under CI=true a missing
+// program fails the test; elsewhere it skips it, saying which package to install.
+func Program(t testing.TB, pkg string, names ...string) string {
+	t.Helper()
+	for _, name := range names {
+		if path, err := exec.LookPath(name); err == nil {
+			return path
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is not installed, and under CI the test must run (.ci/run installs Debian's %s)", names[0], pkg)
+	}
+	t.Skipf("%s is not installed (apt-get install %s): test skipped", names[0], pkg)
+	return ""
+}

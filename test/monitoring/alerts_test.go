@@ -82,24 +82,9 @@ func writeRules(t *testing.T, path string, groups []ruleGroup) {
 	}
 }
 
-// tool finds a program from Debian's prometheus package. Under CI, where .ci/run installs it,
-// its absence fails the test; elsewhere it skips it, saying what to install.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is not installed, and under CI the alerts and dashboard must be tested with it (.ci/run installs Debian's prometheus package)", name)
-	}
-	t.Skipf("%s is not installed (apt-get install prometheus); the alerts and dashboard are not tested", name)
-	return ""
-}
-
 func runTool(t *testing.T, dir, name string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(tool(t, name), args...)
+	cmd := exec.Command(testenv.Program(t, "prometheus", name), args...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {

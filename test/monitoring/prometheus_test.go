@@ -37,7 +37,7 @@ const job = "caseload-operator"
 // the operator exports, so an alert naming a metric that does not exist fails here rather than
 // staying silent in production.
 func TestPrometheusEvaluatesDashboardAndAlerts(t *testing.T) {
-	prometheus := tool(t, "prometheus")
+	prometheus := testenv.Program(t, "prometheus", "prometheus")
 	root, err := testenv.Root()
 	if err != nil {
 		t.Fatal(err)
