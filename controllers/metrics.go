@@ -39,6 +39,9 @@ var (
 	statusWriteFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "caseload_status_write_failures_total", Help: "Status writes the apiserver refused as invalid, by kind: the object's Ready condition says why.",
 	}, []string{"kind"})
+	objectsRead = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "caseload_reconcile_objects_read_total", Help: "Objects the reconcilers and their event mappings read from the cache: one per Get, one per item a List returns. The work one change costs, whatever the size of the platform.",
+	})
 	practitionerWeight = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "caseload_practitioner_weight", Help: "Weighted caseload of a practitioner (only with --practitioner-metrics).",
 	}, []string{"namespace", "practitioner", "team"})
@@ -55,7 +58,7 @@ var bands = []v1alpha1.Band{v1alpha1.BandGreen, v1alpha1.BandAmber, v1alpha1.Ban
 
 func init() {
 	metrics.Registry.MustRegister(teamWeight, teamCapacity, teamUnallocated, teamOverdue, teamPractitioners, teamBand,
-		quotaViolations, quotaGeneration, statusWriteFailures, practitionerWeight, practitionerCapacity, practitionerBand)
+		quotaViolations, quotaGeneration, statusWriteFailures, objectsRead, practitionerWeight, practitionerCapacity, practitionerBand)
 	// A counter shows from 0, so that its first increase is a rise an alert can see.
 	for _, kind := range []string{"Team", "Practitioner", "Case", "CaseloadQuota"} {
 		statusWriteFailures.WithLabelValues(kind)

@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap/zapcore"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/events"
@@ -27,8 +25,6 @@ var (
 	env *testenv.Env
 	// testClock is the reconcilers' clock: the tests move it through the council's week.
 	testClock = clocktesting.NewFakePassiveClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
-	// reads counts the objects the reconcilers read from the cache.
-	reads = &countingClient{}
 	// mgrClient is the manager's cached client, for calling a reconciler directly.
 	mgrClient client.Client
 )
@@ -48,8 +44,7 @@ func TestMain(m *testing.M) {
 	}
 	if err == nil {
 		mgrClient = mgr.GetClient()
-		reads.Client = client.WithFieldOwner(mgrClient, FieldOwner)
-		err = Setup(mgr, Options{Clock: testClock, Client: reads, PractitionerMetrics: true})
+		err = Setup(mgr, Options{Clock: testClock, PractitionerMetrics: true})
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -64,25 +59,6 @@ func TestMain(m *testing.M) {
 	cancel()
 	_ = env.Stop()
 	os.Exit(code)
-}
-
-// countingClient counts every object a reconciler reads: one per Get, one per item a List returns.
-type countingClient struct {
-	client.Client
-	n atomic.Int64
-}
-
-func (c *countingClient) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-	c.n.Add(1)
-	return c.Client.Get(ctx, key, obj, opts...)
-}
-
-func (c *countingClient) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
-	err := c.Client.List(ctx, list, opts...)
-	if err == nil {
-		c.n.Add(int64(meta.LenList(list)))
-	}
-	return err
 }
 
 // eventually retries check until it returns nil or the timeout passes.
