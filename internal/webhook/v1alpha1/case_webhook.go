@@ -214,6 +214,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 	decide := func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec) (caseloadv1alpha1.AllocationLedgerSpec, error) {
 		var none caseloadv1alpha1.AllocationLedgerSpec
 		now := v.now()
+		evaluating := time.Now()
 		snap, err := snapshot.LoadFor(ctx, v.Cache, cal, c.Namespace, c.Spec.Team, names(joiners), now)
 		if err != nil {
 			return none, unavailable(err)
@@ -228,6 +229,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		}
 		snap.WithRoomHeld(spec, now)
 		d := ledger.Explain(policy.DecideChange(snap.Policies, snap.View, snap.Day, before, after, joiners, others), spec.Allowances, now)
+		evaluationSeconds.Observe(time.Since(evaluating).Seconds())
 		decision = d
 		warnings = append(admission.Warnings{}, d.Warnings...)
 		for _, q := range snap.Unparsable {
