@@ -120,6 +120,10 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		LeaderElection:          opts.LeaderElection,
 		LeaderElectionID:        "caseload-operator.caseload.dev",
 		LeaderElectionNamespace: opts.LeaderElectionNamespace,
+		// A replica that stops (a rolling update, a drained node) hands the lease back once its
+		// reconcilers have stopped, so the next leader starts at once rather than after the
+		// lease runs out. The binary exits as soon as the manager returns.
+		LeaderElectionReleaseOnCancel: true,
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host:    opts.WebhookHost,
 			Port:    opts.WebhookPort,
