@@ -183,6 +183,26 @@ var teamInputsChanged = predicate.Funcs{
 	},
 }
 
+// caseRulesChanged passes a CaseloadQuota change that can change a case's status: anything but
+// its caps and bands, which weigh on practitioners and teams, not on cases. Lowering a cap across
+// a council is the usual policy change; it must not revisit every one of its cases.
+var caseRulesChanged = predicate.And[client.Object](specChanged, predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		o, ok1 := e.ObjectOld.(*v1alpha1.CaseloadQuota)
+		n, ok2 := e.ObjectNew.(*v1alpha1.CaseloadQuota)
+		if !ok1 || !ok2 {
+			return true
+		}
+		return !equality.Semantic.DeepEqual(caseRules(o.Spec), caseRules(n.Spec))
+	},
+})
+
+// caseRules is a quota's spec without what no case's status reads.
+func caseRules(s v1alpha1.CaseloadQuotaSpec) v1alpha1.CaseloadQuotaSpec {
+	s.PractitionerCaps, s.TeamCap, s.Bands = nil, nil, v1alpha1.Bands{}
+	return s
+}
+
 // caseInputsChanged passes a Case update that changes its team's figures: its spec, or the
 // waiting time and exception its status records.
 var caseInputsChanged = predicate.Funcs{
