@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -112,6 +114,7 @@ func (r *PractitionerReconciler) announce(p *v1alpha1.Practitioner, st v1alpha1.
 func (r *PractitionerReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("practitioner").
+		WithOptions(controller.Options{MaxConcurrentReconciles: practitionerWorkers}).
 		For(&v1alpha1.Practitioner{}, builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.Case{}, handler.EnqueueRequestsFromMapFunc(m.casePractitioners), builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(m.teamPractitioners), builder.WithPredicates(teamInputsChanged)).

@@ -20,6 +20,16 @@ import (
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
+// Workers per reconciler. Each reconciles one object at a time and most of its time is the round
+// trip of a status write, so a few in parallel keep the apiserver busy on a platform of hundreds
+// of thousands of cases (a first start writes every status); the work queue never hands the same
+// object to two at once. The quota reconciler keeps one: it adds up audits other reconcilers make.
+const (
+	caseWorkers         = 4
+	practitionerWorkers = 2
+	teamWorkers         = 2
+)
+
 // FieldOwner is the field manager of every write the reconcilers make. They write the status
 // subresource, and remove one annotation (which takes no ownership), so in an object's
 // managedFields this name never owns spec or metadata: the specs belong to the council's git

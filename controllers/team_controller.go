@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -101,6 +103,7 @@ func bandCounts(s *snapshot.Snapshot) map[string]int {
 func (r *TeamReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("team").
+		WithOptions(controller.Options{MaxConcurrentReconciles: teamWorkers}).
 		For(&v1alpha1.Team{}, builder.WithPredicates(teamInputsChanged)).
 		Watches(&v1alpha1.Practitioner{}, handler.EnqueueRequestsFromMapFunc(m.practitionerTeam), builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.Case{}, handler.EnqueueRequestsFromMapFunc(m.caseTeam), builder.WithPredicates(caseInputsChanged)).
