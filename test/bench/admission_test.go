@@ -71,26 +71,55 @@ func TestAdmissionSideBySide(t *testing.T) {
 		t.Skip("builds and runs the manager binary")
 	}
 	full := os.Getenv("BENCH_ADMISSION") == "full"
-	n := sizes{sequential: 12, throughput: 24, rounds: 1, race: 15}
-	if full {
-		n = sizes{sequential: 200, throughput: 240, rounds: 3, race: 50}
-		if v, err := strconv.Atoi(os.Getenv("BENCH_ADMISSION_N")); err == nil && v > 0 {
-			n.sequential, n.throughput = v, v
-		}
-	}
+	n := admissionSizes(full)
 	b := setUp(t)
-	started := time.Now()
+	table := b.admission(t, n).report(n) + b.inside(t)
+	t.Log("\n" + table)
+	if full {
+		writeSection(t, filepath.Join(b.env.Root, "docs", "benchmarks.md"), "bench-admission", table)
+	}
+}
 
-	seqCreate, seqRealloc := b.sequential(t, n.sequential)
-	spread := b.throughput(t, n, func(client, i int) int { return client % teams })
+// admissionSizes are the smoke run's sizes, or the full run's (BENCH_ADMISSION_N sets the
+// sequential and throughput counts).
+func admissionSizes(full bool) sizes {
+	if !full {
+		return sizes{sequential: 12, throughput: 24, rounds: 1, race: 15}
+	}
+	n := sizes{sequential: 200, throughput: 240, rounds: 3, race: 50}
+	if v, err := strconv.Atoi(os.Getenv("BENCH_ADMISSION_N")); err == nil && v > 0 {
+		n.sequential, n.throughput = v, v
+	}
+	return n
+}
+
+// admissionFigures are what one admission run measured, by mode.
+type admissionFigures struct {
+	create, realloc  map[mode][]time.Duration
+	spread, oneTeam  map[mode]float64
+	overshoot, roomy map[mode]string
+	modes            []mode
+	took             time.Duration
+}
+
+// admission measures the bench's modes side by side: one at a time, 8 clients over 8 teams and
+// on one team, and the races, asserting that ours never admits past the room.
+func (b *bench) admission(t *testing.T, n sizes) admissionFigures {
+	started := time.Now()
+	f := admissionFigures{modes: b.modes}
+	f.create, f.realloc = b.sequential(t, n.sequential)
+	f.spread = b.throughput(t, n, func(client, i int) int { return client % teams })
 	// BENCH_APISERVER_PPROF=FILE writes a CPU profile of the kube-apiserver taken while 8 clients
 	// allocate to one team, to see what it spends the two cores on.
 	if path := os.Getenv("BENCH_APISERVER_PPROF"); path != "" {
 		go b.apiserverProfile(t, path, 10*time.Second)
 	}
-	oneTeam := b.throughput(t, n, func(client, i int) int { return 0 })
-	overshoot, roomy := map[mode]string{}, map[mode]string{}
-	for _, m := range []mode{quota, one, two} {
+	f.oneTeam = b.throughput(t, n, func(client, i int) int { return 0 })
+	f.overshoot, f.roomy = map[mode]string{}, map[mode]string{}
+	for _, m := range b.modes {
+		if m == bare {
+			continue
+		}
 		for r := range n.rounds {
 			admitted := b.race(t, m, fmt.Sprintf("racer-%d", r), "Racer", n.race)
 			// Ours must never overshoot. Kubernetes' own quota is measured, not judged: the
@@ -101,12 +130,15 @@ func TestAdmissionSideBySide(t *testing.T) {
 			if m != quota && admitted < racerRoom {
 				t.Errorf("%s: only %d of %d racing allocations admitted where there is room for %d", m.name, admitted, n.race, racerRoom)
 			}
-			overshoot[m] += fmt.Sprintf("%d/%d ", admitted-racerRoom, n.race)
+			f.overshoot[m] += fmt.Sprintf("%d/%d ", admitted-racerRoom, n.race)
 		}
 	}
 	// With room to hold in advance, each replica may hold part of it: never more is admitted than
 	// there is. (Fewer may be, while one replica holds room the other's requests wanted.)
-	for _, m := range []mode{one, two} {
+	for _, m := range b.modes {
+		if m != one && m != two {
+			continue
+		}
 		for r := range n.rounds {
 			raced := roomyRoom + n.race
 			held := b.heldAdmissions(t)
@@ -114,14 +146,11 @@ func TestAdmissionSideBySide(t *testing.T) {
 			if admitted > roomyRoom {
 				t.Errorf("%s: %d of %d racing allocations admitted where there is room for %d", m.name, admitted, raced, roomyRoom)
 			}
-			roomy[m] += fmt.Sprintf("%d/%d (%.0f held) ", admitted-roomyRoom, raced, b.heldAdmissions(t)-held)
+			f.roomy[m] += fmt.Sprintf("%d/%d (%.0f held) ", admitted-roomyRoom, raced, b.heldAdmissions(t)-held)
 		}
 	}
-	table := report(n, seqCreate, seqRealloc, spread, oneTeam, overshoot, roomy, time.Since(started)) + b.inside(t)
-	t.Log("\n" + table)
-	if full {
-		writeSection(t, filepath.Join(b.env.Root, "docs", "benchmarks.md"), table)
-	}
+	f.took = time.Since(started)
+	return f
 }
 
 // bench is the control plane, the replicas and a client fast enough not to be the bottleneck.
@@ -130,9 +159,44 @@ type bench struct {
 	c        client.Client
 	seq      atomic.Int64
 	replicas []*harness.Replica
+	// modes are the ways of admitting a Case this bench compares.
+	modes []mode
+	// dir holds the manager binary, its kubeconfig and the replicas' logs.
+	dir, bin, kubeconfig string
+	// metricsToken reads the replicas' /metrics.
+	metricsToken string
+	// webhookAt is the address envtest's webhook configuration calls, as the bench last set it.
+	webhookAt string
 }
 
+// setUp starts the control plane and two replicas, and makes each mode's namespace.
 func setUp(t *testing.T) *bench {
+	t.Helper()
+	b := startControlPlane(t, modes)
+	// BENCH_PPROF=1 serves each replica's profiles on 127.0.0.1:6060 and :6061, to profile a run.
+	pprof := func(i int) []string {
+		if os.Getenv("BENCH_PPROF") == "" {
+			return nil
+		}
+		return []string{fmt.Sprintf("--pprof-bind-address=127.0.0.1:%d", 6060+i)}
+	}
+	r0 := b.startReplica(t, 0, pprof(0)...)
+	r1 := b.startReplica(t, 1, pprof(1)...)
+	b.replicas = []*harness.Replica{r0, r1}
+	b.pointWebhooksAt(t, r0.Webhook)
+	// A copy of the configuration calls a proxy that takes turns between both replicas, as a
+	// Service would (in userspace, on the same two cores: the two-replica figures pay for it).
+	second := testenv.FreeAddr(t)
+	harness.StartProxy(t, second, []string{r0.Webhook, r1.Webhook})
+	b.copyWebhooks(t, two.label, second)
+	b.addModes(t)
+	return b
+}
+
+// startControlPlane starts envtest with the webhook configuration installed but judging only
+// the namespaces labelled for our webhook, builds the manager binary and makes the mode
+// namespaces' webhook-free parts ready.
+func startControlPlane(t *testing.T, ms []mode) *bench {
 	t.Helper()
 	// BENCH_AUDIT=FILE has the apiserver write its audit log there, to count who writes what.
 	env, err := testenv.Start(testenv.Options{Webhooks: true, AuditLog: os.Getenv("BENCH_AUDIT")})
@@ -146,63 +210,92 @@ func setUp(t *testing.T) *bench {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bench{env: env, c: c}
-	ctx := context.Background()
-	dir := t.TempDir()
-
-	bin := harness.BuildManager(t, env, dir)
-	kubeconfig := harness.OperatorKubeconfig(t, env, dir)
 	wio := env.Environment.WebhookInstallOptions
-	// BENCH_PPROF=1 serves each replica's profiles on 127.0.0.1:6060 and :6061, to profile a run.
-	pprof := func(i int) []string {
-		if os.Getenv("BENCH_PPROF") == "" {
-			return nil
-		}
-		return []string{fmt.Sprintf("--pprof-bind-address=127.0.0.1:%d", 6060+i)}
-	}
-	r0 := harness.StartReplica(t, bin, dir, 0, kubeconfig, wio.LocalServingCertDir, pprof(0)...)
-	r1 := harness.StartReplica(t, bin, dir, 1, kubeconfig, wio.LocalServingCertDir, pprof(1)...)
-	r0.MetricsToken = harness.MetricsReader(t, env, "bench-scraper")
-	r1.MetricsToken = r0.MetricsToken
-	r0.WaitReady(t)
-	r1.WaitReady(t)
-	b.replicas = []*harness.Replica{r0, r1}
-
-	// The webhooks envtest installed call wio's host:port: they are pointed at replica 0 itself.
-	// A copy of the configuration calls a proxy that takes turns between both replicas, as a
-	// Service would (in userspace, on the same two cores: the two-replica figures pay for it).
-	// Each configuration judges only the namespaces labelled for it.
-	first := net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))
-	second := testenv.FreeAddr(t)
-	harness.StartProxy(t, second, []string{r0.Webhook, r1.Webhook})
+	b := &bench{env: env, c: c, modes: ms, dir: t.TempDir(),
+		webhookAt: net.JoinHostPort(wio.LocalServingHost, strconv.Itoa(wio.LocalServingPort))}
+	b.bin = harness.BuildManager(t, env, b.dir)
+	b.kubeconfig = harness.OperatorKubeconfig(t, env, b.dir)
+	b.metricsToken = harness.MetricsReader(t, env, "bench-scraper")
+	// The configuration envtest installed judges only namespaces labelled for replica "one".
+	ctx := context.Background()
 	var vwcs admissionregistrationv1.ValidatingWebhookConfigurationList
 	if err := c.List(ctx, &vwcs); err != nil {
 		t.Fatal(err)
 	}
 	for _, vwc := range vwcs.Items {
-		copyOf := vwc.DeepCopy()
 		for i := range vwc.Webhooks {
-			w := &vwc.Webhooks[i]
-			u := strings.Replace(*w.ClientConfig.URL, first, r0.Webhook, 1)
-			w.ClientConfig.URL = &u
-			w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{webhookLabel: one.label}}
+			vwc.Webhooks[i].NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{webhookLabel: one.label}}
 		}
 		if err := c.Update(ctx, &vwc); err != nil {
 			t.Fatal(err)
 		}
-		copyOf.ObjectMeta = metav1.ObjectMeta{Name: vwc.Name + "-two"}
-		for i := range copyOf.Webhooks {
-			w := &copyOf.Webhooks[i]
-			u := strings.Replace(*w.ClientConfig.URL, first, second, 1)
-			w.ClientConfig.URL = &u
-			w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{webhookLabel: two.label}}
+	}
+	return b
+}
+
+// startReplica starts replica i of the manager binary and waits until it serves.
+func (b *bench) startReplica(t *testing.T, i int, extraArgs ...string) *harness.Replica {
+	t.Helper()
+	r := harness.StartReplica(t, b.bin, b.dir, i, b.kubeconfig, b.env.Environment.WebhookInstallOptions.LocalServingCertDir, extraArgs...)
+	r.MetricsToken = b.metricsToken
+	r.WaitReady(t)
+	return r
+}
+
+// pointWebhooksAt has envtest's webhook configuration call addr: the replica that judges the
+// namespaces labelled "one".
+func (b *bench) pointWebhooksAt(t *testing.T, addr string) {
+	t.Helper()
+	ctx := context.Background()
+	var vwcs admissionregistrationv1.ValidatingWebhookConfigurationList
+	if err := b.c.List(ctx, &vwcs); err != nil {
+		t.Fatal(err)
+	}
+	for _, vwc := range vwcs.Items {
+		if vwc.Webhooks[0].NamespaceSelector.MatchLabels[webhookLabel] != one.label {
+			continue
 		}
-		if err := c.Create(ctx, copyOf); err != nil {
+		for i := range vwc.Webhooks {
+			u := strings.Replace(*vwc.Webhooks[i].ClientConfig.URL, b.webhookAt, addr, 1)
+			vwc.Webhooks[i].ClientConfig.URL = &u
+		}
+		if err := b.c.Update(ctx, &vwc); err != nil {
 			t.Fatal(err)
 		}
 	}
+	b.webhookAt = addr
+}
 
-	for _, m := range modes {
+// copyWebhooks adds a copy of the webhook configuration that calls addr for the namespaces
+// labelled label.
+func (b *bench) copyWebhooks(t *testing.T, label, addr string) {
+	t.Helper()
+	ctx := context.Background()
+	var vwcs admissionregistrationv1.ValidatingWebhookConfigurationList
+	if err := b.c.List(ctx, &vwcs); err != nil {
+		t.Fatal(err)
+	}
+	for _, vwc := range vwcs.Items {
+		copyOf := vwc.DeepCopy()
+		copyOf.ObjectMeta = metav1.ObjectMeta{Name: vwc.Name + "-" + label}
+		for i := range copyOf.Webhooks {
+			w := &copyOf.Webhooks[i]
+			u := strings.Replace(*w.ClientConfig.URL, b.webhookAt, addr, 1)
+			w.ClientConfig.URL = &u
+			w.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{webhookLabel: label}}
+		}
+		if err := b.c.Create(ctx, copyOf); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// addModes makes each mode's namespace, teams, practitioners and quota, and waits until every
+// replica judges with the quota.
+func (b *bench) addModes(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	for _, m := range b.modes {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: m.ns}}
 		if m.label != "" {
 			ns.Labels = map[string]string{webhookLabel: m.label}
@@ -226,7 +319,7 @@ func setUp(t *testing.T) *bench {
 					{Grade: "SocialWorker", MaxWeight: "999999"}, {Grade: "Racer", MaxWeight: caseloadv1alpha1.Decimal(strconv.Itoa(racerRoom))},
 					{Grade: "RoomyRacer", MaxWeight: caseloadv1alpha1.Decimal(strconv.Itoa(roomyRoom))}}}})
 		for _, o := range objs {
-			if err := c.Create(ctx, o); err != nil {
+			if err := b.c.Create(ctx, o); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -234,12 +327,20 @@ func setUp(t *testing.T) *bench {
 	// Kubernetes' own quota: an object count with the admission plugin the apiserver runs by
 	// default. envtest runs no quota controller, so its status is primed by hand.
 	b.resourceQuota(t, quota.ns, "cases", 1_000_000)
-	for _, r := range []*harness.Replica{r0, r1} {
-		for _, m := range []mode{one, two} {
-			r.WaitForQuota(t, wio.LocalServingCAData, m.ns)
+	b.waitForQuotas(t)
+}
+
+// waitForQuotas waits until every replica judges the modes' namespaces with their quota.
+func (b *bench) waitForQuotas(t *testing.T) {
+	t.Helper()
+	caPEM := b.env.Environment.WebhookInstallOptions.LocalServingCAData
+	for _, r := range b.replicas {
+		for _, m := range b.modes {
+			if m == one || m == two {
+				r.WaitForQuota(t, caPEM, m.ns)
+			}
 		}
 	}
-	return b
 }
 
 func (b *bench) resourceQuota(t *testing.T, ns, name string, hard int64) {
@@ -274,8 +375,8 @@ func (b *bench) sequential(t *testing.T, n int) (create, realloc map[mode][]time
 	create, realloc = map[mode][]time.Duration{}, map[mode][]time.Duration{}
 	made := map[mode][]string{}
 	for i := range n {
-		for j := range modes {
-			m := modes[(i+j)%len(modes)]
+		for j := range b.modes {
+			m := b.modes[(i+j)%len(b.modes)]
 			team := fmt.Sprintf("team-%d", i%teams)
 			name, took, err := b.allocate(ctx, m.ns, team, team+"-a")
 			if err != nil {
@@ -286,8 +387,8 @@ func (b *bench) sequential(t *testing.T, n int) (create, realloc map[mode][]time
 		}
 	}
 	for i := range n {
-		for j := range modes {
-			m := modes[(i+j)%len(modes)]
+		for j := range b.modes {
+			m := b.modes[(i+j)%len(b.modes)]
 			team, name, _ := strings.Cut(made[m][i], "/")
 			patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"spec":{"allocatedTo":%q}}`, team+"-b")))
 			t0 := time.Now()
@@ -306,8 +407,8 @@ func (b *bench) throughput(t *testing.T, n sizes, teamOf func(client, i int) int
 	done := map[mode]int{}
 	took := map[mode]time.Duration{}
 	for r := range n.rounds {
-		for j := range modes {
-			m := modes[(r+j)%len(modes)]
+		for j := range b.modes {
+			m := b.modes[(r+j)%len(b.modes)]
 			var wg sync.WaitGroup
 			var failed atomic.Value
 			start := time.Now()
@@ -474,16 +575,17 @@ func percentile(ds []time.Duration, p int) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
-func report(n sizes, create, realloc map[mode][]time.Duration, spread, oneTeam map[mode]float64, overshoot, roomy map[mode]string, took time.Duration) string {
+// report is the admission table: ratios against no webhook in the same run.
+func (f admissionFigures) report(n sizes) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Measured %s on %s (%d cores), Go %s, by `make bench-admission`: sequential N=%d per mode, "+
 		"throughput %d allocations per mode per round x %d rounds with %d clients, race of %d for room of %d per round, and for ours of %d for room of %d; %s in all.\n\n",
-		time.Now().UTC().Format(time.DateOnly), cpuModel(), runtime.NumCPU(), runtime.Version(), n.sequential, n.throughput, n.rounds, clients, n.race, racerRoom, roomyRoom+n.race, roomyRoom, took.Round(time.Second))
+		time.Now().UTC().Format(time.DateOnly), cpuModel(), runtime.NumCPU(), runtime.Version(), n.sequential, n.throughput, n.rounds, clients, n.race, racerRoom, roomyRoom+n.race, roomyRoom, f.took.Round(time.Second))
 	b.WriteString("| | create, p50 | create, p99 | re-allocate, p50 | re-allocate, p99 | 8 clients over 8 teams | 8 clients on one team | overshoot (admitted past the room / raced) | overshoot with room held in advance (admitted against it) |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
-	base50, base99 := percentile(create[bare], 50), percentile(create[bare], 99)
-	re50, re99 := percentile(realloc[bare], 50), percentile(realloc[bare], 99)
-	for _, m := range modes {
+	base50, base99 := percentile(f.create[bare], 50), percentile(f.create[bare], 99)
+	re50, re99 := percentile(f.realloc[bare], 50), percentile(f.realloc[bare], 99)
+	for _, m := range f.modes {
 		ratio := func(d, base time.Duration) string {
 			if m == bare {
 				return ms(d)
@@ -503,9 +605,9 @@ func report(n sizes, create, realloc map[mode][]time.Duration, spread, oneTeam m
 			return strings.TrimSpace(r[m])
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.name,
-			ratio(percentile(create[m], 50), base50), ratio(percentile(create[m], 99), base99),
-			ratio(percentile(realloc[m], 50), re50), ratio(percentile(realloc[m], 99), re99),
-			rate(spread), rate(oneTeam), races(overshoot), races(roomy))
+			ratio(percentile(f.create[m], 50), base50), ratio(percentile(f.create[m], 99), base99),
+			ratio(percentile(f.realloc[m], 50), re50), ratio(percentile(f.realloc[m], 99), re99),
+			rate(f.spread), rate(f.oneTeam), races(f.overshoot), races(f.roomy))
 	}
 	return b.String()
 }
@@ -521,14 +623,14 @@ func cpuModel() string {
 	return runtime.GOOS + "/" + runtime.GOARCH
 }
 
-// writeSection replaces the text between the benchmark's markers in docs/benchmarks.md.
-func writeSection(t *testing.T, path, table string) {
+// writeSection replaces the text between a benchmark's markers in docs/benchmarks.md.
+func writeSection(t *testing.T, path, name, table string) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const begin, end = "<!-- bench-admission:begin -->", "<!-- bench-admission:end -->"
+	begin, end := "<!-- "+name+":begin -->", "<!-- "+name+":end -->"
 	s := string(data)
 	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
