@@ -1,5 +1,6 @@
 // Package bench measures what admission costs, side by side with what a platform team would use
-// without the operator, on the real apiserver and the real manager binary. `make test` runs it
+// without the operator and with the floor of any webhook (one that allows everything), on the
+// real apiserver and the real manager binary. `make test` runs it
 // small (a smoke run, so the harness cannot rot, with every count asserted); `make
 // bench-admission` runs it in full and writes the table into docs/benchmarks.md.
 package bench
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,17 +41,47 @@ import (
 // A mode is one way of admitting a Case, each in a namespace of its own.
 type mode struct {
 	name, ns string
-	// label selects the namespace into one of our two webhook configurations ("" for none).
+	// label selects the namespace into a webhook configuration: one of our two, or the allow-all
+	// webhook's ("" for none).
 	label string
 }
 
 var (
-	bare  = mode{"no webhook", "bench-bare", ""}
-	quota = mode{"ResourceQuota (count/cases)", "bench-rq", ""}
-	one   = mode{"our webhook, 1 replica", "bench-one", "one"}
-	two   = mode{"our webhook, 2 replicas", "bench-two", "two"}
-	modes = []mode{bare, quota, one, two}
+	bare = mode{"no webhook", "bench-bare", ""}
+	// allowAll is the floor of any webhook: one TLS round trip and one AdmissionReview per Case
+	// create and update, always allowed. No webhook that decides anything can be faster.
+	allowAll = mode{"allow-all webhook (the floor)", "bench-floor", "allow-all"}
+	quota    = mode{"ResourceQuota (count/cases)", "bench-rq", ""}
+	one      = mode{"our webhook, 1 replica", "bench-one", "one"}
+	two      = mode{"our webhook, 2 replicas", "bench-two", "two"}
+	modes    = []mode{bare, allowAll, quota, one, two}
 )
+
+// A pattern is where consecutive one-at-a-time allocations go.
+type pattern string
+
+const (
+	// piled: each team's cases go to its first member, so 8 practitioners take them all.
+	piled pattern = "piled"
+	// spread: consecutive allocations go to different practitioners, round every member of every
+	// team, as a council's front door allocates (128 practitioners in the full run).
+	spread pattern = "spread"
+)
+
+var patterns = []pattern{piled, spread}
+
+// to is the team and member the i-th allocation of the pattern goes to, with members in a team.
+// Both patterns take the teams in turn, so only who within the team differs.
+func (p pattern) to(i, members int) (team, member int) {
+	if p == spread {
+		return i % teams, (i / teams) % members
+	}
+	return i % teams, 0
+}
+
+func teamName(team int) string { return fmt.Sprintf("team-%d", team) }
+
+func practitionerName(team, member int) string { return fmt.Sprintf("team-%d-%d", team, member) }
 
 const (
 	teams        = 8
@@ -57,13 +89,15 @@ const (
 	webhookLabel = "bench.caseload.dev/webhook"
 	// racerRoom is how many cases of weight 1 a Racer may hold: the overshoot race's room.
 	racerRoom = 5
-	// roomyRoom is a RoomyRacer's: enough for room to be held in advance (ledger.MinRoom), so the
-	// second race is decided against allowances too.
+	// roomyRoom is a RoomyRacer's: a practitioner with plenty of room, raced for by more
+	// allocations than fit.
 	roomyRoom = 40
 )
 
 type sizes struct {
 	sequential, throughput, rounds, race int
+	// members is each team's practitioners: the spread pattern goes round all of them.
+	members int
 }
 
 func TestAdmissionSideBySide(t *testing.T) {
@@ -72,7 +106,7 @@ func TestAdmissionSideBySide(t *testing.T) {
 	}
 	full := os.Getenv("BENCH_ADMISSION") == "full"
 	n := admissionSizes(full)
-	b := setUp(t)
+	b := setUp(t, n)
 	table := b.admission(t, n).report(n) + b.inside(t)
 	t.Log("\n" + table)
 	if full {
@@ -84,9 +118,9 @@ func TestAdmissionSideBySide(t *testing.T) {
 // sequential and throughput counts).
 func admissionSizes(full bool) sizes {
 	if !full {
-		return sizes{sequential: 12, throughput: 24, rounds: 1, race: 15}
+		return sizes{sequential: 12, throughput: 24, rounds: 1, race: 15, members: 2}
 	}
-	n := sizes{sequential: 200, throughput: 240, rounds: 3, race: 50}
+	n := sizes{sequential: 200, throughput: 240, rounds: 3, race: 50, members: 16}
 	if v, err := strconv.Atoi(os.Getenv("BENCH_ADMISSION_N")); err == nil && v > 0 {
 		n.sequential, n.throughput = v, v
 	}
@@ -95,29 +129,43 @@ func admissionSizes(full bool) sizes {
 
 // admissionFigures are what one admission run measured, by mode.
 type admissionFigures struct {
-	create, realloc  map[mode][]time.Duration
-	spread, oneTeam  map[mode]float64
-	overshoot, roomy map[mode]string
-	modes            []mode
-	took             time.Duration
+	oneAtATime         map[pattern]oneAtATime
+	overTeams, oneTeam map[mode]float64
+	overshoot, roomy   map[mode]string
+	modes              []mode
+	took               time.Duration
 }
 
-// admission measures the bench's modes side by side: one at a time, 8 clients over 8 teams and
-// on one team, and the races, asserting that ours never admits past the room.
+// oneAtATime are one pattern's client-side times, by mode: creating allocated Cases, then
+// re-allocating each of them.
+type oneAtATime struct {
+	create, realloc map[mode][]time.Duration
+}
+
+// admission measures the bench's modes side by side: one at a time in both patterns, 8 clients
+// over 8 teams and on one team, and the races, asserting that ours admits exactly the room.
 func (b *bench) admission(t *testing.T, n sizes) admissionFigures {
 	started := time.Now()
 	f := admissionFigures{modes: b.modes}
-	f.create, f.realloc = b.sequential(t, n.sequential)
-	f.spread = b.throughput(t, n, func(client, i int) int { return client % teams })
+	f.oneAtATime = b.sequential(t, n)
+	f.overTeams = b.throughput(t, n, func(client, i int) int { return client % teams })
 	// BENCH_APISERVER_PPROF=FILE writes a CPU profile of the kube-apiserver taken while 8 clients
 	// allocate to one team, to see what it spends the two cores on.
 	if path := os.Getenv("BENCH_APISERVER_PPROF"); path != "" {
 		go b.apiserverProfile(t, path, 10*time.Second)
 	}
 	f.oneTeam = b.throughput(t, n, func(client, i int) int { return 0 })
+	if b.floor != nil {
+		// One AdmissionReview for every Case create and update in the floor's namespace: no
+		// request skipped that ours is asked.
+		want := int64(2*len(patterns)*n.sequential + 2*n.rounds*n.throughput)
+		if got := b.floor.reviews.Load(); got != want {
+			t.Errorf("%s: answered %d AdmissionReviews for %d Case creates and updates", allowAll.name, got, want)
+		}
+	}
 	f.overshoot, f.roomy = map[mode]string{}, map[mode]string{}
 	for _, m := range b.modes {
-		if m == bare {
+		if m == bare || m == allowAll {
 			continue
 		}
 		for r := range n.rounds {
@@ -128,25 +176,27 @@ func (b *bench) admission(t *testing.T, n sizes) admissionFigures {
 				t.Errorf("%s: %d of %d racing allocations admitted where there is room for %d", m.name, admitted, n.race, racerRoom)
 			}
 			if m != quota && admitted < racerRoom {
-				t.Errorf("%s: only %d of %d racing allocations admitted where there is room for %d", m.name, admitted, n.race, racerRoom)
+				t.Errorf("%s: only %d of %d racing allocations admitted where there is room for %d: allocations that fit were refused", m.name, admitted, n.race, racerRoom)
 			}
 			f.overshoot[m] += fmt.Sprintf("%d/%d ", admitted-racerRoom, n.race)
 		}
 	}
-	// With room to hold in advance, each replica may hold part of it: never more is admitted than
-	// there is. (Fewer may be, while one replica holds room the other's requests wanted.)
+	// A practitioner with plenty of room, raced for by more than fit: exactly the room is
+	// admitted, through one replica or two.
 	for _, m := range b.modes {
 		if m != one && m != two {
 			continue
 		}
 		for r := range n.rounds {
 			raced := roomyRoom + n.race
-			held := b.heldAdmissions(t)
 			admitted := b.race(t, m, fmt.Sprintf("roomy-%d", r), "RoomyRacer", raced)
 			if admitted > roomyRoom {
 				t.Errorf("%s: %d of %d racing allocations admitted where there is room for %d", m.name, admitted, raced, roomyRoom)
 			}
-			f.roomy[m] += fmt.Sprintf("%d/%d (%.0f held) ", admitted-roomyRoom, raced, b.heldAdmissions(t)-held)
+			if admitted < roomyRoom {
+				t.Errorf("%s: only %d of %d racing allocations admitted where there is room for %d: allocations that fit were refused", m.name, admitted, raced, roomyRoom)
+			}
+			f.roomy[m] += fmt.Sprintf("%d/%d ", admitted-roomyRoom, raced)
 		}
 	}
 	f.took = time.Since(started)
@@ -167,10 +217,13 @@ type bench struct {
 	metricsToken string
 	// webhookAt is the address envtest's webhook configuration calls, as the bench last set it.
 	webhookAt string
+	// floor is the allow-all webhook, when the bench compares it.
+	floor *allowAllWebhook
 }
 
-// setUp starts the control plane and two replicas, and makes each mode's namespace.
-func setUp(t *testing.T) *bench {
+// setUp starts the control plane, the allow-all webhook and two replicas, and makes each mode's
+// namespace.
+func setUp(t *testing.T, n sizes) *bench {
 	t.Helper()
 	b := startControlPlane(t, modes)
 	// BENCH_PPROF=1 serves each replica's profiles on 127.0.0.1:6060 and :6061, to profile a run.
@@ -189,7 +242,8 @@ func setUp(t *testing.T) *bench {
 	second := testenv.FreeAddr(t)
 	harness.StartProxy(t, second, []string{r0.Webhook, r1.Webhook})
 	b.copyWebhooks(t, two.label, second)
-	b.addModes(t)
+	b.floor = b.startAllowAll(t, allowAll.label)
+	b.addModes(t, n)
 	return b
 }
 
@@ -266,8 +320,8 @@ func (b *bench) pointWebhooksAt(t *testing.T, addr string) {
 	b.webhookAt = addr
 }
 
-// copyWebhooks adds a copy of the webhook configuration that calls addr for the namespaces
-// labelled label.
+// copyWebhooks adds a copy of our webhook configuration (the one that judges the namespaces
+// labelled "one") that calls addr for the namespaces labelled label.
 func (b *bench) copyWebhooks(t *testing.T, label, addr string) {
 	t.Helper()
 	ctx := context.Background()
@@ -276,6 +330,9 @@ func (b *bench) copyWebhooks(t *testing.T, label, addr string) {
 		t.Fatal(err)
 	}
 	for _, vwc := range vwcs.Items {
+		if vwc.Webhooks[0].NamespaceSelector.MatchLabels[webhookLabel] != one.label {
+			continue
+		}
 		copyOf := vwc.DeepCopy()
 		copyOf.ObjectMeta = metav1.ObjectMeta{Name: vwc.Name + "-" + label}
 		for i := range copyOf.Webhooks {
@@ -290,9 +347,9 @@ func (b *bench) copyWebhooks(t *testing.T, label, addr string) {
 	}
 }
 
-// addModes makes each mode's namespace, teams, practitioners and quota, and waits until every
-// replica judges with the quota.
-func (b *bench) addModes(t *testing.T) {
+// addModes makes each mode's namespace, teams (n.members practitioners each), the racers' and
+// the probe's, and quota, and waits until every replica judges with the quota.
+func (b *bench) addModes(t *testing.T, n sizes) {
 	t.Helper()
 	ctx := context.Background()
 	for _, m := range b.modes {
@@ -302,18 +359,18 @@ func (b *bench) addModes(t *testing.T) {
 		}
 		objs := []client.Object{ns}
 		for i := range teams {
-			team := fmt.Sprintf("team-%d", i)
-			objs = append(objs, &caseloadv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: team}})
-			for _, p := range []string{"a", "b"} {
-				objs = append(objs, &caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: team + "-" + p},
-					Spec: caseloadv1alpha1.PractitionerSpec{Team: team, Grade: "SocialWorker"}})
+			objs = append(objs, &caseloadv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: teamName(i)}})
+			for k := range n.members {
+				objs = append(objs, &caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: practitionerName(i, k)},
+					Spec: caseloadv1alpha1.PractitionerSpec{Team: teamName(i), Grade: "SocialWorker"}})
 			}
 		}
 		objs = append(objs,
 			&caseloadv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: "north"}},
 			&caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: "probe"},
 				Spec: caseloadv1alpha1.PractitionerSpec{Team: "north", Grade: "TeamManager"}},
-			// Room for everything but the race: the quota is never what refuses in the timed runs.
+			// Room for everything but the races: every allocation of the timed runs, piled or
+			// spread, fits (no maxCases, a weight no run comes near), so none may be refused.
 			&caseloadv1alpha1.CaseloadQuota{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: "caps"},
 				Spec: caseloadv1alpha1.CaseloadQuotaSpec{PractitionerCaps: []caseloadv1alpha1.PractitionerCap{
 					{Grade: "SocialWorker", MaxWeight: "999999"}, {Grade: "Racer", MaxWeight: caseloadv1alpha1.Decimal(strconv.Itoa(racerRoom))},
@@ -368,37 +425,51 @@ func (b *bench) allocate(ctx context.Context, ns, team, practitioner string) (st
 	return name, time.Since(t0), err
 }
 
-// sequential creates allocated Cases one at a time, taking the modes in turn so that each sees
-// the same machine, then re-allocates each of them to another practitioner the same way.
-func (b *bench) sequential(t *testing.T, n int) (create, realloc map[mode][]time.Duration) {
+// sequential creates n.sequential allocated Cases one at a time in each pattern, taking the
+// patterns and the modes in turn so that each sees the same machine, then re-allocates each of
+// them the same way to the next member of its team. Every allocation fits: a refusal fails the
+// test.
+func (b *bench) sequential(t *testing.T, n sizes) map[pattern]oneAtATime {
 	ctx := context.Background()
-	create, realloc = map[mode][]time.Duration{}, map[mode][]time.Duration{}
-	made := map[mode][]string{}
-	for i := range n {
-		for j := range b.modes {
-			m := b.modes[(i+j)%len(b.modes)]
-			team := fmt.Sprintf("team-%d", i%teams)
-			name, took, err := b.allocate(ctx, m.ns, team, team+"-a")
-			if err != nil {
-				t.Fatalf("%s: allocating one case: %v", m.name, err)
+	out := map[pattern]oneAtATime{}
+	made := map[pattern]map[mode][]string{}
+	for _, p := range patterns {
+		out[p] = oneAtATime{create: map[mode][]time.Duration{}, realloc: map[mode][]time.Duration{}}
+		made[p] = map[mode][]string{}
+	}
+	for i := range n.sequential {
+		for k := range patterns {
+			p := patterns[(i+k)%len(patterns)]
+			team, member := p.to(i, n.members)
+			for j := range b.modes {
+				m := b.modes[(i+j)%len(b.modes)]
+				name, took, err := b.allocate(ctx, m.ns, teamName(team), practitionerName(team, member))
+				if err != nil {
+					t.Fatalf("%s: allocating one case (%s) to %s, who has room for it: %v", m.name, p, practitionerName(team, member), err)
+				}
+				out[p].create[m] = append(out[p].create[m], took)
+				made[p][m] = append(made[p][m], name)
 			}
-			create[m] = append(create[m], took)
-			made[m] = append(made[m], team+"/"+name)
 		}
 	}
-	for i := range n {
-		for j := range b.modes {
-			m := b.modes[(i+j)%len(b.modes)]
-			team, name, _ := strings.Cut(made[m][i], "/")
-			patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"spec":{"allocatedTo":%q}}`, team+"-b")))
-			t0 := time.Now()
-			if err := b.c.Patch(ctx, &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: name}}, patch); err != nil {
-				t.Fatalf("%s: re-allocating %s: %v", m.name, name, err)
+	for i := range n.sequential {
+		for k := range patterns {
+			p := patterns[(i+k)%len(patterns)]
+			team, member := p.to(i, n.members)
+			to := practitionerName(team, (member+1)%n.members)
+			patch := client.RawPatch(types.MergePatchType, []byte(fmt.Sprintf(`{"spec":{"allocatedTo":%q}}`, to)))
+			for j := range b.modes {
+				m := b.modes[(i+j)%len(b.modes)]
+				name := made[p][m][i]
+				t0 := time.Now()
+				if err := b.c.Patch(ctx, &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: m.ns, Name: name}}, patch); err != nil {
+					t.Fatalf("%s: re-allocating %s (%s) to %s, who has room for it: %v", m.name, name, p, to, err)
+				}
+				out[p].realloc[m] = append(out[p].realloc[m], time.Since(t0))
 			}
-			realloc[m] = append(realloc[m], time.Since(t0))
 		}
 	}
-	return create, realloc
+	return out
 }
 
 // throughput has 8 clients create n allocated Cases between them, as fast as they are admitted,
@@ -417,12 +488,8 @@ func (b *bench) throughput(t *testing.T, n sizes, teamOf func(client, i int) int
 				go func() {
 					defer wg.Done()
 					for i := k; i < n.throughput; i += clients {
-						team := fmt.Sprintf("team-%d", teamOf(k, i))
-						who := team + "-a"
-						if i%2 == 1 {
-							who = team + "-b"
-						}
-						if _, _, err := b.allocate(context.Background(), m.ns, team, who); err != nil {
+						team := teamOf(k, i)
+						if _, _, err := b.allocate(context.Background(), m.ns, teamName(team), practitionerName(team, i%2)); err != nil {
 							failed.Store(err)
 						}
 					}
@@ -456,7 +523,7 @@ func (b *bench) race(t *testing.T, m mode, racer, grade string, n int) int {
 		b.resourceQuota(t, ns, "race", racerRoom)
 	} else {
 		if err := b.c.Create(ctx, &caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: racer},
-			Spec: caseloadv1alpha1.PractitionerSpec{Team: "team-0", Grade: grade}}); err != nil {
+			Spec: caseloadv1alpha1.PractitionerSpec{Team: teamName(0), Grade: grade}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -466,22 +533,13 @@ func (b *bench) race(t *testing.T, m mode, racer, grade string, n int) int {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, _, err := b.allocate(ctx, ns, "team-0", racer); err == nil {
+			if _, _, err := b.allocate(ctx, ns, teamName(0), racer); err == nil {
 				admitted.Add(1)
 			}
 		}()
 	}
 	wg.Wait()
 	return int(admitted.Load())
-}
-
-// heldAdmissions is how many allocations the replicas have admitted against room held in advance.
-func (b *bench) heldAdmissions(t *testing.T) float64 {
-	var n float64
-	for _, r := range b.replicas {
-		n += r.Metrics(t)["caseload_admission_allowance_admissions_total"]
-	}
-	return n
 }
 
 // inside is what the replicas say of their own part, from their metrics: the mean time from the
@@ -498,9 +556,9 @@ func (b *bench) inside(t *testing.T) string {
 			continue
 		}
 		const handler = `{webhook="/validate-caseload-dev-v1alpha1-case"}`
-		fmt.Fprintf(&out, " replica %d answered %.0f Case webhook calls, mean %.2f ms in the handler; it decided %.0f allocations, mean %.1f ms each, %.0f of them against room held in advance, in %.0f ledger writes (mean batch %.1f), %.0f conflicts;",
+		fmt.Fprintf(&out, " replica %d answered %.0f Case webhook calls, mean %.2f ms in the handler; it decided %.0f allocations, mean %.1f ms each, in %.0f ledger writes (mean batch %.1f), %.0f conflicts;",
 			r.Index, m["controller_runtime_webhook_latency_seconds_count"+handler], 1000*m["controller_runtime_webhook_latency_seconds_sum"+handler]/m["controller_runtime_webhook_latency_seconds_count"+handler],
-			n, 1000*m["caseload_admission_decision_duration_seconds_sum"]/n, m["caseload_admission_allowance_admissions_total"], batches,
+			n, 1000*m["caseload_admission_decision_duration_seconds_sum"]/n, batches,
 			m["caseload_admission_ledger_batch_size_sum"]/batches, m["caseload_admission_ledger_conflicts_total"])
 	}
 	ledgerWrites, caseWrites := b.apiserverWrites(t)
@@ -575,39 +633,68 @@ func percentile(ds []time.Duration, p int) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
-// report is the admission table: ratios against no webhook in the same run.
+// report is the admission tables: every figure with its ratio to no webhook in the same run and,
+// for the one-at-a-time p50s and the throughputs, to the allow-all webhook (the floor), when the
+// run measured it.
 func (f admissionFigures) report(n sizes) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Measured %s on %s (%d cores), Go %s, by `make bench-admission`: sequential N=%d per mode, "+
-		"throughput %d allocations per mode per round x %d rounds with %d clients, race of %d for room of %d per round, and for ours of %d for room of %d; %s in all.\n\n",
-		time.Now().UTC().Format(time.DateOnly), cpuModel(), runtime.NumCPU(), runtime.Version(), n.sequential, n.throughput, n.rounds, clients, n.race, racerRoom, roomyRoom+n.race, roomyRoom, f.took.Round(time.Second))
-	b.WriteString("| | create, p50 | create, p99 | re-allocate, p50 | re-allocate, p99 | 8 clients over 8 teams | 8 clients on one team | overshoot (admitted past the room / raced) | overshoot with room held in advance (admitted against it) |\n")
-	b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
-	base50, base99 := percentile(f.create[bare], 50), percentile(f.create[bare], 99)
-	re50, re99 := percentile(f.realloc[bare], 50), percentile(f.realloc[bare], 99)
+	fmt.Fprintf(&b, "Measured %s on %s (%d cores), Go %s, by `make bench-admission`: one at a time N=%d per mode and pattern "+
+		"(piled: each team's cases to its first member, %d practitioners; spread: round all %d practitioners, %d teams of %d), "+
+		"throughput %d allocations per mode per round x %d rounds with %d clients, race of %d for room of %d per round, and for ours of %d for room of %d; %s in all.\n",
+		time.Now().UTC().Format(time.DateOnly), cpuModel(), runtime.NumCPU(), runtime.Version(), n.sequential, teams, teams*n.members, teams, n.members,
+		n.throughput, n.rounds, clients, n.race, racerRoom, roomyRoom+n.race, roomyRoom, f.took.Round(time.Second))
+	floor := slices.Contains(f.modes, allowAll)
+	if floor {
+		b.WriteString("In brackets: the ratio to no webhook; after \"floor\", the ratio to the allow-all webhook (the ratio to no webhook divided by the allow-all webhook's).\n")
+	}
+	// latency is a percentile of one mode's times, with its ratios.
+	latency := func(m mode, ds map[mode][]time.Duration, p int) string {
+		d := percentile(ds[m], p)
+		if m == bare {
+			return ms(d)
+		}
+		s := fmt.Sprintf("%s (%.2fx", ms(d), float64(d)/float64(percentile(ds[bare], p)))
+		if floor && p == 50 && m != allowAll {
+			s += fmt.Sprintf("; floor %.2fx", float64(d)/float64(percentile(ds[allowAll], p)))
+		}
+		return s + ")"
+	}
+	rate := func(m mode, r map[mode]float64) string {
+		if m == bare {
+			return fmt.Sprintf("%.0f/s", r[m])
+		}
+		s := fmt.Sprintf("%.0f/s (%.2f", r[m], r[m]/r[bare])
+		if floor && m != allowAll {
+			s += fmt.Sprintf("; floor %.2f", r[m]/r[allowAll])
+		}
+		return s + ")"
+	}
+	races := func(m mode, r map[mode]string) string {
+		if r[m] == "" {
+			return "-"
+		}
+		return strings.TrimSpace(r[m])
+	}
+
+	b.WriteString("\n|")
+	for _, p := range patterns {
+		fmt.Fprintf(&b, " | %s: create, p50 | %[1]s: create, p99 | %[1]s: re-allocate, p50 | %[1]s: re-allocate, p99", p)
+	}
+	b.WriteString(" |\n| ---" + strings.Repeat(" | --- | --- | --- | ---", len(patterns)) + " |\n")
 	for _, m := range f.modes {
-		ratio := func(d, base time.Duration) string {
-			if m == bare {
-				return ms(d)
-			}
-			return fmt.Sprintf("%s (%.2fx)", ms(d), float64(d)/float64(base))
+		b.WriteString("| " + m.name)
+		for _, p := range patterns {
+			at := f.oneAtATime[p]
+			fmt.Fprintf(&b, " | %s | %s | %s | %s", latency(m, at.create, 50), latency(m, at.create, 99), latency(m, at.realloc, 50), latency(m, at.realloc, 99))
 		}
-		rate := func(r map[mode]float64) string {
-			if m == bare {
-				return fmt.Sprintf("%.0f/s", r[m])
-			}
-			return fmt.Sprintf("%.0f/s (%.2f)", r[m], r[m]/r[bare])
-		}
-		races := func(r map[mode]string) string {
-			if r[m] == "" {
-				return "-"
-			}
-			return strings.TrimSpace(r[m])
-		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", m.name,
-			ratio(percentile(f.create[m], 50), base50), ratio(percentile(f.create[m], 99), base99),
-			ratio(percentile(f.realloc[m], 50), re50), ratio(percentile(f.realloc[m], 99), re99),
-			rate(f.spread), rate(f.oneTeam), races(f.overshoot), races(f.roomy))
+		b.WriteString(" |\n")
+	}
+
+	fmt.Fprintf(&b, "\n| | %d clients over %d teams | %d clients on one team | overshoot, room of %d (admitted past the room / raced) | overshoot, room of %d |\n",
+		clients, teams, clients, racerRoom, roomyRoom)
+	b.WriteString("| --- | --- | --- | --- | --- |\n")
+	for _, m := range f.modes {
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", m.name, rate(m, f.overTeams), rate(m, f.oneTeam), races(m, f.overshoot), races(m, f.roomy))
 	}
 	return b.String()
 }
