@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
 // TestLedgerReservationsAreFoldedAndExceptionsRecorded plays the webhook's part by hand: it
@@ -33,13 +34,17 @@ func TestLedgerReservationsAreFoldedAndExceptionsRecorded(t *testing.T) {
 	approved := metav1.NewTime(now)
 	exception := &v1alpha1.CaseException{ApprovedBy: "manager@council.example", Reason: "sibling of a child kim already holds",
 		ApprovedAt: approved, ExpiresAt: metav1.NewTime(now.Add(28 * 24 * time.Hour))}
+	// The sibling's Case exists, unallocated, and the allocation to kim (its generation 2) is
+	// admitted but not yet stored; the racing case's create is admitted and never stored.
+	create(t, kase(ns, "sibling-cin", "north-cp", "ChildInNeed", 1, "", "2026-12-01"))
+	sibling := get(t, &v1alpha1.Case{}, ns, "sibling-cin")
 	admitted := metav1.NewTime(now)
 	ledger := &v1alpha1.AllocationLedger{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "north-cp"}, Spec: v1alpha1.AllocationLedgerSpec{
 		Reservations: []v1alpha1.Reservation{
-			{ID: "uid-racing", Team: "north-cp", Practitioner: "kim", Case: "racing-cp", Role: v1alpha1.RoleLead, CaseType: "ChildProtection",
-				Complexity: v1alpha1.ComplexityStandard, Children: 1, Weight: "1.5", AdmittedAt: admitted, ExpiresAt: metav1.NewTime(now.Add(2 * time.Minute))},
-			{ID: "uid-exception", Team: "north-cp", Practitioner: "kim", Case: "sibling-cin", Role: v1alpha1.RoleLead, CaseType: "ChildInNeed",
-				Complexity: v1alpha1.ComplexityStandard, Children: 1, Weight: "1", Generation: 1, AdmittedAt: admitted, ExpiresAt: metav1.NewTime(now.Add(2 * time.Minute)), Exception: exception},
+			{ID: "uid-racing", Team: "north-cp", Practitioner: "kim", Case: "racing-cp", CaseUID: "uid-of-racing-cp", Generation: 1, Role: v1alpha1.RoleLead,
+				CaseType: "ChildProtection", Complexity: v1alpha1.ComplexityStandard, Children: 1, Weight: "1.5", AdmittedAt: admitted},
+			{ID: "uid-exception", Team: "north-cp", Practitioner: "kim", Case: "sibling-cin", CaseUID: string(sibling.UID), Generation: sibling.Generation + 1, Role: v1alpha1.RoleLead,
+				CaseType: "ChildInNeed", Complexity: v1alpha1.ComplexityStandard, Children: 1, Weight: "1", AdmittedAt: admitted, Exception: exception},
 		}}}
 	if err := env.Client.Create(ctx, ledger); err != nil {
 		t.Fatal(err)
@@ -57,8 +62,18 @@ func TestLedgerReservationsAreFoldedAndExceptionsRecorded(t *testing.T) {
 	})
 	expectPractitioner(t, ns, "kim", "cases=16 weight=16.5 capacity=15 headroom=-1.5 util=110 band=Red cover=0")
 
-	// The allocated case arrives; it counts once, not twice.
-	create(t, kase(ns, "sibling-cin", "north-cp", "ChildInNeed", 1, "kim", "2026-12-01"))
+	// The ledger reconciler sees both entries now, by its own clock.
+	l := &LedgerReconciler{Client: mgrClient, Live: env.Client, Clock: testClock, Cases: snapshot.NewProgress(), Practitioners: snapshot.NewProgress()}
+	if _, err := l.Reconcile(ctx, reqFor(ns, "north-cp")); err != nil {
+		t.Fatal(err)
+	}
+
+	// The allocation is stored; it counts once, not twice.
+	eventually(t, 20*time.Second, func() error {
+		c := get(t, &v1alpha1.Case{}, ns, "sibling-cin")
+		c.Spec.AllocatedTo = "kim"
+		return env.Client.Update(ctx, c) // again if the operator wrote its status meanwhile
+	})
 	expectPractitioner(t, ns, "kim", "cases=16 weight=16.5 capacity=15 headroom=-1.5 util=110 band=Red cover=0")
 	eventually(t, 20*time.Second, func() error {
 		c := get(t, &v1alpha1.Case{}, ns, "sibling-cin")
@@ -77,11 +92,10 @@ func TestLedgerReservationsAreFoldedAndExceptionsRecorded(t *testing.T) {
 		return nil
 	})
 
-	// Three minutes on, both reservations have expired: the racing allocation never arrived (its
-	// request failed later), so it no longer counts; the exception is recorded, so its entry goes,
-	// both in one write of the ledger.
+	// Three minutes on by the reconciler's own clock, the racing allocation's request has ended
+	// and the apiserver has no such case: it no longer counts. The exception is recorded, so its
+	// entry goes: both in one write of the ledger.
 	testClock.SetTime(now.Add(3 * time.Minute))
-	l := &LedgerReconciler{Client: mgrClient, Clock: testClock}
 	if _, err := l.Reconcile(ctx, reqFor(ns, "north-cp")); err != nil {
 		t.Fatal(err)
 	}

@@ -75,7 +75,7 @@ func (r *PractitionerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		if err != nil {
 			return ctrl.Result{}, err
 		}
-		self = policy.WithReservations(self, snapshot.Reservations(l.Spec.Reservations, team.Name, now))
+		self = policy.WithReservations(self, snapshot.Reservations(l.Spec.Reservations, team.Name))
 	}
 	in.Holdings = self.Members[0].Holdings
 

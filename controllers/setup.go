@@ -77,7 +77,15 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 	if err := (&CaseReconciler{Client: opts.Client, Clock: opts.Clock, Recorder: rec, Calendars: cals, Status: status}).SetupWithManager(mgr, m); err != nil {
 		return err
 	}
-	if err := (&LedgerReconciler{Client: opts.Client, Clock: opts.Clock}).SetupWithManager(mgr); err != nil {
+	cases, err := snapshot.Track(context.Background(), mgr.GetCache(), &v1alpha1.Case{})
+	if err != nil {
+		return err
+	}
+	practitioners, err := snapshot.Track(context.Background(), mgr.GetCache(), &v1alpha1.Practitioner{})
+	if err != nil {
+		return err
+	}
+	if err := (&LedgerReconciler{Client: opts.Client, Live: mgr.GetAPIReader(), Clock: opts.Clock, Cases: cases, Practitioners: practitioners}).SetupWithManager(mgr); err != nil {
 		return err
 	}
 	return (&CaseloadQuotaReconciler{Client: opts.Client, Recorder: rec, Status: status, Audits: audits, Changed: changed}).SetupWithManager(mgr)

@@ -157,6 +157,7 @@ type CaseStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:categories=caseload
+// +kubebuilder:selectablefield:JSONPath=`.spec.team`
 // +kubebuilder:printcolumn:name="Reference",type=string,JSONPath=`.spec.reference`,priority=1
 // +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.spec.team`
 // +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`

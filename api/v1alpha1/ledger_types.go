@@ -39,6 +39,12 @@ type Reservation struct {
 	// +kubebuilder:validation:MaxLength=253
 	Case string `json:"case"`
 
+	// caseUID is the Case's metadata.uid (the apiserver sets it before admission, for a create
+	// too): a Case deleted and created again under the same name is another case.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	CaseUID string `json:"caseUID"`
+
 	// role is Lead or CoWorker.
 	// +required
 	Role ReservationRole `json:"role"`
@@ -57,23 +63,22 @@ type Reservation struct {
 	// +kubebuilder:validation:Minimum=1
 	Children int32 `json:"children"`
 
-	// generation is the Case's metadata.generation as admitted. The reservation counts in place
-	// of what a cache shows of the case until the cache shows this generation or a later one.
-	// +optional
-	Generation int64 `json:"generation,omitempty"`
+	// generation is the Case's metadata.generation that the admitted change gives it. The entry
+	// counts, on top of what a cache shows, until a cache shows the Case (by uid) at this
+	// generation or a later one, or shows it deleted.
+	// +required
+	// +kubebuilder:validation:Minimum=1
+	Generation int64 `json:"generation"`
 
 	// weight is what the reservation weighs under the quota named in the Team's status.quota.
 	// +optional
 	Weight Figure `json:"weight,omitempty"`
 
-	// admittedAt is when admission let the allocation through.
+	// admittedAt is when admission let the allocation through, by the admitting replica's clock:
+	// for people to read. How long an entry counts is timed by each replica's own observation,
+	// never by comparing this with another clock.
 	// +required
 	AdmittedAt metav1.Time `json:"admittedAt"`
-
-	// expiresAt is when the reservation lapses even if no cache has shown the Case (its create
-	// or update failed after admission). One the caches show is dropped well before.
-	// +required
-	ExpiresAt metav1.Time `json:"expiresAt"`
 
 	// exception is set when the allocation was admitted above the cap by a manager's exception;
 	// the operator copies it into the Case's status.exception.
@@ -81,68 +86,39 @@ type Reservation struct {
 	Exception *CaseException `json:"exception,omitempty"`
 }
 
-// Allowance is room a webhook replica holds in advance for a few more allocations to one
-// practitioner, so that it can admit them from memory instead of writing the ledger for each
-// (escrow). Every decision counts it as `slots` cases of its shape held by the practitioner in its
-// role. Only its holder admits against it, one case per slot, and only a case that weighs no more
-// than the shape under every quota; the holder writes each case it admits into reservations in
-// place of its slot a moment later. Room is granted only while the practitioner and team have
-// plenty to spare, so the last of anyone's room is always decided one allocation at a time.
-type Allowance struct {
-	// id names the allowance among its holder's.
-	// +required
-	// +kubebuilder:validation:MaxLength=32
-	ID string `json:"id"`
-
-	// holder is the webhook replica that may admit against the allowance: its host name and a
-	// number drawn when it started, so a restarted replica never uses its predecessor's room.
-	// +required
-	// +kubebuilder:validation:MaxLength=128
-	Holder string `json:"holder"`
-
-	// practitioner is the name of the Practitioner the room is for.
+// Departure fences a practitioner's move out of the team: admission wrote it, with
+// compare-and-swap, when it let the move through, so that no allocation to the practitioner in this
+// team is admitted from a cache that still shows them here. It goes once a cache of Practitioners
+// shows the move (see practitionersSeenThrough).
+type Departure struct {
+	// practitioner is the name of the Practitioner leaving the team.
 	// +required
 	// +kubebuilder:validation:MaxLength=253
 	Practitioner string `json:"practitioner"`
 
-	// role is Lead or CoWorker: the room is for holding cases in that role.
+	// uid is the Practitioner's metadata.uid.
 	// +required
-	Role ReservationRole `json:"role"`
+	// +kubebuilder:validation:MaxLength=64
+	UID string `json:"uid"`
 
-	// caseType, complexity and children are the shape of the case the room is measured in: a
-	// case fits a slot when it weighs no more than this shape under every quota.
-	// +required
-	// +kubebuilder:validation:MaxLength=63
-	CaseType string `json:"caseType"`
-	// +required
-	Complexity Complexity `json:"complexity"`
+	// generation is the Practitioner's metadata.generation that the move gives it.
 	// +required
 	// +kubebuilder:validation:Minimum=1
-	Children int32 `json:"children"`
+	Generation int64 `json:"generation"`
 
-	// slots is how many more cases of at most that weight the holder may admit.
+	// team is the Team the practitioner is moving to.
 	// +required
-	// +kubebuilder:validation:Minimum=1
-	// +kubebuilder:validation:Maximum=64
-	Slots int32 `json:"slots"`
-
-	// usableUntil is when the holder stops admitting against the allowance.
-	// +required
-	UsableUntil metav1.Time `json:"usableUntil"`
-
-	// expiresAt is when the allowance stops counting even if its holder never wrote it away (the
-	// replica stopped): the reservation lifetime after usableUntil, so that every case admitted
-	// against it is stored, and counted by the caches, before its room is given back.
-	// +required
-	ExpiresAt metav1.Time `json:"expiresAt"`
+	// +kubebuilder:validation:MaxLength=253
+	Team string `json:"team"`
 }
 
 // AllocationLedgerSpec holds a team's allocations in flight.
 type AllocationLedgerSpec struct {
 	// reservations are the allocations admitted to the team that the operator's caches may not
-	// show yet, one per practitioner decided for. Admission writes them, a batch of
-	// concurrent allocations at a time, with compare-and-swap; an entry goes once a cache shows its
-	// Case (see seenThrough), or when it expires.
+	// show yet, one per practitioner decided for. Admission adds them, a batch of concurrent
+	// allocations at a time, with compare-and-swap, and never removes one: an entry goes only once
+	// a cache shows its Case at the entry's generation or later, or deleted (see seenThrough), or
+	// once its request has certainly ended without storing it (docs/admission.md).
 	// The list is atomic: only the operator writes it, always whole, so the apiserver need not
 	// track who owns each entry (which would cost more than the write itself).
 	// +optional
@@ -153,18 +129,27 @@ type AllocationLedgerSpec struct {
 	// seenThrough is how far the cache of Cases that last dropped an entry on seeing its Case
 	// had come: the highest resourceVersion among those Cases. An entry may go as soon as one
 	// cache shows its Case, because a replica counts this ledger only once its own cache of
-	// Cases has come as far as this.
+	// Cases has come as far as this (or reads the team from the apiserver instead).
 	// +optional
 	// +kubebuilder:validation:MaxLength=20
 	// +kubebuilder:validation:Pattern=`^[0-9]*$`
 	SeenThrough string `json:"seenThrough,omitempty"`
 
-	// allowances are the room webhook replicas hold in advance for allocations they will admit
-	// without a write each: counted by every decision as if already allocated.
+	// departures are the practitioners admission has let leave the team whose move some cache
+	// may not show yet: no allocation to them in this team is admitted while they are listed.
 	// +optional
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=500
-	Allowances []Allowance `json:"allowances,omitempty"`
+	Departures []Departure `json:"departures,omitempty"`
+
+	// practitionersSeenThrough is, for departures, what seenThrough is for reservations: the
+	// highest resourceVersion among the Practitioners whose move, seen in a cache, dropped their
+	// departure. A replica counts the departures only once its cache of Practitioners has come as
+	// far.
+	// +optional
+	// +kubebuilder:validation:MaxLength=20
+	// +kubebuilder:validation:Pattern=`^[0-9]*$`
+	PractitionersSeenThrough string `json:"practitionersSeenThrough,omitempty"`
 }
 
 // AllocationLedger is the operator's record of allocations in flight to one team: admitted by the

@@ -183,6 +183,7 @@ type PractitionerStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=prac,categories=caseload
+// +kubebuilder:selectablefield:JSONPath=`.spec.team`
 // +kubebuilder:printcolumn:name="Team",type=string,JSONPath=`.spec.team`
 // +kubebuilder:printcolumn:name="Grade",type=string,JSONPath=`.spec.grade`
 // +kubebuilder:printcolumn:name="FTE",type=string,JSONPath=`.spec.fte`,priority=1

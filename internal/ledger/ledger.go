@@ -1,30 +1,35 @@
-// Package ledger holds the rules of the allocation ledger, the AllocationLedger each team has: which entries an admitted allocation adds, which a change replaces, and when an
-// entry may go. The admission webhook writes the ledger and the operator prunes it; both follow
-// these pure functions, so they never disagree about what is in flight.
+// Package ledger holds the rules of the allocation ledger, the AllocationLedger each team has:
+// which entries an admitted allocation adds, when an entry may go, and how long one counts. The
+// admission webhook writes the ledger and the operator prunes it; both follow these pure
+// functions, so they never disagree about what is in flight.
 //
 // Why a ledger: each webhook replica decides from its informer cache, which lags the apiserver.
 // An allocation admitted a moment ago through one replica may not be in the other's cache yet,
 // so both could admit the last room. Every admitted allocation is therefore written to the
 // ledger with compare-and-swap before admission answers, and every decision counts the ledger's
-// entries on top of its cache (policy.WithReservations).
+// entries on top of its cache (policy.WithReservations). docs/admission.md states the invariant
+// this keeps and argues it for every operation.
 package ledger
 
 import (
 	"fmt"
 	"strconv"
-	"strings"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/policy"
 )
 
-// TTL is how long an entry counts at most. It must outlast the time from admission to a cache
-// showing the Case (normally well under a second, seconds under load or after a watch restart),
-// since until then the entry is the only record of the allocation. An entry whose Case never
-// came (its create failed after admission) holds its room no longer than this.
+// TTL is how long, by a replica's own clock from when it first saw an entry, an entry may
+// still stand for a request in progress. It must outlast any admitted request: the apiserver
+// ends a write that takes longer than its request timeout (60 seconds by default), so an entry
+// that old whose change the apiserver does not hold was never stored and never will be. Such an
+// entry goes only after a live read has confirmed that (Sight); one whose change is stored goes as
+// seen.
 const TTL = 2 * time.Minute
 
 // Recheck is how soon the operator looks again at a ledger whose entries no cache has shown yet,
@@ -33,65 +38,21 @@ const Recheck = time.Second
 
 // MaxEntries is the size limit of the ledger in the CRD schema (spec.reservations MaxItems).
 // More entries in flight than that in one council is more than two minutes of its allocations;
-// admission refuses, with "try again", rather than lose one.
+// admission answers "try again" rather than lose one.
 const MaxEntries = 2000
 
-// Window is how long a replica admits against an allowance once granted. An allowance whose
-// holder stopped counts for Window and TTL at most; one whose holder runs is written away when
-// its slots are used or Window ends.
-const Window = 10 * time.Second
+// MaxDepartures is the size limit of spec.departures in the CRD schema.
+const MaxDepartures = 500
 
-// MaxSlots is the most cases one allowance holds room for, and MinRoom the room (in cases of the
-// allowance's shape) a practitioner must have for one to be granted at all: it takes half of the
-// room there is, so near a cap nothing is held in advance and every allocation is decided on its
-// own against the ledger.
-const (
-	MaxSlots = 32
-	MinRoom  = 4
-)
-
-// MaxAllowances is the size limit of spec.allowances in the CRD schema. Admission grants no more
-// once a ledger holds that many; allocations are then decided one batch at a time, as always.
-const MaxAllowances = 500
-
-// Slots is how many cases an allowance holds room for when the practitioner has room for more
-// cases of its shape: half of it, at most MaxSlots, and none when the room is under MinRoom.
-func Slots(room int) int {
-	if room < MinRoom {
-		return 0
-	}
-	return min(room/2, MaxSlots)
-}
-
-// Grant builds an allowance for holder: room for slots more cases shaped like c held by the
-// practitioner in the role, usable for Window from now and counted by everyone until TTL after.
-// Times are whole seconds, as the ledger stores them, so the holder stops using the allowance
-// no later than the time every replica reads.
-func Grant(id, holder string, j policy.Joining, c policy.Case, slots int, now time.Time) v1alpha1.Allowance {
-	until := now.Add(Window).Truncate(time.Second)
-	return v1alpha1.Allowance{
-		ID:           id,
-		Holder:       holder,
-		Practitioner: j.Name,
-		Role:         j.Role,
-		CaseType:     c.Type,
-		Complexity:   v1alpha1.Complexity(c.Complexity),
-		Children:     int32(c.Children),
-		Slots:        int32(slots),
-		UsableUntil:  metav1.NewTime(until),
-		ExpiresAt:    metav1.NewTime(until.Add(TTL)),
-	}
-}
-
-// Shape is the case an allowance measures its room in, on team.
-func Shape(a v1alpha1.Allowance, team string) policy.Case {
-	return policy.Case{Name: "allowance:" + a.Holder + ":" + a.ID, Type: a.CaseType, Complexity: string(a.Complexity), Children: int(a.Children), Team: team}
-}
+// Finalizer keeps a ledger that still holds entries from being deleted: its entries are the only
+// record of allocations some cache may not show. The operator removes it once a ledger being
+// deleted holds nothing in flight.
+const Finalizer = "caseload.dev/allocations-in-flight"
 
 // Entries builds the ledger entries of an admitted allocation: one per practitioner decided for
 // (a raised holder too, so the ledger records the case as it now weighs), with the facts every
-// quota needs to weigh the case, the generation the change gives the Case, and its weight under
-// the policy that weighs the team's cases (policy.Weigher).
+// quota needs to weigh the case, the uid and the generation the change gives the Case, and its
+// weight under the policy that weighs the team's cases (policy.Weigher).
 func Entries(id string, c policy.Case, joiners []policy.Joining, weigher *policy.Policy, exception *v1alpha1.CaseException, now time.Time) []v1alpha1.Reservation {
 	out := make([]v1alpha1.Reservation, 0, len(joiners))
 	for _, j := range joiners {
@@ -100,13 +61,13 @@ func Entries(id string, c policy.Case, joiners []policy.Joining, weigher *policy
 			Team:         c.Team,
 			Practitioner: j.Name,
 			Case:         c.Name,
+			CaseUID:      c.UID,
 			Role:         j.Role,
 			CaseType:     c.Type,
 			Complexity:   v1alpha1.Complexity(c.Complexity),
 			Children:     int32(c.Children),
 			Generation:   c.Generation,
 			AdmittedAt:   metav1.NewTime(now),
-			ExpiresAt:    metav1.NewTime(now.Add(TTL)),
 			Exception:    exception,
 		}
 		if weigher != nil {
@@ -117,130 +78,99 @@ func Entries(id string, c policy.Case, joiners []policy.Joining, weigher *policy
 	return out
 }
 
-// Replace is the ledger after an admitted change of case c: the entries of c for practitioners
-// who no longer hold it (or whom this change reserves again) are replaced by added.
-// holdersAfter are the names holding c after the change.
-func Replace(current []v1alpha1.Reservation, c string, holdersAfter map[string]bool, added []v1alpha1.Reservation) []v1alpha1.Reservation {
-	replaced := map[string]bool{}
-	for _, r := range added {
-		replaced[r.Practitioner] = true
+// Add is the ledger's entries with added appended. Nothing is removed: an entry stands for a
+// change that may yet be stored until a cache shows otherwise, whatever is admitted after it.
+// The only entry added ones replace is one for the same version of the same case and holder
+// (a request the apiserver sent again): it records the same change.
+func Add(current, added []v1alpha1.Reservation) []v1alpha1.Reservation {
+	same := func(a, b v1alpha1.Reservation) bool {
+		return a.CaseUID == b.CaseUID && a.Generation == b.Generation && a.Practitioner == b.Practitioner && a.Role == b.Role
 	}
 	next := make([]v1alpha1.Reservation, 0, len(current)+len(added))
 	for _, r := range current {
-		if r.Case == c && (!holdersAfter[r.Practitioner] || replaced[r.Practitioner]) {
-			continue
+		replaced := false
+		for _, a := range added {
+			replaced = replaced || same(r, a)
 		}
-		next = append(next, r)
+		if !replaced {
+			next = append(next, r)
+		}
 	}
 	return append(next, added...)
 }
 
-// A Change is an admitted change of one case, as Replace takes it.
-type Change struct {
-	Case         string
-	HoldersAfter map[string]bool
-	Added        []v1alpha1.Reservation
+// A Verdict is what a replica knows of an entry's change: still possibly in flight (Keep), or
+// no longer needing the ledger because a cache shows it stored or deleted at resourceVersion
+// Through (then seenThrough moves on to Through), or because it was never stored and its request
+// has certainly ended (Through 0).
+type Verdict struct {
+	Gone    bool
+	Through uint64
 }
 
-// Apply is the ledger after each change in turn, as Replace would leave it, in one pass over
-// current however many changes there are: the entries of the cases they change are set apart,
-// changed, and put at the end.
-func Apply(current []v1alpha1.Reservation, changes []Change) []v1alpha1.Reservation {
-	if len(changes) == 0 {
-		return current
-	}
-	buckets := map[string][]v1alpha1.Reservation{}
-	var order []string
-	for _, c := range changes {
-		if _, ok := buckets[c.Case]; !ok {
-			buckets[c.Case] = []v1alpha1.Reservation{}
-			order = append(order, c.Case)
-		}
-	}
-	out := make([]v1alpha1.Reservation, 0, len(current)+len(changes))
-	for _, r := range current {
-		if b, changed := buckets[r.Case]; changed {
-			buckets[r.Case] = append(b, r)
-			continue
-		}
-		out = append(out, r)
-	}
-	for _, c := range changes {
-		buckets[c.Case] = Replace(buckets[c.Case], c.Case, c.HoldersAfter, c.Added)
-	}
-	for _, name := range order {
-		out = append(out, buckets[name]...)
-	}
-	return out
-}
+// Keep is the verdict on an entry that must stay.
+var Keep = Verdict{}
 
-// Release is the ledger without the entries of case c for the practitioners who gave it up.
-// An exception goes with them: it admitted that practitioner above the cap, and they no longer
-// hold the case.
-func Release(current []v1alpha1.Reservation, c string, gone map[string]bool) []v1alpha1.Reservation {
-	next := make([]v1alpha1.Reservation, 0, len(current))
-	for _, r := range current {
-		if r.Case == c && gone[r.Practitioner] {
-			continue
-		}
-		next = append(next, r)
-	}
-	return next
-}
-
-// Cases tells Prune what a cache shows of a case: the Case, or nil when it shows none (not yet
-// created, closed, or gone).
-type Cases func(name string) *v1alpha1.Case
-
-// Prune is the ledger at now without the entries that no longer need to count:
-//   - an entry whose Case the cache shows at its generation or later: the cache counts it now.
-//     seenThrough then moves on to that Case's resourceVersion, and every other replica counts
-//     the ledger only once its own cache has come as far (snapshot.CaseProgress), so no cache
-//     misses both the entry and the Case;
-//   - an expired entry;
-//   - an expired allowance: its holder stopped without writing it away, and every case it
-//     admitted has been stored and counted for TTL since (see Grant).
+// Prune is the ledger without the entries and departures that no longer need to count, as
+// entry and departure judge them. seenThrough and practitionersSeenThrough move on to the
+// highest resourceVersion that dropped one, and every replica counts the ledger only once its own
+// cache has come as far, so no cache misses both an entry and its Case.
 //
-// An entry carrying an exception stays, expired or not, until the Case's status has recorded the
-// exception (or the exception itself lapses, or the case is gone), so an approval is never lost
-// while the operator was away.
-func Prune(spec v1alpha1.AllocationLedgerSpec, cases Cases, now time.Time) v1alpha1.AllocationLedgerSpec {
-	out := v1alpha1.AllocationLedgerSpec{SeenThrough: spec.SeenThrough}
+// An entry carrying an exception stays until the Case's status has recorded the exception (or the
+// exception itself lapses, or the case is gone), so an approval is never lost while the operator
+// was away: recorded(r) says whether it has.
+func Prune(spec v1alpha1.AllocationLedgerSpec, entry func(v1alpha1.Reservation) Verdict, recorded func(v1alpha1.Reservation) bool,
+	departure func(v1alpha1.Departure) Verdict) v1alpha1.AllocationLedgerSpec {
+	out := v1alpha1.AllocationLedgerSpec{SeenThrough: spec.SeenThrough, PractitionersSeenThrough: spec.PractitionersSeenThrough}
 	through := ParseVersion(spec.SeenThrough)
 	for _, r := range spec.Reservations {
-		c := cases(r.Case)
-		if ex := r.Exception; ex != nil && ex.ExpiresAt.Time.After(now) && c != nil &&
-			(c.Status.Exception == nil || !c.Status.Exception.ApprovedAt.Equal(&ex.ApprovedAt)) {
+		v := entry(r)
+		if !v.Gone || (r.Exception != nil && v.Through > 0 && !recorded(r)) {
 			out.Reservations = append(out.Reservations, r)
 			continue
 		}
-		if !r.ExpiresAt.Time.After(now) {
-			continue
-		}
-		if rv := seen(c, r); rv > 0 {
-			through = max(through, rv)
-			continue
-		}
-		out.Reservations = append(out.Reservations, r)
+		through = max(through, v.Through)
 	}
 	if through > 0 {
 		out.SeenThrough = strconv.FormatUint(through, 10)
 	}
-	for _, a := range spec.Allowances {
-		if a.Slots > 0 && a.ExpiresAt.Time.After(now) {
-			out.Allowances = append(out.Allowances, a)
+	pthrough := ParseVersion(spec.PractitionersSeenThrough)
+	for _, d := range spec.Departures {
+		v := departure(d)
+		if !v.Gone {
+			out.Departures = append(out.Departures, d)
+			continue
 		}
+		pthrough = max(pthrough, v.Through)
+	}
+	if pthrough > 0 {
+		out.PractitionersSeenThrough = strconv.FormatUint(pthrough, 10)
 	}
 	return out
 }
 
-// seen is the resourceVersion of c when it shows the case of r at r's generation or later; 0
-// when it does not, or when its resourceVersion is not one a watermark can be made of.
-func seen(c *v1alpha1.Case, r v1alpha1.Reservation) uint64 {
-	if c == nil || r.Generation == 0 || c.Generation < r.Generation {
-		return 0
+// Shown is the verdict on entry r of a cache that shows its Case with uid at generation and
+// resourceVersion rv (found false when it shows none): gone, through rv, when the cache shows that
+// case at r's generation or later.
+func Shown(r v1alpha1.Reservation, found bool, uid types.UID, generation int64, rv string) Verdict {
+	if found && string(uid) == r.CaseUID && generation >= r.Generation {
+		if v := ParseVersion(rv); v > 0 {
+			return Verdict{Gone: true, Through: v}
+		}
 	}
-	return ParseVersion(c.ResourceVersion)
+	return Keep
+}
+
+// Moved is the verdict on departure d of a cache that shows its Practitioner with uid at
+// generation and resourceVersion rv (found false when it shows none): gone, through rv, once the
+// cache shows the move stored.
+func Moved(d v1alpha1.Departure, found bool, uid types.UID, generation int64, rv string) Verdict {
+	if found && string(uid) == d.UID && generation >= d.Generation {
+		if v := ParseVersion(rv); v > 0 {
+			return Verdict{Gone: true, Through: v}
+		}
+	}
+	return Keep
 }
 
 // ParseVersion reads a resourceVersion as the counter an etcd-backed apiserver issues: opaque to
@@ -253,75 +183,75 @@ func ParseVersion(rv string) uint64 {
 	return v
 }
 
-// QuietFrom is when the ledger will have had no new entry for Recheck. Until then admission is
-// writing it, and prunes it with every write: the operator leaves it alone rather than race
-// admission's compare-and-swap.
-func QuietFrom(entries []v1alpha1.Reservation) time.Time {
+// Empty reports whether a ledger spec holds nothing in flight.
+func Empty(spec v1alpha1.AllocationLedgerSpec) bool {
+	return len(spec.Reservations) == 0 && len(spec.Departures) == 0
+}
+
+// Observed times entries and departures by this process's own clock: when it first saw each,
+// so that "older than TTL" never compares clocks of two machines (as leader election times a
+// lease from when it saw the lease change, not from the time written in it). The zero value is
+// ready to use.
+type Observed struct {
+	mu    sync.Mutex
+	first map[string]map[string]time.Time
+}
+
+// EntryKey and DepartureKey name what Observed times.
+func EntryKey(r v1alpha1.Reservation) string {
+	return fmt.Sprintf("r/%s/%d/%s/%s/%s", r.CaseUID, r.Generation, r.Practitioner, r.Role, r.ID)
+}
+
+func DepartureKey(d v1alpha1.Departure) string {
+	return fmt.Sprintf("d/%s/%d", d.UID, d.Generation)
+}
+
+// See records now as when what spec holds was first seen in ledger (namespace/name), for what
+// was not seen before, and forgets what it no longer holds.
+func (o *Observed) See(ledger string, spec v1alpha1.AllocationLedgerSpec, now time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.first == nil {
+		o.first = map[string]map[string]time.Time{}
+	}
+	was := o.first[ledger]
+	next := make(map[string]time.Time, len(spec.Reservations)+len(spec.Departures))
+	keep := func(k string) {
+		if at, ok := was[k]; ok {
+			next[k] = at
+		} else {
+			next[k] = now
+		}
+	}
+	for _, r := range spec.Reservations {
+		keep(EntryKey(r))
+	}
+	for _, d := range spec.Departures {
+		keep(DepartureKey(d))
+	}
+	o.first[ledger] = next
+}
+
+// QuietFrom is when ledger will have shown no entry new to this process for Recheck: until then
+// admission is writing it, and prunes it with every write, so the operator leaves it alone rather
+// than race admission's compare-and-swap.
+func (o *Observed) QuietFrom(ledger string) time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	var newest time.Time
-	for _, r := range entries {
-		if r.AdmittedAt.After(newest) {
-			newest = r.AdmittedAt.Time
+	for _, at := range o.first[ledger] {
+		if at.After(newest) {
+			newest = at
 		}
 	}
 	return newest.Add(Recheck)
 }
 
-// NextChange is when the operator should next look at the ledger with no other event, after
-// now: Recheck from now while an entry waits for a cache to show its Case, or the earliest
-// expiry of an entry or allowance. Zero when the ledger is empty.
-func NextChange(spec v1alpha1.AllocationLedgerSpec, now time.Time) time.Time {
-	var at time.Time
-	earliest := func(t time.Time) {
-		if t.After(now) && (at.IsZero() || t.Before(at)) {
-			at = t
-		}
-	}
-	if len(spec.Reservations) > 0 {
-		earliest(now.Add(Recheck))
-	}
-	for _, r := range spec.Reservations {
-		earliest(r.ExpiresAt.Time)
-	}
-	for _, a := range spec.Allowances {
-		earliest(a.ExpiresAt.Time)
-	}
-	return at
-}
-
-// Explain adds to each denial of d about a practitioner that allowances hold room for (or, for
-// a team's finding, about a team they hold room in) how much of the figure is room held in
-// advance rather than cases: a manager reading "would take jo to 13 of 12" while jo holds 2
-// learns that the rest is held for allocations in flight, and given back soon if unused.
-func Explain(d policy.Decision, allowances []v1alpha1.Allowance, now time.Time) policy.Decision {
-	held := map[string]int32{}
-	var all int32
-	for _, a := range allowances {
-		if a.ExpiresAt.Time.After(now) {
-			held[a.Practitioner] += a.Slots
-			all += a.Slots
-		}
-	}
-	if all == 0 {
-		return d
-	}
-	note := func(n int32) string {
-		return fmt.Sprintf(" (the figure counts room for %d more cases held in advance for allocations in flight, "+
-			"given back within %d seconds if unused: try again then)", n, int(Window.Seconds()))
-	}
-	explain := func(fs []policy.Finding) []policy.Finding {
-		out := make([]policy.Finding, len(fs))
-		for i, f := range fs {
-			load := strings.HasSuffix(f.Rule, "maxWeight") || strings.HasSuffix(f.Rule, "maxCases")
-			switch {
-			case f.Kind == "Practitioner" && load && held[f.Name] > 0:
-				f.Message += note(held[f.Name])
-			case f.Kind == "Team":
-				f.Message += note(all)
-			}
-			out[i] = f
-		}
-		return out
-	}
-	d.Denials = explain(d.Denials)
-	return d
+// Old reports whether what key names in ledger was first seen here at least TTL before now: its
+// request, if it has not stored the change, never will. What was not seen before is not old.
+func (o *Observed) Old(ledger, key string, now time.Time) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	at, ok := o.first[ledger][key]
+	return ok && now.Sub(at) >= TTL
 }

@@ -1,6 +1,10 @@
 package policy
 
-import "caseload.dev/caseload-operator/api/v1alpha1"
+import (
+	"slices"
+
+	"caseload.dev/caseload-operator/api/v1alpha1"
+)
 
 // Joining is a practitioner a change of a case is decided for: a new lead or co-worker, or one
 // who keeps the case in the same role while the change may add to its weight. A co-worker
@@ -14,13 +18,18 @@ type Joining struct {
 	Raised bool
 }
 
-// Holders returns every practitioner who holds the case, with their role.
+// Holders returns every practitioner who holds the case, with their role, each once as
+// MembersOf counts them: a lead also named as a co-worker holds it as lead, and a co-worker named
+// twice holds it once.
 func Holders(c Case) []Joining {
 	var out []Joining
 	if c.AllocatedTo != "" {
 		out = append(out, Joining{Name: c.AllocatedTo, Role: v1alpha1.RoleLead})
 	}
-	for _, cw := range c.CoWorkers {
+	for i, cw := range c.CoWorkers {
+		if cw == c.AllocatedTo || slices.Contains(c.CoWorkers[:i], cw) {
+			continue
+		}
 		out = append(out, Joining{Name: cw, Role: v1alpha1.RoleCoWorker})
 	}
 	return out

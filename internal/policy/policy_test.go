@@ -441,7 +441,7 @@ func TestReservationsCountOnceUntilTheCacheCatchesUp(t *testing.T) {
 	}
 	// Once the cache shows c-racing held by jo, the reservation must not count twice.
 	jo.Holdings = append(jo.Holdings, Holding{Case: racing, Role: v1alpha1.RoleLead})
-	caught := WithReservations(TeamView{Name: "north", Members: []Member{jo}}, []Reserved{{Case: racing, Practitioner: "jo", Role: v1alpha1.RoleLead}})
+	caught := WithReservations(TeamView{Name: "north", Members: []Member{jo}, Cases: []Case{racing}}, []Reserved{{Case: racing, Practitioner: "jo", Role: v1alpha1.RoleLead}})
 	if got := p.LoadOf(caught.Members[0].Holdings).Weight.String(); got != "14" {
 		t.Errorf("a reservation the cache already shows counts once: 14, got %s", got)
 	}

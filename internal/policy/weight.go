@@ -21,7 +21,9 @@ type Case struct {
 	CoWorkers   []string
 	// UnallocatedSince is the day the case last lost (or never had) a lead; zero when unknown.
 	UnallocatedSince Day
-	// Generation is the Case's metadata.generation: which version of its spec this is.
+	// UID is the Case's metadata.uid and Generation its metadata.generation: which case, and
+	// which version of its spec, this is.
+	UID        string
 	Generation int64
 }
 
@@ -33,6 +35,7 @@ func (c Case) Open() bool { return c.ClosedOn.IsZero() }
 func CaseFrom(c *v1alpha1.Case, cal Calendar) Case {
 	out := Case{
 		Name:        c.Name,
+		UID:         string(c.UID),
 		Generation:  c.Generation,
 		Type:        c.Spec.Type,
 		Complexity:  string(c.Spec.Complexity),

@@ -20,7 +20,6 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/index"
-	"caseload.dev/caseload-operator/internal/ledger"
 	"caseload.dev/caseload-operator/internal/policy"
 )
 
@@ -49,7 +48,7 @@ type Snapshot struct {
 
 // Load reads the snapshot of team in namespace through r, which must have the indexes of
 // package index (a manager's cache does), for the day now falls on in the council's calendar.
-// Reservations of the team's ledger that have not expired by now are counted.
+// The reservations of the team's ledger are counted.
 func Load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, team string, now time.Time) (*Snapshot, error) {
 	return load(ctx, r, cal, namespace, team, nil, now)
 }
@@ -64,6 +63,48 @@ func LoadFor(ctx context.Context, r client.Reader, cal policy.Calendar, namespac
 		names = []string{}
 	}
 	return load(ctx, r, cal, namespace, team, names, now)
+}
+
+// LoadLive is Load from the apiserver itself rather than a cache, for a decision that must not
+// rest on a cache: what the apiserver holds at one instant, with the team's ledger as it holds
+// it. It lists the team's Practitioners and Cases by spec.team, which the CRDs make selectable.
+func LoadLive(ctx context.Context, live client.Reader, cal policy.Calendar, namespace, team string, now time.Time) (*Snapshot, error) {
+	return load(ctx, apiserver{live}, cal, namespace, team, nil, now)
+}
+
+// apiserver reads the team's lists by the CRDs' selectable field spec.team, where a cache reads
+// them through the indexes.
+type apiserver struct{ client.Reader }
+
+// teamField is the field selector of an object's spec.team.
+const teamField = "spec.team"
+
+func (a apiserver) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+	o := &client.ListOptions{}
+	o.ApplyOptions(opts)
+	if o.FieldSelector == nil {
+		return a.Reader.List(ctx, list, opts...)
+	}
+	team, ok := o.FieldSelector.RequiresExactMatch(index.PractitionerByTeam)
+	if !ok {
+		team, ok = o.FieldSelector.RequiresExactMatch(index.OpenCaseByTeam)
+	}
+	if !ok {
+		return fmt.Errorf("the apiserver cannot select by %s", o.FieldSelector)
+	}
+	if err := a.Reader.List(ctx, list, client.InNamespace(o.Namespace), client.MatchingFields{teamField: team}); err != nil {
+		return err
+	}
+	if cases, ok := list.(*v1alpha1.CaseList); ok {
+		open := cases.Items[:0]
+		for _, c := range cases.Items {
+			if c.IsOpen() {
+				open = append(open, c)
+			}
+		}
+		cases.Items = open
+	}
+	return nil
 }
 
 func load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, team string, only []string, now time.Time) (*Snapshot, error) {
@@ -125,7 +166,7 @@ func load(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, 
 		engineWorkers[i] = policy.PractitionerFrom(&s.Practitioners[i])
 	}
 	s.base = policy.TeamView{Name: team, Members: policy.MembersOf(engineWorkers, engineCases), Cases: engineCases}
-	s.WithLedger(ledger, now)
+	s.WithLedger(ledger)
 	return s, nil
 }
 
@@ -184,42 +225,25 @@ func Ledger(ctx context.Context, r client.Reader, namespace, team string) (*v1al
 	return l, nil
 }
 
-// WithLedger counts the unexpired reservations of the team's ledger, replacing any counted
-// before. The webhook calls it with the freshest ledger it knows.
-func (s *Snapshot) WithLedger(ledger *v1alpha1.AllocationLedger, now time.Time) {
+// WithLedger counts the reservations of the team's ledger, replacing any counted before. The
+// webhook calls it with the freshest ledger it knows.
+func (s *Snapshot) WithLedger(ledger *v1alpha1.AllocationLedger) {
 	s.Ledger = ledger
-	s.View = policy.WithReservations(s.base, Reservations(ledger.Spec.Reservations, s.base.Name, now))
+	s.View = policy.WithReservations(s.base, Reservations(ledger.Spec.Reservations, s.base.Name))
 }
 
-// WithRoomHeld counts the ledger spec's unexpired reservations and, on top, the room its
-// allowances hold, as if that many cases of each allowance's shape were already allocated:
-// what admission decides against. Statuses count reservations only (WithLedger): room held in
-// advance is not a case anyone carries.
-func (s *Snapshot) WithRoomHeld(spec v1alpha1.AllocationLedgerSpec, now time.Time) {
-	s.Ledger = &v1alpha1.AllocationLedger{ObjectMeta: s.Ledger.ObjectMeta, Spec: spec}
-	held := Reservations(spec.Reservations, s.base.Name, now)
-	s.View = policy.WithReservations(s.base, append(held, Allowances(spec.Allowances, s.base.Name, now)...))
-}
-
-// Allowances are the cases of every unexpired allowance's shape that its slots hold room for,
-// each counted as held by the allowance's practitioner in its role.
-func Allowances(allowances []v1alpha1.Allowance, team string, now time.Time) []policy.Reserved {
-	var out []policy.Reserved
-	for _, a := range allowances {
-		if !a.ExpiresAt.Time.After(now) {
-			continue
-		}
-		shape := ledger.Shape(a, team)
-		for i := range int(a.Slots) {
-			c := shape
-			c.Name = fmt.Sprintf("%s:%d", shape.Name, i)
-			if a.Role == v1alpha1.RoleLead {
-				c.AllocatedTo = a.Practitioner
-			}
-			out = append(out, policy.Reserved{Case: c, Practitioner: a.Practitioner, Role: a.Role})
+// Without takes the member of that name out of the team, and returns them: a practitioner whose
+// move to another team admission has let through is no longer the team's to allocate to, whatever
+// a cache shows.
+func (s *Snapshot) Without(name string) (policy.Practitioner, bool) {
+	for i, m := range s.base.Members {
+		if m.Practitioner.Name == name {
+			s.base.Members = slices.Delete(slices.Clone(s.base.Members), i, i+1)
+			s.WithLedger(s.Ledger)
+			return m.Practitioner, true
 		}
 	}
-	return out
+	return policy.Practitioner{}, false
 }
 
 // AddMember counts a practitioner of the team that the cache does not show yet (created a
@@ -233,26 +257,14 @@ func (s *Snapshot) AddMember(pr policy.Practitioner) {
 	s.base.Members = append(s.base.Members, policy.MembersOf([]policy.Practitioner{pr}, s.base.Cases)...)
 }
 
-// OpenCases tells the ledger's pruning what r shows of the namespace's cases: the open Case of
-// that name, or nil when it shows none (not yet created, closed, or gone).
-func OpenCases(ctx context.Context, r client.Reader, namespace string) ledger.Cases {
-	return func(name string) *v1alpha1.Case {
-		var c v1alpha1.Case
-		if err := r.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, &c); err != nil || !c.IsOpen() {
-			return nil
-		}
-		return &c
-	}
-}
-
-// Reservations are the ledger's entries for team that have not expired by now.
-func Reservations(entries []v1alpha1.Reservation, team string, now time.Time) []policy.Reserved {
+// Reservations are the ledger's entries for team, for the engine.
+func Reservations(entries []v1alpha1.Reservation, team string) []policy.Reserved {
 	var out []policy.Reserved
 	for _, r := range entries {
-		if r.Team != team || !r.ExpiresAt.Time.After(now) {
+		if r.Team != team {
 			continue
 		}
-		c := policy.Case{Name: r.Case, Type: r.CaseType, Complexity: string(r.Complexity), Children: int(r.Children), Team: team, Generation: r.Generation}
+		c := policy.Case{Name: r.Case, Type: r.CaseType, Complexity: string(r.Complexity), Children: int(r.Children), Team: team, UID: string(r.CaseUID), Generation: r.Generation}
 		if r.Role == v1alpha1.RoleLead {
 			c.AllocatedTo = r.Practitioner
 		}

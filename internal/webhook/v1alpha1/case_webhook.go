@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -52,9 +50,9 @@ type CaseValidator struct {
 	Live client.Reader
 	// Client writes the ledger.
 	Client client.Client
-	// Seen is how far Cache has come with Cases: a ledger counts only once it has come as far as
-	// the ledger's seenThrough.
-	Seen *snapshot.CaseProgress
+	// Ledgers writes the teams' allocation ledgers, a batch at a time (shared with the
+	// Practitioner validator, whose team moves it fences).
+	Ledgers *ledgerWriter
 	// Approvals decides who may approve exceptions.
 	Approvals Approvals
 	// Calendars gives each council's calendar: which day it is there.
@@ -63,25 +61,7 @@ type CaseValidator struct {
 	Events events.EventRecorder
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
-	// Holder names the room this replica holds in the ledgers (ReplicaName when empty): no other
-	// process, this one restarted included, may have the same.
-	Holder string
-	Log    logr.Logger
-
-	writerOnce sync.Once
-	writer     *ledgerWriter
-}
-
-// ledger is the batching writer of the councils' ledgers.
-func (v *CaseValidator) ledger() *ledgerWriter {
-	v.writerOnce.Do(func() {
-		holder := v.Holder
-		if holder == "" {
-			holder = ReplicaName()
-		}
-		v.writer = &ledgerWriter{Cache: v.Cache, Seen: v.Seen, Live: v.Live, Client: v.Client, Now: v.now, Holder: holder}
-	})
-	return v.writer
+	Log logr.Logger
 }
 
 var _ admission.Validator[*caseloadv1alpha1.Case] = &CaseValidator{}
@@ -120,13 +100,6 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 		b := policy.CaseFrom(old, policy.UTC)
 		before = &b
 	}
-	// A case admitted into another team leaves its reservations in the team it left: they go
-	// at once, once the move is admitted.
-	leaveTeam := func() {
-		if movedTeam {
-			v.release(ctx, old, policy.Holders(policy.CaseFrom(old, policy.UTC)))
-		}
-	}
 	joiners := policy.Joiners(before, after)
 	if !after.Open() {
 		// A closed case weighs nothing and gives nobody work: recording who held it (a case
@@ -135,15 +108,10 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 		joiners = nil
 	}
 	if len(joiners) == 0 {
+		// Giving work up changes no ledger: an entry goes only once a cache shows its case
+		// stored, so a change that fails after admission never leaves its old version uncounted.
 		if old == nil || movedTeam {
-			err := requireTeam(ctx, v.Cache, v.Live, caseKind, c.Namespace, c.Name, c.Spec.Team)
-			if err == nil {
-				leaveTeam()
-			}
-			return nil, err
-		}
-		if leavers := policy.Leavers(before, after); len(leavers) > 0 {
-			v.release(ctx, c, leavers)
+			return nil, requireTeam(ctx, v.Cache, v.Live, caseKind, c.Namespace, c.Name, c.Spec.Team)
 		}
 		return nil, nil
 	}
@@ -153,9 +121,8 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 	decisionSeconds.Observe(time.Since(start).Seconds())
 	switch {
 	case err == nil:
-		leaveTeam()
 		admissionDecisions.WithLabelValues(resultAdmitted).Inc()
-	case apierrors.IsInvalid(err) || apierrors.IsForbidden(err):
+	case isRefusal(err):
 		admissionDecisions.WithLabelValues(resultDenied).Inc()
 	default:
 		admissionDecisions.WithLabelValues(resultError).Inc()
@@ -165,7 +132,8 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 
 // allocate decides the allocation against the cache and the team's ledger and, unless the
 // request is a dry run, records it in the ledger with the batch it joins; after a lost
-// compare-and-swap the batch is decided again with the fresher ledger.
+// compare-and-swap the batch is decided again with the fresher ledger, and before a refusal it is
+// decided again from what the apiserver holds.
 func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, before *policy.Case, after policy.Case, joiners []policy.Joining, reused bool) (admission.Warnings, error) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
@@ -182,53 +150,28 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 	if err := requireTeam(ctx, v.Cache, v.Live, caseKind, c.Namespace, c.Name, c.Spec.Team); err != nil {
 		return nil, err
 	}
-	// Who the change is decided for, read once: a practitioner the cache does not show yet
-	// (created a moment ago) is read from the apiserver.
-	others, err := v.joinersOutsideCache(ctx, c.Namespace, c.Spec.Team, joiners)
-	if err != nil {
-		return nil, unavailable(err)
-	}
 	reason := strings.TrimSpace(c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation])
 	if len(reason) > caseloadv1alpha1.MaxExceptionReason {
 		return nil, reasonTooLong(c, reason)
 	}
 	var refusal *string // asked at most once per request, however often the batch is decided
 	after.Generation = c.Generation
+	after.UID = string(c.UID)
 
 	var (
 		warnings  admission.Warnings
 		exception *caseloadv1alpha1.CaseException
 		decision  policy.Decision
-		// added are the ledger entries of the allocation as last decided, and holders who holds
-		// the case after it.
-		added   []caseloadv1alpha1.Reservation
-		holders = map[string]bool{}
-		// grant is whether a decision may grant this replica room in advance: not when the
-		// allocation is admitted against room it already holds.
-		grant bool
 	)
-	for _, h := range policy.Holders(after) {
-		holders[h.Name] = true
-	}
-	key := ledgerOf(c)
-	decide := func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec) (caseloadv1alpha1.AllocationLedgerSpec, error) {
+	decide := func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live bool) (caseloadv1alpha1.AllocationLedgerSpec, error) {
 		var none caseloadv1alpha1.AllocationLedgerSpec
 		now := v.now()
 		evaluating := time.Now()
-		snap, err := snapshot.LoadFor(ctx, v.Cache, cal, c.Namespace, c.Spec.Team, names(joiners), now)
+		snap, others, err := v.team(ctx, cal, c, joiners, spec, live, now)
 		if err != nil {
-			return none, unavailable(err)
+			return none, err
 		}
-		if snap.Team == nil {
-			return none, unavailable(fmt.Errorf("team %s was created a moment ago and this replica has not seen it yet", c.Spec.Team))
-		}
-		for _, pr := range others {
-			if pr.Team == c.Spec.Team {
-				snap.AddMember(pr)
-			}
-		}
-		snap.WithRoomHeld(spec, now)
-		d := ledger.Explain(policy.DecideChange(snap.Policies, snap.View, snap.Day, before, after, joiners, others), spec.Allowances, now)
+		d := policy.DecideChange(snap.Policies, snap.View, snap.Day, before, after, joiners, others)
 		evaluationSeconds.Observe(time.Since(evaluating).Seconds())
 		decision = d
 		warnings = append(admission.Warnings{}, d.Warnings...)
@@ -266,50 +209,32 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		if dryRun {
 			return spec, nil
 		}
-		added = ledger.Entries(string(req.UID), after, joiners, policy.Weigher(snap.Policies, snap.Team.Status.Quota), exception, now)
 		next := spec
-		next.Reservations = ledger.Replace(spec.Reservations, after.Name, holders, added)
-		if grant && exception == nil {
-			cached := func(name string) bool { _, outside := others[name]; return !outside }
-			next.Allowances = v.ledger().grant(key, snap, next, after, joiners, cached, now)
-		}
+		next.Reservations = ledger.Add(spec.Reservations, ledger.Entries(string(req.UID), after, joiners, policy.Weigher(snap.Policies, snap.Team.Status.Quota), exception, now))
 		return next, nil
 	}
 
 	if dryRun {
-		// A dry run writes nothing: it is decided against the freshest ledger there is, alone.
-		spec, err := v.ledger().view(ctx, key, nil)
+		// A dry run writes nothing: it is decided alone, as a batch would decide it (a refusal
+		// from what the apiserver holds), and nothing is written.
+		l, err := v.Ledgers.freshest(ctx, ledgerOf(c), nil)
 		if err != nil {
 			return nil, unavailable(err)
 		}
-		if err := v.ledger().caughtUp(ctx, &caseloadv1alpha1.AllocationLedger{ObjectMeta: metav1.ObjectMeta{Name: key.Name}, Spec: spec}); err != nil {
-			return nil, err
+		live := !v.Ledgers.caughtUp(ctx, l)
+		if !live {
+			_, err = decide(ctx, l.Spec, false)
 		}
-		_, err = decide(ctx, spec)
+		if live || isRefusal(err) {
+			if l, err = v.Ledgers.live(ctx, ledgerOf(c)); err != nil {
+				return nil, unavailable(err)
+			}
+			_, err = decide(ctx, l.Spec, true)
+		}
 		return warnings, err
 	}
-	fromHeld := func() bool {
-		grant = false
-		slots := v.fromAllowance(ctx, key, after, joiners, decide, &exception)
-		if slots == nil {
-			return false
-		}
-		allowanceAdmissions.Inc()
-		v.ledger().admitted(key, slots, ledger.Change{Case: after.Name, HoldersAfter: holders, Added: added})
-		v.Log.V(1).Info("allocation admitted against room held in advance", "case", c.Name, "namespace", c.Namespace, "practitioners", names(joiners))
-		return true
-	}
-	if fromHeld() {
-		return warnings, nil
-	}
-	grant = true
-	if err := v.ledger().submit(ctx, key, decide); err != nil {
-		if apierrors.IsInvalid(err) || apierrors.IsForbidden(err) {
-			// Refused because the room is held, perhaps by this replica, granted while the
-			// request waited for its batch: then it is this request's to use.
-			if fromHeld() {
-				return warnings, nil
-			}
+	if err := v.Ledgers.submit(ctx, ledgerOf(c), decide); err != nil {
+		if isRefusal(err) {
 			return warnings, err
 		}
 		return nil, err
@@ -321,37 +246,50 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 	return warnings, nil
 }
 
-// fromAllowance decides the allocation against room this replica holds in advance: when every
-// practitioner decided for has a slot of an allowance that the case fits, and decide admits the
-// allocation, without an exception, against the ledger as this replica knows it, the slots are
-// used and returned. Otherwise (nil) it is decided the usual way, in a batch, and a refusal
-// comes from there.
-func (v *CaseValidator) fromAllowance(ctx context.Context, key types.NamespacedName, after policy.Case, joiners []policy.Joining, decide decider, exception **caseloadv1alpha1.CaseException) []*held {
-	for _, j := range joiners {
-		if j.Raised {
-			return nil // what a change adds to a held case is decided on its own
+// team is the case's team as a decision counts it: from the cache (or the apiserver when live),
+// with spec's entries counted, and the joiners that are not its members as the apiserver has them
+// (others). A joiner the ledger lists as leaving the team is one of the others, in the team they
+// are moving to, whatever a cache shows.
+func (v *CaseValidator) team(ctx context.Context, cal policy.Calendar, c *caseloadv1alpha1.Case, joiners []policy.Joining, spec caseloadv1alpha1.AllocationLedgerSpec,
+	live bool, now time.Time) (*snapshot.Snapshot, map[string]policy.Practitioner, error) {
+	var snap *snapshot.Snapshot
+	var err error
+	if !live {
+		snap, err = snapshot.LoadFor(ctx, v.Cache, cal, c.Namespace, c.Spec.Team, names(joiners), now)
+	}
+	if live || (err == nil && snap.Team == nil) {
+		// Deciding live, or a team created a moment ago that the cache does not show yet.
+		snap, err = snapshot.LoadLive(ctx, v.Live, cal, c.Namespace, c.Spec.Team, now)
+	}
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	if snap.Team == nil {
+		return nil, nil, unavailable(fmt.Errorf("team %s is gone", c.Spec.Team))
+	}
+	snap.WithLedger(&caseloadv1alpha1.AllocationLedger{ObjectMeta: snap.Ledger.ObjectMeta, Spec: spec})
+	// Who the change is decided for: a practitioner the snapshot does not show as a member
+	// (created a moment ago, of another team, or unknown) is read from the apiserver.
+	others, err := v.joinersOutsideTeam(ctx, snap, c.Namespace, joiners)
+	if err != nil {
+		return nil, nil, unavailable(err)
+	}
+	for _, pr := range others {
+		if pr.Team == c.Spec.Team {
+			snap.AddMember(pr)
 		}
 	}
-	_, policies, err := snapshot.TeamPolicies(ctx, v.Cache, key.Namespace, key.Name)
-	if err != nil {
-		return nil
+	for _, d := range spec.Departures {
+		if pr, ok := snap.Without(d.Practitioner); ok {
+			pr.Team = d.Team
+			others[d.Practitioner] = pr
+		} else if pr, ok := others[d.Practitioner]; ok {
+			pr.Team = d.Team
+			others[d.Practitioner] = pr
+		}
 	}
-	w := v.ledger()
-	slots := w.take(key, joiners, func(a caseloadv1alpha1.Allowance) bool {
-		return policy.Within(policies, after, a.Role, ledger.Shape(a, after.Team))
-	})
-	if slots == nil {
-		return nil
-	}
-	spec, err := w.view(ctx, key, slots)
-	if err == nil {
-		_, err = decide(ctx, spec)
-	}
-	if err != nil || *exception != nil {
-		w.giveBack(slots)
-		return nil
-	}
-	return slots
+	snap.WithLedger(snap.Ledger)
+	return snap, others, nil
 }
 
 // reasonReused reports whether c carries the exception reason that old already carried: a
@@ -363,56 +301,24 @@ func reasonReused(old, c *caseloadv1alpha1.Case) bool {
 	return old != nil && reason != "" && strings.TrimSpace(old.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation]) == reason
 }
 
-// release takes the ledger's reservations of a case off the practitioners a change takes off
-// it (unallocated, reallocated, the case closed or moved to another team), so the capacity they
-// free is usable at once rather than when the reservations expire. An exception goes with them.
-// Releasing is never a reason to refuse: if the ledger cannot be written, the reservations
-// lapse after ledger.TTL.
-func (v *CaseValidator) release(ctx context.Context, c *caseloadv1alpha1.Case, leavers []policy.Joining) {
-	req, err := admission.RequestFromContext(ctx)
-	if err != nil || (req.DryRun != nil && *req.DryRun) {
-		return
-	}
-	gone := map[string]bool{}
-	for _, l := range leavers {
-		gone[l.Name] = true
-	}
-	ctx, cancel := context.WithTimeout(ctx, ledgerBudget)
-	defer cancel()
-	err = v.ledger().submit(ctx, ledgerOf(c), func(_ context.Context, spec caseloadv1alpha1.AllocationLedgerSpec) (caseloadv1alpha1.AllocationLedgerSpec, error) {
-		spec.Reservations = ledger.Release(spec.Reservations, c.Name, gone)
-		return spec, nil
-	})
-	if err != nil {
-		v.Log.Error(err, "reservations not released; they lapse on their own", "case", c.Name, "namespace", c.Namespace)
-	}
-}
-
 // ledgerOf names the AllocationLedger of the case's team.
 func ledgerOf(c *caseloadv1alpha1.Case) types.NamespacedName {
 	return types.NamespacedName{Namespace: c.Namespace, Name: c.Spec.Team}
 }
 
-// joinersOutsideCache reads the joiners the cache does not show as practitioners of the team:
-// created a moment ago (read from the apiserver), of another team, or unknown (left out). The
-// decision then counts one created a moment ago as a member, with the open cases the cache shows
-// naming them and their entries in the ledger, which holds every allocation admitted to them
-// that a cache may not show yet.
-func (v *CaseValidator) joinersOutsideCache(ctx context.Context, namespace, team string, joiners []policy.Joining) (map[string]policy.Practitioner, error) {
+// joinersOutsideTeam reads the joiners snap does not show as practitioners of its team from the
+// apiserver: created a moment ago, of another team, or unknown (left out). The decision then counts
+// one created a moment ago as a member, with the open cases snap shows naming them and their
+// entries in the ledger, which holds every allocation admitted to them that a cache may not show
+// yet.
+func (v *CaseValidator) joinersOutsideTeam(ctx context.Context, snap *snapshot.Snapshot, namespace string, joiners []policy.Joining) (map[string]policy.Practitioner, error) {
 	out := map[string]policy.Practitioner{}
 	for _, j := range joiners {
+		if _, member := snap.View.Member(j.Name); member {
+			continue
+		}
 		var p caseloadv1alpha1.Practitioner
-		key := client.ObjectKey{Namespace: namespace, Name: j.Name}
-		err := v.Cache.Get(ctx, key, &p)
-		if err == nil && p.Spec.Team == team {
-			continue // a member: the snapshot has them
-		}
-		if apierrors.IsNotFound(err) || (err == nil && p.Spec.Team != team) {
-			// Not cached, or cached in another team: the apiserver has the last word, so a
-			// practitioner just created or just moved here is decided as they are now.
-			err = v.Live.Get(ctx, key, &p)
-		}
-		switch {
+		switch err := v.Live.Get(ctx, client.ObjectKey{Namespace: namespace, Name: j.Name}, &p); {
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			return nil, fmt.Errorf("read practitioner %s: %w", j.Name, err)

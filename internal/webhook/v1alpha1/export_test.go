@@ -2,9 +2,9 @@ package v1alpha1
 
 import (
 	"context"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -54,6 +54,6 @@ func (l lagging) List(ctx context.Context, list client.ObjectList, opts ...clien
 // annotation soon after admission.
 var ReasonReused = reasonReused
 
-// AllowanceAdmissions is how many allocations this process has admitted against room it held in
-// advance.
-func AllowanceAdmissions() float64 { return testutil.ToFloat64(allowanceAdmissions) }
+// LiveDecisions is how many batches this process has decided from the apiserver rather than
+// its cache.
+func LiveDecisions() float64 { return testutil.ToFloat64(liveDecisions) }

@@ -18,15 +18,15 @@ var (
 		Help: "Writes of a team's allocation ledger that lost a compare-and-swap race, whose batch was decided again.",
 	})
 
-	batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "caseload_admission_ledger_batch_size",
-		Help:    "Allocations and releases decided together, and allocations admitted against room held in advance, recorded with one write of a team's allocation ledger.",
-		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
+	liveDecisions = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "caseload_admission_live_decisions_total",
+		Help: "Batches decided from the apiserver rather than the cache: to check a refusal, or because the cache had not come as far as the ledger needs.",
 	})
 
-	allowanceAdmissions = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "caseload_admission_allowance_admissions_total",
-		Help: "Allocations admitted against room this replica held in advance, without waiting for a ledger write of their own.",
+	batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "caseload_admission_ledger_batch_size",
+		Help:    "Allocations (and moves out of a team) decided together and recorded with one write of a team's allocation ledger.",
+		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
 	})
 
 	decisionSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -49,7 +49,7 @@ const (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(admissionDecisions, ledgerConflicts, batchSize, allowanceAdmissions, decisionSeconds, evaluationSeconds)
+	ctrlmetrics.Registry.MustRegister(admissionDecisions, ledgerConflicts, liveDecisions, batchSize, decisionSeconds, evaluationSeconds)
 	// Every result shows from 0, so that the share of errors is a figure from the first decision.
 	for _, r := range []string{resultAdmitted, resultDenied, resultError} {
 		admissionDecisions.WithLabelValues(r)

@@ -3,19 +3,20 @@ package v1alpha1
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/index"
 	"caseload.dev/caseload-operator/internal/policy"
-	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
 // +kubebuilder:webhook:path=/validate-caseload-dev-v1alpha1-practitioner,mutating=false,failurePolicy=fail,sideEffects=None,groups=caseload.dev,resources=practitioners,verbs=create;update;delete,versions=v1alpha1,name=vpractitioner.caseload.dev,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent
@@ -31,9 +32,9 @@ const mustMoveShown = 10
 // delete one who still holds open cases: the cases would be left with a lead nobody can find.
 type PractitionerValidator struct {
 	Cache client.Reader
-	// Seen is how far Cache has come with Cases (see CaseValidator.Seen).
-	Seen *snapshot.CaseProgress
-	Live client.Reader
+	// Ledgers fences a move out of a team in that team's ledger (see CaseValidator.Ledgers).
+	Ledgers *ledgerWriter
+	Live    client.Reader
 }
 
 var _ admission.Validator[*caseloadv1alpha1.Practitioner] = &PractitionerValidator{}
@@ -54,57 +55,86 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 	if err := requireTeam(ctx, v.Cache, v.Live, practitionerKind, p.Namespace, p.Name, p.Spec.Team); err != nil {
 		return nil, err
 	}
-	// An allocation admitted a moment ago may be only in the team's ledger yet. The ledger is
-	// read live, and the cache must have come as far as the ledger's seenThrough: a case whose
-	// entry has gone from the ledger is then in the cache.
-	l, err := snapshot.Ledger(ctx, v.Live, old.Namespace, old.Spec.Team)
+	// The move is decided in the ledger of the team left, with compare-and-swap like an
+	// allocation there: either an allocation to them is admitted first, and the move sees it, or
+	// the move is, and the ledger lists them as leaving until every cache that counts it shows
+	// the move, so no allocation to them in that team is admitted from a cache that does not.
+	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, apierrors.NewInternalError(err)
 	}
-	caughtUp, cancel := context.WithTimeout(ctx, catchUp)
-	defer cancel()
-	if err := v.Seen.Reach(caughtUp, l.Spec.SeenThrough); err != nil {
-		return nil, unavailable(fmt.Errorf("the allocation ledger of team %s: %w", l.Name, err))
+	dryRun := req.DryRun != nil && *req.DryRun
+	leave := func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live bool) (caseloadv1alpha1.AllocationLedgerSpec, error) {
+		held, err := v.holding(ctx, old, spec, live)
+		if err != nil {
+			return spec, err
+		}
+		if len(held) > 0 {
+			return spec, apierrors.NewForbidden(schema.GroupResource{Group: practitionerKind.Group, Resource: "practitioners"}, p.Name,
+				fmt.Errorf("%s still holds %s of team %s: reallocate or close them before moving %s to team %s: %s",
+					p.Name, plural(len(held), "open case"), old.Spec.Team, p.Name, p.Spec.Team, mustMove(held)))
+		}
+		if dryRun {
+			return spec, nil
+		}
+		spec.Departures = append(slices.Clip(spec.Departures), caseloadv1alpha1.Departure{Practitioner: p.Name, UID: string(p.UID), Generation: p.Generation, Team: p.Spec.Team})
+		return spec, nil
 	}
-	held, err := v.held(ctx, p)
-	if err != nil {
+	key := types.NamespacedName{Namespace: old.Namespace, Name: old.Spec.Team}
+	if dryRun {
+		l, err := v.Ledgers.live(ctx, key)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		_, err = leave(ctx, l.Spec, true)
 		return nil, err
 	}
-	if len(held) == 0 {
-		if held, err = v.reserved(ctx, old, l); err != nil || len(held) == 0 {
-			return nil, err
-		}
-	}
-	return nil, apierrors.NewForbidden(schema.GroupResource{Group: practitionerKind.Group, Resource: "practitioners"}, p.Name,
-		fmt.Errorf("%s still holds %s of team %s: reallocate or close them before moving %s to team %s: %s",
-			p.Name, plural(len(held), "open case"), old.Spec.Team, p.Name, p.Spec.Team, mustMove(held)))
+	return nil, v.Ledgers.submit(ctx, key, leave)
 }
 
-// reserved lists the open cases of the practitioner's team that its ledger l (read live) has
-// just allocated to them, and that the apiserver confirms they hold: allocations the
-// cache may not show yet.
-func (v *PractitionerValidator) reserved(ctx context.Context, p *caseloadv1alpha1.Practitioner, l *caseloadv1alpha1.AllocationLedger) ([]string, error) {
-	seen := map[string]bool{}
-	var held []string
-	for _, r := range l.Spec.Reservations {
-		if r.Practitioner != p.Name || r.Team != p.Spec.Team || seen[r.Case] {
+// holding lists the open cases of p's team that p holds, each with the role: those a cache (or,
+// when live, the apiserver) shows, and those the ledger's entries allocate to them that are not
+// stored yet.
+func (v *PractitionerValidator) holding(ctx context.Context, p *caseloadv1alpha1.Practitioner, spec caseloadv1alpha1.AllocationLedgerSpec, live bool) ([]string, error) {
+	var cases caseloadv1alpha1.CaseList
+	var err error
+	if live {
+		err = v.Live.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{"spec.team": p.Spec.Team})
+	} else {
+		err = v.Cache.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{index.OpenCaseByPractitioner: p.Name})
+	}
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("list the cases of %s: %w", p.Name, err))
+	}
+	stored := map[string]caseloadv1alpha1.Case{}
+	held := map[string]string{}
+	for _, c := range cases.Items {
+		stored[c.Name] = c
+		if c.Spec.Team != p.Spec.Team || !c.IsOpen() {
 			continue
 		}
-		seen[r.Case] = true
-		var c caseloadv1alpha1.Case
-		if err := v.Live.Get(ctx, client.ObjectKey{Namespace: p.Namespace, Name: r.Case}, &c); err != nil {
-			if apierrors.IsNotFound(err) {
-				continue
-			}
-			return nil, unavailable(fmt.Errorf("read case %s: %w", r.Case, err))
-		}
 		for _, h := range policy.Holders(policy.CaseFrom(&c, policy.UTC)) {
-			if h.Name == p.Name && c.IsOpen() && c.Spec.Team == p.Spec.Team {
-				held = append(held, fmt.Sprintf("%s (%s)", c.Name, roleName(h.Role)))
+			if h.Name == p.Name {
+				held[c.Name] = roleName(h.Role)
 			}
 		}
 	}
-	return held, nil
+	for _, r := range spec.Reservations {
+		if r.Practitioner != p.Name || r.Team != p.Spec.Team {
+			continue
+		}
+		if c, ok := stored[r.Case]; live && ok && string(c.UID) == r.CaseUID && c.Generation >= r.Generation {
+			continue // stored: the list says whether they still hold it
+		}
+		if _, ok := held[r.Case]; !ok {
+			held[r.Case] = roleName(r.Role) + ", just allocated"
+		}
+	}
+	out := make([]string, 0, len(held))
+	for name, role := range held {
+		out = append(out, fmt.Sprintf("%s (%s)", name, role))
+	}
+	return out, nil
 }
 
 func roleName(r policy.Role) string {

@@ -10,13 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/ledger"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
@@ -72,18 +72,34 @@ type Options struct {
 	ServiceAccountApprovers []string
 }
 
+// newLedgerWriter is the writer of the teams' ledgers that decisions read through cache: it
+// follows how far the manager's caches of Cases and Practitioners have come.
+func newLedgerWriter(mgr ctrl.Manager, cache client.Reader) (*ledgerWriter, error) {
+	ctx := context.Background()
+	cases, err := snapshot.Track(ctx, mgr.GetCache(), &caseloadv1alpha1.Case{})
+	if err != nil {
+		return nil, err
+	}
+	practitioners, err := snapshot.Track(ctx, mgr.GetCache(), &caseloadv1alpha1.Practitioner{})
+	if err != nil {
+		return nil, err
+	}
+	return &ledgerWriter{Cache: cache, Cases: cases, Practitioners: practitioners, Live: mgr.GetAPIReader(), Client: mgr.GetClient(),
+		Now: time.Now, Observed: &ledger.Observed{}}, nil
+}
+
 func register(mgr ctrl.Manager, opts Options) error {
 	approvers := map[string]bool{}
 	for _, sa := range opts.ServiceAccountApprovers {
 		approvers[sa] = true
 	}
-	seen, err := snapshot.TrackCases(context.Background(), mgr.GetCache())
+	ledgers, err := newLedgerWriter(mgr, caseCache(mgr))
 	if err != nil {
 		return err
 	}
 	cases := &CaseValidator{
 		Cache:     caseCache(mgr),
-		Seen:      seen,
+		Ledgers:   ledgers,
 		Live:      mgr.GetAPIReader(),
 		Client:    mgr.GetClient(),
 		Approvals: Approvals{Client: mgr.GetClient(), ServiceAccounts: approvers},
@@ -94,10 +110,7 @@ func register(mgr ctrl.Manager, opts Options) error {
 	if err := ctrl.NewWebhookManagedBy(mgr, &caseloadv1alpha1.Case{}).WithValidator(cases).Complete(); err != nil {
 		return fmt.Errorf("case webhook: %w", err)
 	}
-	mgr.GetWebhookServer().Register(CaseReleasePath, &webhook.Admission{
-		Handler: &CaseReleaser{Cases: cases, Decoder: admission.NewDecoder(mgr.GetScheme())},
-	})
-	practitioners := &PractitionerValidator{Cache: mgr.GetClient(), Seen: seen, Live: mgr.GetAPIReader()}
+	practitioners := &PractitionerValidator{Cache: mgr.GetClient(), Ledgers: ledgers, Live: mgr.GetAPIReader()}
 	if err := ctrl.NewWebhookManagedBy(mgr, &caseloadv1alpha1.Practitioner{}).WithValidator(practitioners).Complete(); err != nil {
 		return fmt.Errorf("practitioner webhook: %w", err)
 	}
