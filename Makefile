@@ -75,6 +75,14 @@ test: manifests generate fmt vet ## Run the unit, fuzz-seed and envtest integrat
 	@assets=$$($(SETUP_ENVTEST)); echo "test: KUBEBUILDER_ASSETS=$$assets"; \
 	KUBEBUILDER_ASSETS="$$assets" $(GO) test ./... -count=1 -timeout 30m
 
+SIM_SEEDS ?= 20000
+.PHONY: sim
+sim: ## Run the simulation of admission over SIM_SEEDS seeded histories (20,000 unless set), then check it finds every hole put back (a few minutes; no control plane).
+	@echo "sim: $(SIM_SEEDS) seeded histories of replicas, caches, clocks and faults (docs/admission.md); a failure prints its seed"
+	CASELOAD_SIMULATION_ONLY=1 $(GO) test ./internal/webhook/v1alpha1 -run '^TestSimulation$$' -count=1 -v -timeout 60m -sim.seeds=$(SIM_SEEDS) | grep -v '^=== RUN'
+	@echo "sim: every known hole put back must be found"
+	CASELOAD_SIMULATION_ONLY=1 $(GO) test ./internal/webhook/v1alpha1 -run '^TestSimulationFindsEveryHole$$' -count=1 -timeout 30m
+
 .PHONY: bench
 bench: ## Run the benchmarks (figures are recorded in docs/benchmarks.md).
 	$(GO) test ./... -run '^$$' -bench . -benchmem -count 5
