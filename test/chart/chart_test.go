@@ -514,8 +514,7 @@ func handles(w admissionregistrationv1.ValidatingWebhook, resource string) bool 
 }
 
 // judgesAllocations reports whether the webhook decides allocations: it is called for creates
-// (every new Case is decided); the release webhook, for updates and deletes that only give work
-// up, is not.
+// (every new Case is decided).
 func judgesAllocations(w admissionregistrationv1.ValidatingWebhook) bool {
 	for _, rule := range w.Rules {
 		for _, op := range rule.Operations {
