@@ -88,7 +88,7 @@ bench: ## Run the benchmarks (figures are recorded in docs/benchmarks.md).
 	$(GO) test ./... -run '^$$' -bench . -benchmem -count 5
 
 .PHONY: bench-admission
-bench-admission: ## Measure admission against no webhook and ResourceQuota on envtest with the real manager, and write the table into docs/benchmarks.md (a few minutes).
+bench-admission: ## Measure admission against no webhook, a webhook that allows everything (the floor) and ResourceQuota on envtest with the real manager, and write the table into docs/benchmarks.md (a few minutes).
 	@echo "bench-admission: kube-apiserver and etcd from hack/setup-envtest.sh, the manager built from ./cmd/manager"
 	@assets=$$($(SETUP_ENVTEST)); KUBEBUILDER_ASSETS="$$assets" BENCH_ADMISSION=full $(GO) test ./test/bench/ -run TestAdmissionSideBySide -count=1 -v -timeout 60m
 
