@@ -177,23 +177,25 @@ func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.
 		return nil, nil, unavailable(err)
 	}
 	live := false
+	// goLive has the batch decided from the apiserver from now on: the team, and the ledger
+	// read live (a refusal writes nothing, so no compare-and-swap would catch a stale copy).
+	goLive := func() error {
+		live = true
+		liveDecisions.Inc()
+		current, err = w.live(ctx, key)
+		return err
+	}
 	for attempt := 1; ; attempt++ {
 		if !live && !w.caughtUp(ctx, current) {
-			// The cache is behind what this ledger needs: decide from the apiserver, ledger and
-			// all (a refusal writes nothing, so no compare-and-swap would catch a stale copy).
-			live = true
-			liveDecisions.Inc()
-			if current, err = w.live(ctx, key); err != nil {
+			// The cache has not come as far as this ledger needs.
+			if err := goLive(); err != nil {
 				return nil, nil, unavailable(err)
 			}
 		}
-		now := w.Now()
-		next := w.prune(ctx, key, current.Spec, live, now)
+		next := w.prune(ctx, key, current.Spec, live, w.Now())
 		if !live && !w.caughtUp(ctx, &caseloadv1alpha1.AllocationLedger{Spec: next}) {
 			// Pruning dropped an entry that the apiserver, not this cache, shows stored.
-			live = true
-			liveDecisions.Inc()
-			if current, err = w.live(ctx, key); err != nil {
+			if err := goLive(); err != nil {
 				return nil, nil, unavailable(err)
 			}
 			continue
@@ -211,9 +213,7 @@ func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.
 		}
 		if refused && !live {
 			// Refuse only on what the apiserver holds: decide the batch again from it.
-			live = true
-			liveDecisions.Inc()
-			if current, err = w.live(ctx, key); err != nil {
+			if err := goLive(); err != nil {
 				return nil, nil, unavailable(err)
 			}
 			continue
