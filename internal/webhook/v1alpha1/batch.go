@@ -48,10 +48,11 @@ const ledgerBudget = 10 * time.Second
 const catchUp = 100 * time.Millisecond
 
 // A decider decides against the ledger's spec as it stands (pruned), and returns it as it should
-// be: unchanged when it adds nothing (refused, or a dry run). live says whether to read the team
-// from the apiserver rather than the cache. It is called again with a fresher spec if the batch's
-// write conflicts, or live after a refusal, so it must decide from what it is given.
-type decider func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live bool) (caseloadv1alpha1.AllocationLedgerSpec, error)
+// be: unchanged when it adds nothing (refused, or a dry run). live, when not nil, is where to read
+// the team from instead of the cache: the apiserver, each object read once for the whole batch
+// (liveReads). It is called again with a fresher spec if the batch's write conflicts, or live
+// after a refusal, so it must decide from what it is given.
+type decider func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error)
 
 // A job is a decider waiting for its batch, and where its outcome goes.
 type job struct {
@@ -202,8 +203,12 @@ func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.
 		}
 		outcomes := make([]error, len(batch))
 		refused, added := false, false
+		var reads client.Reader
+		if live {
+			reads = newLiveReads(w.Live)
+		}
 		for i, j := range batch {
-			decided, err := j.decide(ctx, next, live)
+			decided, err := j.decide(ctx, next, reads)
 			outcomes[i] = err
 			if err == nil {
 				added = added || !equality.Semantic.DeepEqual(decided, next)

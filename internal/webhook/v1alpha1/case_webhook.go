@@ -163,7 +163,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		exception *caseloadv1alpha1.CaseException
 		decision  policy.Decision
 	)
-	decide := func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live bool) (caseloadv1alpha1.AllocationLedgerSpec, error) {
+	decide := func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error) {
 		var none caseloadv1alpha1.AllocationLedgerSpec
 		now := v.now()
 		evaluating := time.Now()
@@ -223,13 +223,13 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 		}
 		live := !v.Ledgers.caughtUp(ctx, l)
 		if !live {
-			_, err = decide(ctx, l.Spec, false)
+			_, err = decide(ctx, l.Spec, nil)
 		}
 		if live || isRefusal(err) {
 			if l, err = v.Ledgers.live(ctx, ledgerOf(c)); err != nil {
 				return nil, unavailable(err)
 			}
-			_, err = decide(ctx, l.Spec, true)
+			_, err = decide(ctx, l.Spec, newLiveReads(v.Live))
 		}
 		return warnings, err
 	}
@@ -251,15 +251,17 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 // (others). A joiner the ledger lists as leaving the team is one of the others, in the team they
 // are moving to, whatever a cache shows.
 func (v *CaseValidator) team(ctx context.Context, cal policy.Calendar, c *caseloadv1alpha1.Case, joiners []policy.Joining, spec caseloadv1alpha1.AllocationLedgerSpec,
-	live bool, now time.Time) (*snapshot.Snapshot, map[string]policy.Practitioner, error) {
+	live client.Reader, now time.Time) (*snapshot.Snapshot, map[string]policy.Practitioner, error) {
 	var snap *snapshot.Snapshot
 	var err error
-	if !live {
+	if live == nil {
 		snap, err = snapshot.LoadFor(ctx, v.Cache, cal, c.Namespace, c.Spec.Team, names(joiners), now)
 	}
-	if live || (err == nil && snap.Team == nil) {
-		// Deciding live, or a team created a moment ago that the cache does not show yet.
-		snap, err = snapshot.LoadLive(ctx, v.Live, cal, c.Namespace, c.Spec.Team, now)
+	if live == nil && err == nil && snap.Team == nil {
+		live = v.Live // a team created a moment ago that the cache does not show yet
+	}
+	if live != nil {
+		snap, err = snapshot.LoadLive(ctx, live, cal, c.Namespace, c.Spec.Team, now)
 	}
 	if err != nil {
 		return nil, nil, unavailable(err)
@@ -270,7 +272,11 @@ func (v *CaseValidator) team(ctx context.Context, cal policy.Calendar, c *caselo
 	snap.WithLedger(&caseloadv1alpha1.AllocationLedger{ObjectMeta: snap.Ledger.ObjectMeta, Spec: spec})
 	// Who the change is decided for: a practitioner the snapshot does not show as a member
 	// (created a moment ago, of another team, or unknown) is read from the apiserver.
-	others, err := v.joinersOutsideTeam(ctx, snap, c.Namespace, joiners)
+	apiserver := live
+	if apiserver == nil {
+		apiserver = v.Live
+	}
+	others, err := v.joinersOutsideTeam(ctx, apiserver, snap, c.Namespace, joiners)
 	if err != nil {
 		return nil, nil, unavailable(err)
 	}
@@ -311,14 +317,14 @@ func ledgerOf(c *caseloadv1alpha1.Case) types.NamespacedName {
 // one created a moment ago as a member, with the open cases snap shows naming them and their
 // entries in the ledger, which holds every allocation admitted to them that a cache may not show
 // yet.
-func (v *CaseValidator) joinersOutsideTeam(ctx context.Context, snap *snapshot.Snapshot, namespace string, joiners []policy.Joining) (map[string]policy.Practitioner, error) {
+func (v *CaseValidator) joinersOutsideTeam(ctx context.Context, apiserver client.Reader, snap *snapshot.Snapshot, namespace string, joiners []policy.Joining) (map[string]policy.Practitioner, error) {
 	out := map[string]policy.Practitioner{}
 	for _, j := range joiners {
 		if _, member := snap.View.Member(j.Name); member {
 			continue
 		}
 		var p caseloadv1alpha1.Practitioner
-		switch err := v.Live.Get(ctx, client.ObjectKey{Namespace: namespace, Name: j.Name}, &p); {
+		switch err := apiserver.Get(ctx, client.ObjectKey{Namespace: namespace, Name: j.Name}, &p); {
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			return nil, fmt.Errorf("read practitioner %s: %w", j.Name, err)

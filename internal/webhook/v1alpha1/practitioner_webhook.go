@@ -64,7 +64,7 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 		return nil, apierrors.NewInternalError(err)
 	}
 	dryRun := req.DryRun != nil && *req.DryRun
-	leave := func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live bool) (caseloadv1alpha1.AllocationLedgerSpec, error) {
+	leave := func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error) {
 		held, err := v.holding(ctx, old, spec, live)
 		if err != nil {
 			return spec, err
@@ -86,7 +86,7 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 		if err != nil {
 			return nil, unavailable(err)
 		}
-		_, err = leave(ctx, l.Spec, true)
+		_, err = leave(ctx, l.Spec, newLiveReads(v.Live))
 		return nil, err
 	}
 	return nil, v.Ledgers.submit(ctx, key, leave)
@@ -95,11 +95,11 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 // holding lists the open cases of p's team that p holds, each with the role: those a cache (or,
 // when live, the apiserver) shows, and those the ledger's entries allocate to them that are not
 // stored yet.
-func (v *PractitionerValidator) holding(ctx context.Context, p *caseloadv1alpha1.Practitioner, spec caseloadv1alpha1.AllocationLedgerSpec, live bool) ([]string, error) {
+func (v *PractitionerValidator) holding(ctx context.Context, p *caseloadv1alpha1.Practitioner, spec caseloadv1alpha1.AllocationLedgerSpec, live client.Reader) ([]string, error) {
 	var cases caseloadv1alpha1.CaseList
 	var err error
-	if live {
-		err = v.Live.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{"spec.team": p.Spec.Team})
+	if live != nil {
+		err = live.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{"spec.team": p.Spec.Team})
 	} else {
 		err = v.Cache.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{index.OpenCaseByPractitioner: p.Name})
 	}
@@ -123,7 +123,7 @@ func (v *PractitionerValidator) holding(ctx context.Context, p *caseloadv1alpha1
 		if r.Practitioner != p.Name || r.Team != p.Spec.Team {
 			continue
 		}
-		if c, ok := stored[r.Case]; live && ok && string(c.UID) == r.CaseUID && c.Generation >= r.Generation {
+		if c, ok := stored[r.Case]; live != nil && ok && string(c.UID) == r.CaseUID && c.Generation >= r.Generation {
 			continue // stored: the list says whether they still hold it
 		}
 		if _, ok := held[r.Case]; !ok {
