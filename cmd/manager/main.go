@@ -36,6 +36,7 @@ func main() {
 		return nil
 	})
 	flag.StringVar(&opts.TimeZone, "time-zone", "UTC", "The IANA time zone (e.g. Europe/London) in which councils' days are counted, where a namespace names none in its caseload.dev/time-zone annotation.")
+	flag.DurationVar(&opts.ClockOffset, "clock-offset", 0, "For testing clock skew only: shift this replica's clock by this much (e.g. 5m or -5m). Never set it in a council's deployment.")
 	flag.BoolVar(&opts.Webhooks, "enable-webhooks", true, "Serve the admission webhooks.")
 	flag.StringVar(&opts.WebhookHost, "webhook-host", "", "The address the webhook server listens on (all addresses when empty).")
 	flag.IntVar(&opts.WebhookPort, "webhook-port", 9443, "The port the webhook server listens on.")

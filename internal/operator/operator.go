@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
@@ -55,6 +56,10 @@ type Options struct {
 	// TimeZone is the IANA time zone in which a council's days are counted when its namespace
 	// names none in the caseload.dev/time-zone annotation; empty is UTC.
 	TimeZone string
+	// ClockOffset shifts the clock this process tells the time by (the reconcilers' days and
+	// timing, admission's timing of ledger entries) by a fixed amount. It exists only to test
+	// that replicas whose clocks disagree still decide exactly; 0 outside those tests.
+	ClockOffset time.Duration
 
 	// Webhooks serves the admission webhooks.
 	Webhooks       bool
@@ -137,7 +142,8 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	if err := index.Setup(ctx, mgr.GetFieldIndexer()); err != nil {
 		return nil, err
 	}
-	if err := controllers.Setup(mgr, controllers.Options{PractitionerMetrics: opts.PractitionerMetrics, Calendar: cal}); err != nil {
+	clk := clockOf(opts)
+	if err := controllers.Setup(mgr, controllers.Options{PractitionerMetrics: opts.PractitionerMetrics, Calendar: cal, Clock: clk}); err != nil {
 		return nil, err
 	}
 	if opts.Webhooks {
@@ -147,7 +153,7 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 		if err != nil {
 			return nil, err
 		}
-		if err := admission.Setup(mgr, ready, admission.Options{Calendar: cal, ServiceAccountApprovers: opts.ExceptionApproverServiceAccounts}); err != nil {
+		if err := admission.Setup(mgr, ready, admission.Options{Calendar: cal, ServiceAccountApprovers: opts.ExceptionApproverServiceAccounts, Now: clk.Now}); err != nil {
 			return nil, err
 		}
 	}
@@ -159,6 +165,21 @@ func New(ctx context.Context, cfg *rest.Config, opts Options) (ctrl.Manager, err
 	}
 	return mgr, nil
 }
+
+// clockOf is the clock the process tells the time by: the real one, shifted by ClockOffset.
+func clockOf(opts Options) clock.PassiveClock {
+	if opts.ClockOffset == 0 {
+		return clock.RealClock{}
+	}
+	return skewedClock{offset: opts.ClockOffset}
+}
+
+// skewedClock is the real clock a fixed offset ahead (or behind, when negative): the clock of a
+// machine whose time is off its neighbours'. It runs at the real rate.
+type skewedClock struct{ offset time.Duration }
+
+func (c skewedClock) Now() time.Time                  { return time.Now().Add(c.offset) }
+func (c skewedClock) Since(t time.Time) time.Duration { return c.Now().Sub(t) }
 
 // lastApplied is the annotation kubectl apply keeps a whole copy of the object in.
 const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"

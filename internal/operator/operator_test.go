@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 )
@@ -48,5 +50,23 @@ func TestCacheKeepsWhatTheOperatorReads(t *testing.T) {
 	}
 	if got.Annotations[v1alpha1.TimeZoneAnnotation] != "Europe/London" || got.ResourceVersion != "42" || got.Spec.AllocatedTo != "jo" {
 		t.Errorf("the cache lost what the operator reads: %+v", got)
+	}
+}
+
+// TestClockOffsetShiftsTheTimeNotItsRate: --clock-offset gives a replica a clock a fixed amount
+// off the others', running at the real rate; without it the clock is the real one.
+func TestClockOffsetShiftsTheTimeNotItsRate(t *testing.T) {
+	if _, ok := clockOf(Options{}).(clock.RealClock); !ok {
+		t.Errorf("with no offset the clock is %T, want the real clock", clockOf(Options{}))
+	}
+	skewed := clockOf(Options{ClockOffset: 5 * time.Minute})
+	before := time.Now()
+	now := skewed.Now()
+	after := time.Now()
+	if now.Before(before.Add(5*time.Minute)) || now.After(after.Add(5*time.Minute)) {
+		t.Errorf("5m ahead, the clock says %v between %v and %v", now, before, after)
+	}
+	if since := skewed.Since(now); since < 0 || since > time.Second {
+		t.Errorf("Since the clock's own now: %v, want about 0", since)
 	}
 }

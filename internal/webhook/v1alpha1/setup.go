@@ -70,11 +70,14 @@ type Options struct {
 	// ServiceAccountApprovers are the service accounts ("namespace/name") that may approve
 	// exceptions where RBAC lets them; no other service account may (see Approvals).
 	ServiceAccountApprovers []string
+	// Now is this process's clock: the day a decision is made on, and when ledger entries were
+	// first seen; time.Now when nil.
+	Now func() time.Time
 }
 
 // newLedgerWriter is the writer of the teams' ledgers that decisions read through cache: it
 // follows how far the manager's caches of Cases and Practitioners have come.
-func newLedgerWriter(mgr ctrl.Manager, cache client.Reader) (*ledgerWriter, error) {
+func newLedgerWriter(mgr ctrl.Manager, cache client.Reader, now func() time.Time) (*ledgerWriter, error) {
 	ctx := context.Background()
 	cases, err := snapshot.Track(ctx, mgr.GetCache(), &caseloadv1alpha1.Case{})
 	if err != nil {
@@ -85,7 +88,7 @@ func newLedgerWriter(mgr ctrl.Manager, cache client.Reader) (*ledgerWriter, erro
 		return nil, err
 	}
 	return &ledgerWriter{Cache: cache, Cases: cases, Practitioners: practitioners, Live: mgr.GetAPIReader(), Client: mgr.GetClient(),
-		Now: time.Now, Observed: &ledger.Observed{}}, nil
+		Now: now, Observed: &ledger.Observed{}}, nil
 }
 
 func register(mgr ctrl.Manager, opts Options) error {
@@ -93,7 +96,11 @@ func register(mgr ctrl.Manager, opts Options) error {
 	for _, sa := range opts.ServiceAccountApprovers {
 		approvers[sa] = true
 	}
-	ledgers, err := newLedgerWriter(mgr, caseCache(mgr))
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	ledgers, err := newLedgerWriter(mgr, caseCache(mgr), now)
 	if err != nil {
 		return err
 	}
@@ -105,6 +112,7 @@ func register(mgr ctrl.Manager, opts Options) error {
 		Approvals: Approvals{Client: mgr.GetClient(), ServiceAccounts: approvers},
 		Calendars: snapshot.Calendars{Default: opts.Calendar},
 		Events:    mgr.GetEventRecorder(EventSource),
+		Now:       now,
 		Log:       ctrl.Log.WithName("admission").WithName("case"),
 	}
 	if err := ctrl.NewWebhookManagedBy(mgr, &caseloadv1alpha1.Case{}).WithValidator(cases).Complete(); err != nil {
