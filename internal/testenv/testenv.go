@@ -32,6 +32,8 @@ type Env struct {
 	Client client.Client
 	// Root is the repository's top directory.
 	Root string
+	// removeOnStop are directories a fault left behind (see RestartAPIServer).
+	removeOnStop []string
 }
 
 // Options change what Start installs.
@@ -141,7 +143,13 @@ func Start(opts Options) (*Env, error) {
 }
 
 // Stop stops the control plane.
-func (e *Env) Stop() error { return e.Environment.Stop() }
+func (e *Env) Stop() error {
+	err := e.Environment.Stop()
+	for _, dir := range e.removeOnStop {
+		_ = os.RemoveAll(dir)
+	}
+	return err
+}
 
 // FreeAddr returns a loopback address with a port no one listens on, for a server a test starts.
 func FreeAddr(t testing.TB) string {

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,6 +154,10 @@ type Replica struct {
 	probes               string
 	log                  string
 	exited               chan struct{}
+	// What the process was started with, for Restart; starts counts the restarts before it.
+	bin, dir, kubeconfig, certDir string
+	args                          []string
+	starts                        int
 }
 
 // StartReplica starts replica i of the manager binary bin with leader election and a webhook
@@ -160,22 +165,58 @@ type Replica struct {
 // process is stopped when the test ends, and its log printed if the test failed.
 func StartReplica(t *testing.T, bin, dir string, i int, kubeconfig, certDir string, extraArgs ...string) *Replica {
 	t.Helper()
-	r := &Replica{Index: i, Webhook: testenv.FreeAddr(t), metricsAddr: testenv.FreeAddr(t), probes: testenv.FreeAddr(t),
-		log: filepath.Join(dir, fmt.Sprintf("manager-%d.log", i)), exited: make(chan struct{})}
+	return start(t, &Replica{Index: i, Webhook: testenv.FreeAddr(t), bin: bin, dir: dir, kubeconfig: kubeconfig, certDir: certDir, args: extraArgs})
+}
+
+// Restart starts the replica's binary again once the process has ended (killed, or exited on its
+// own), as the kubelet restarts a pod's container: the same index, the same webhook address, so
+// a proxy in front of it reaches the new process, and the same arguments, with extraArgs after
+// them (of a flag given twice, the later value holds). The new process logs to a file of its own.
+func (r *Replica) Restart(t *testing.T, extraArgs ...string) *Replica {
+	t.Helper()
+	if !r.Exited() {
+		t.Fatalf("manager %d is still running: stop or kill it before starting it again", r.Index)
+	}
+	return start(t, &Replica{Index: r.Index, MetricsToken: r.MetricsToken, Webhook: r.Webhook, bin: r.bin, dir: r.dir, kubeconfig: r.kubeconfig,
+		certDir: r.certDir, args: append(slices.Clone(r.args), extraArgs...), starts: r.starts + 1})
+}
+
+// Exited reports whether the process has ended. A manager that loses its leader-election lease
+// (its renewals failing while the apiserver is unreachable) exits, for its container to be
+// restarted.
+func (r *Replica) Exited() bool {
+	select {
+	case <-r.exited:
+		return true
+	default:
+		return false
+	}
+}
+
+// start runs the process r describes, with fresh metrics and probe addresses.
+func start(t *testing.T, r *Replica) *Replica {
+	t.Helper()
+	r.metricsAddr, r.probes, r.exited = testenv.FreeAddr(t), testenv.FreeAddr(t), make(chan struct{})
+	name := fmt.Sprintf("manager %d", r.Index)
+	r.log = filepath.Join(r.dir, fmt.Sprintf("manager-%d.log", r.Index))
+	if r.starts > 0 {
+		name += fmt.Sprintf(" (restart %d)", r.starts)
+		r.log = filepath.Join(r.dir, fmt.Sprintf("manager-%d.restart-%d.log", r.Index, r.starts))
+	}
 	_, port, _ := net.SplitHostPort(r.Webhook)
 	logFile, err := os.Create(r.log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.cmd = exec.Command(bin,
-		"--kubeconfig="+kubeconfig,
+	r.cmd = exec.Command(r.bin,
+		"--kubeconfig="+r.kubeconfig,
 		"--leader-elect", "--leader-election-namespace=default",
 		"--metrics-bind-address="+r.metricsAddr,
 		"--health-probe-bind-address="+r.probes,
 		"--webhook-host=127.0.0.1", "--webhook-port="+port,
-		"--webhook-cert-dir="+certDir, "--cert-source=dir",
+		"--webhook-cert-dir="+r.certDir, "--cert-source=dir",
 	)
-	r.cmd.Args = append(r.cmd.Args, extraArgs...)
+	r.cmd.Args = append(r.cmd.Args, r.args...)
 	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -191,7 +232,7 @@ func StartReplica(t *testing.T, bin, dir string, i int, kubeconfig, certDir stri
 		}
 		if t.Failed() {
 			if out, err := os.ReadFile(r.log); err == nil {
-				t.Logf("manager %d log (last 4000 bytes):\n%s", i, LastBytes(out, 4000))
+				t.Logf("%s log (last 4000 bytes):\n%s", name, LastBytes(out, 4000))
 			}
 		}
 	})
@@ -361,8 +402,27 @@ func (r *Replica) ReadMetrics() (map[string]float64, error) {
 // replicas serve the certificate the apiserver trusts.
 type Proxy struct {
 	Served []atomic.Int64
-	mu     sync.Mutex
-	open   map[net.Conn]bool
+	// out[i] is set while backend i is taken out of the rotation (see Route).
+	out  []atomic.Bool
+	mu   sync.Mutex
+	open map[net.Conn]bool
+}
+
+// Route puts backend i in the rotation or takes it out, as a Service's endpoints follow its
+// pods' readiness: a replica started again is sent nothing until it is ready. Connections
+// already open stay; with no backend in the rotation, a new connection is closed at once.
+func (p *Proxy) Route(i int, ready bool) { p.out[i].Store(!ready) }
+
+// Reset closes every connection open through the proxy, as a network blip does; a request in
+// flight on one fails. The apiserver keeps its connections to a webhook open and reuses them, so
+// a backend put back in the rotation is sent nothing until it opens new ones: after a reset,
+// they go to the backends in the rotation in turn.
+func (p *Proxy) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for c := range p.open {
+		c.Close()
+	}
 }
 
 func (p *Proxy) track(c net.Conn, open bool) {
@@ -375,13 +435,15 @@ func (p *Proxy) track(c net.Conn, open bool) {
 	}
 }
 
+// StartProxy listens on listen and forwards each connection to the next backend in the rotation,
+// until the test ends.
 func StartProxy(t *testing.T, listen string, backends []string) *Proxy {
 	t.Helper()
 	l, err := net.Listen("tcp", listen)
 	if err != nil {
 		t.Fatalf("listen on the webhook address %s: %v", listen, err)
 	}
-	p := &Proxy{Served: make([]atomic.Int64, len(backends)), open: map[net.Conn]bool{}}
+	p := &Proxy{Served: make([]atomic.Int64, len(backends)), out: make([]atomic.Bool, len(backends)), open: map[net.Conn]bool{}}
 	var wg sync.WaitGroup
 	t.Cleanup(func() {
 		l.Close()
@@ -402,7 +464,17 @@ func StartProxy(t *testing.T, listen string, backends []string) *Proxy {
 				}
 				return
 			}
-			i := int(next.Add(1)-1) % len(backends)
+			i := -1
+			for range backends {
+				if j := int(next.Add(1)-1) % len(backends); !p.out[j].Load() {
+					i = j
+					break
+				}
+			}
+			if i < 0 {
+				in.Close()
+				continue
+			}
 			p.Served[i].Add(1)
 			wg.Add(1)
 			p.track(in, true)
