@@ -271,3 +271,40 @@ func changedEntries(old, new []v1alpha1.Reservation) []v1alpha1.Reservation {
 	}
 	return out
 }
+
+// ledgerEntriesLeft turns a change of a team's allocation ledger into requests for whatever the
+// entries that left it were counted in: their practitioners (team false) or their team. Statuses
+// count the entries whose Case no cache shows yet; an entry whose change was never stored leaves
+// without any event of its Case, and the figures it was counted in must not keep it.
+func ledgerEntriesLeft(team bool) handler.EventHandler {
+	enqueue := func(q workqueue.TypedRateLimitingInterface[reconcile.Request], ns string, old, new []v1alpha1.Reservation) {
+		stays := map[string]bool{}
+		for _, r := range new {
+			stays[r.ID+"/"+r.Practitioner] = true
+		}
+		for _, r := range old {
+			if stays[r.ID+"/"+r.Practitioner] {
+				continue
+			}
+			if team {
+				q.Add(request(ns, r.Team))
+			} else {
+				q.Add(request(ns, r.Practitioner))
+			}
+		}
+	}
+	entries := func(o client.Object) []v1alpha1.Reservation {
+		if l, ok := o.(*v1alpha1.AllocationLedger); ok {
+			return l.Spec.Reservations
+		}
+		return nil
+	}
+	return handler.Funcs{
+		UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(q, e.ObjectNew.GetNamespace(), entries(e.ObjectOld), entries(e.ObjectNew))
+		},
+		DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			enqueue(q, e.Object.GetNamespace(), entries(e.Object), nil)
+		},
+	}
+}

@@ -117,6 +117,7 @@ func (r *PractitionerReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) er
 		WithOptions(controller.Options{MaxConcurrentReconciles: practitionerWorkers}).
 		For(&v1alpha1.Practitioner{}, builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.Case{}, handler.EnqueueRequestsFromMapFunc(m.casePractitioners), builder.WithPredicates(specChanged)).
+		Watches(&v1alpha1.AllocationLedger{}, ledgerEntriesLeft(false), builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(m.teamPractitioners), builder.WithPredicates(teamInputsChanged)).
 		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.then(m.teamPractitioners)), builder.WithPredicates(specChanged)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(m.namespacePractitioners), builder.OnlyMetadata, builder.WithPredicates(timeZoneChanged)).

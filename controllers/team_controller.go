@@ -107,6 +107,7 @@ func (r *TeamReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
 		For(&v1alpha1.Team{}, builder.WithPredicates(teamInputsChanged)).
 		Watches(&v1alpha1.Practitioner{}, handler.EnqueueRequestsFromMapFunc(m.practitionerTeam), builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.Case{}, handler.EnqueueRequestsFromMapFunc(m.caseTeam), builder.WithPredicates(caseInputsChanged)).
+		Watches(&v1alpha1.AllocationLedger{}, ledgerEntriesLeft(true), builder.WithPredicates(specChanged)).
 		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.quotaTeams), builder.WithPredicates(specChanged)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(m.namespaceTeams), builder.OnlyMetadata, builder.WithPredicates(timeZoneChanged)).
 		Complete(r)

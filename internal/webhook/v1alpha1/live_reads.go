@@ -25,7 +25,9 @@ type liveRead struct {
 	err error
 }
 
-func newLiveReads(r client.Reader) *liveReads { return &liveReads{Reader: r, seen: map[string]liveRead{}} }
+func newLiveReads(r client.Reader) *liveReads {
+	return &liveReads{Reader: r, seen: map[string]liveRead{}}
+}
 
 func (l *liveReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	return l.once(fmt.Sprintf("get %T %s", obj, key), obj, func() error { return l.Reader.Get(ctx, key, obj, opts...) })
