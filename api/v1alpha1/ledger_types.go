@@ -91,6 +91,12 @@ type Reservation struct {
 // team is admitted from a cache that still shows them here. It goes once a cache of Practitioners
 // shows the move (see practitionersSeenThrough).
 type Departure struct {
+	// id is the UID of the admission request that let the move through: a move that failed and
+	// one tried again are two departures, though they give the Practitioner the same generation.
+	// +required
+	// +kubebuilder:validation:MaxLength=64
+	ID string `json:"id"`
+
 	// practitioner is the name of the Practitioner leaving the team.
 	// +required
 	// +kubebuilder:validation:MaxLength=253

@@ -203,7 +203,7 @@ func EntryKey(r v1alpha1.Reservation) string {
 }
 
 func DepartureKey(d v1alpha1.Departure) string {
-	return fmt.Sprintf("d/%s/%d", d.UID, d.Generation)
+	return fmt.Sprintf("d/%s/%d/%s", d.UID, d.Generation, d.ID)
 }
 
 // See records now as when what spec holds was first seen in ledger (namespace/name), for what

@@ -77,7 +77,7 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 		if dryRun {
 			return spec, nil
 		}
-		spec.Departures = append(slices.Clip(spec.Departures), caseloadv1alpha1.Departure{Practitioner: p.Name, UID: string(p.UID), Generation: p.Generation, Team: p.Spec.Team})
+		spec.Departures = append(slices.Clip(spec.Departures), caseloadv1alpha1.Departure{ID: string(req.UID), Practitioner: p.Name, UID: string(p.UID), Generation: p.Generation, Team: p.Spec.Team})
 		return spec, nil
 	}
 	key := types.NamespacedName{Namespace: old.Namespace, Name: old.Spec.Team}

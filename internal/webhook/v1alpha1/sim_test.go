@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"github.com/go-logr/logr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -58,6 +59,7 @@ var (
 )
 
 func TestSimulation(t *testing.T) {
+	ctrl.SetLogger(logr.Discard())
 	if *simSeed != 0 {
 		if err := simulate(*simSeed, *simSteps, t.Logf); err != nil {
 			t.Fatalf("simulation: seed %d: %v", *simSeed, err)
