@@ -38,7 +38,7 @@ var holes = []hole{
 		why:  "taking someone off a case removes their entry when admitted, before the change is stored: if it fails, a lagging cache counts the case nowhere",
 		replace: map[string][][2]string{"internal/webhook/v1alpha1/case_webhook.go": {
 			{"\t\treturn nil, nil\n\t}\n\n\tstart := time.Now()", `		if leavers := policy.Leavers(before, after); len(leavers) > 0 && old != nil {
-			_ = v.Ledgers.submit(ctx, ledgerOf(c), func(_ context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, _ bool) (caseloadv1alpha1.AllocationLedgerSpec, error) {
+			_ = v.Ledgers.submit(ctx, ledgerOf(c), func(_ context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, _ client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error) {
 				var kept []caseloadv1alpha1.Reservation
 				for _, r := range spec.Reservations {
 					if r.Case != c.Name || !slicesContain(leavers, r.Practitioner) {
