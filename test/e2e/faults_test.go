@@ -248,8 +248,12 @@ func TestAStormOfAllocationsThroughFaultsLeavesEveryoneWithinTheirCaps(t *testin
 
 	// Every ledger drains, and then every status shows the stored cases (statuses count what the
 	// ledgers hold in flight).
-	checkStormLedgersDrain(t, env, ended)
-	checkStormStatuses(t, env, w)
+	if left := waitForLedgersToDrain(t, env, stormNamespace, ended.Add(stormLedgersWithin)); len(left) > 0 {
+		t.Logf("At the end of the storm the ledgers held %d entries:\n  %s", len(left), strings.Join(left, "\n  "))
+	}
+	t.Logf("The ledgers drained %v after the storm", time.Since(ended).Round(time.Second))
+	practitioners, teams := w.shown()
+	waitForStatuses(t, env, stormNamespace, stormStatusesWithin, practitioners, teams)
 }
 
 // fleet is the operator's replicas as their Deployment keeps them, behind the proxy that stands
@@ -830,6 +834,21 @@ func (w *stormWorld) breaches() []string {
 	return out
 }
 
+// shown is what every practitioner's and team's status should show, from the stored cases.
+func (w *stormWorld) shown() (practitioners, teams map[string]shown) {
+	practitioners, teams = map[string]shown{}, map[string]shown{}
+	for _, mb := range stormMembers {
+		l := w.load(mb.name)
+		practitioners[mb.name] = shown{l.Weight, l.Cases}
+	}
+	for _, team := range stormTeams {
+		members, cases := w.team(team)
+		tc, _ := w.pol.TeamCapacityOf(members, w.day)
+		teams[team] = shown{tc.Load.Weight, len(cases)}
+	}
+	return practitioners, teams
+}
+
 // figures are each practitioner's and team's stored load against their capacity, for the log.
 func (w *stormWorld) figures() []string {
 	var out []string
@@ -847,79 +866,4 @@ func (w *stormWorld) figures() []string {
 		}
 	}
 	return out
-}
-
-// checkStormStatuses waits until every practitioner's and team's status shows the weight and
-// number of cases the engine computes from the stored cases.
-func checkStormStatuses(t *testing.T, env *testenv.Env, w *stormWorld) {
-	t.Helper()
-	ctx := context.Background()
-	deadline := time.Now().Add(stormStatusesWithin)
-	for {
-		var behind []string
-		for _, mb := range stormMembers {
-			var pr caseloadv1alpha1.Practitioner
-			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: mb.name}, &pr); err != nil {
-				t.Fatal(err)
-			}
-			l := w.load(mb.name)
-			if string(pr.Status.Weight) != l.Weight.String() || int(pr.Status.Cases) != l.Cases {
-				behind = append(behind, fmt.Sprintf("%s shows weight %q and %d cases, the stored cases %s and %d", mb.name, pr.Status.Weight, pr.Status.Cases, l.Weight, l.Cases))
-			}
-		}
-		for _, team := range stormTeams {
-			var tm caseloadv1alpha1.Team
-			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: w.ns, Name: team}, &tm); err != nil {
-				t.Fatal(err)
-			}
-			members, cases := w.team(team)
-			tc, _ := w.pol.TeamCapacityOf(members, w.day)
-			if string(tm.Status.Weight) != tc.Load.Weight.String() || int(tm.Status.Cases) != len(cases) {
-				behind = append(behind, fmt.Sprintf("team %s shows weight %q and %d cases, the stored cases %s and %d", team, tm.Status.Weight, tm.Status.Cases, tc.Load.Weight, len(cases)))
-			}
-		}
-		if len(behind) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%v after the ledgers drained, statuses do not show the stored cases:\n%s", stormStatusesWithin, strings.Join(behind, "\n"))
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
-// checkStormLedgersDrain waits until no AllocationLedger of the namespace holds a reservation or
-// a departure: every admitted change is stored and seen, or its request has ended and its
-// entry has gone.
-func checkStormLedgersDrain(t *testing.T, env *testenv.Env, ended time.Time) {
-	t.Helper()
-	deadline := ended.Add(stormLedgersWithin)
-	for first := true; ; first = false {
-		var ledgers caseloadv1alpha1.AllocationLedgerList
-		if err := env.Client.List(context.Background(), &ledgers, client.InNamespace(stormNamespace)); err != nil {
-			t.Fatal(err)
-		}
-		var left []string
-		for _, l := range ledgers.Items {
-			for _, r := range l.Spec.Reservations {
-				left = append(left, fmt.Sprintf("%s: %s (uid %s, generation %d) for %s as %s, admitted %s", l.Name, r.Case, r.CaseUID, r.Generation, r.Practitioner, r.Role, r.AdmittedAt.Format(time.RFC3339)))
-			}
-			for _, d := range l.Spec.Departures {
-				left = append(left, fmt.Sprintf("%s: %s leaving for %s (generation %d)", l.Name, d.Practitioner, d.Team, d.Generation))
-			}
-		}
-		if len(left) == 0 {
-			t.Logf("The ledgers drained %v after the storm", time.Since(ended).Round(time.Second))
-			return
-		}
-		if first {
-			t.Logf("At the end of the storm the ledgers hold %d entries:\n  %s", len(left), strings.Join(left, "\n  "))
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%v after the storm, the ledgers still hold %d entries:\n%s", stormLedgersWithin, len(left), strings.Join(left, "\n"))
-			return
-		}
-		time.Sleep(time.Second)
-	}
 }

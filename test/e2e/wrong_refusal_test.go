@@ -181,8 +181,9 @@ func TestWithinCapAllocationsAfterABulkApplyAreAllAdmitted(t *testing.T) {
 			for _, f := range stored.pol.Audit(stored.view(), stored.day) {
 				t.Errorf("the stored cases break the quota: %s", f)
 			}
-			checkStatusesShow(t, env, stored)
-			checkLedgersDrain(t, env, tc.namespace)
+			practitioners, teams := stored.shown()
+			waitForStatuses(t, env, tc.namespace, settleWithin, practitioners, teams)
+			waitForLedgersToDrain(t, env, tc.namespace, time.Now().Add(settleWithin))
 		})
 	}
 }
@@ -315,6 +316,16 @@ type caseload struct {
 	day   policy.Day
 	prs   []policy.Practitioner
 	cases []*caseloadv1alpha1.Case
+}
+
+// shown is what every member's and the team's status should show, from the cases in m.
+func (m *caseload) shown() (practitioners, teams map[string]shown) {
+	practitioners = map[string]shown{}
+	for _, mb := range northMembers {
+		l := m.load(mb.name)
+		practitioners[mb.name] = shown{l.Weight, l.Cases}
+	}
+	return practitioners, map[string]shown{northTeam: {m.team().Load.Weight, len(m.engineCases())}}
 }
 
 func (m *caseload) engineCases() []policy.Case {
@@ -526,68 +537,4 @@ func storedCaseload(t *testing.T, env *testenv.Env, m *caseload) *caseload {
 		stored.cases = append(stored.cases, &cases.Items[i])
 	}
 	return &stored
-}
-
-// checkStatusesShow waits until every member's and the team's status shows the weight and number
-// of cases the engine computes from the stored cases.
-func checkStatusesShow(t *testing.T, env *testenv.Env, stored *caseload) {
-	t.Helper()
-	ctx := context.Background()
-	deadline := time.Now().Add(settleWithin)
-	for {
-		var behind []string
-		for _, mb := range northMembers {
-			var pr caseloadv1alpha1.Practitioner
-			if err := env.Client.Get(ctx, client.ObjectKey{Namespace: stored.ns, Name: mb.name}, &pr); err != nil {
-				t.Fatal(err)
-			}
-			l := stored.load(mb.name)
-			if string(pr.Status.Weight) != l.Weight.String() || int(pr.Status.Cases) != l.Cases {
-				behind = append(behind, fmt.Sprintf("%s shows weight %q and %d cases, the stored cases %s and %d", mb.name, pr.Status.Weight, pr.Status.Cases, l.Weight, l.Cases))
-			}
-		}
-		var team caseloadv1alpha1.Team
-		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: stored.ns, Name: northTeam}, &team); err != nil {
-			t.Fatal(err)
-		}
-		tc, open := stored.team(), len(stored.engineCases())
-		if string(team.Status.Weight) != tc.Load.Weight.String() || int(team.Status.Cases) != open {
-			behind = append(behind, fmt.Sprintf("team %s shows weight %q and %d cases, the stored cases %s and %d", northTeam, team.Status.Weight, team.Status.Cases, tc.Load.Weight, open))
-		}
-		if len(behind) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%v after the last allocation, statuses do not show the stored cases:\n%s", settleWithin, strings.Join(behind, "\n"))
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// checkLedgersDrain waits until no AllocationLedger of the namespace holds a reservation: every
-// admitted allocation is stored and seen.
-func checkLedgersDrain(t *testing.T, env *testenv.Env, ns string) {
-	t.Helper()
-	deadline := time.Now().Add(settleWithin)
-	for {
-		var ledgers caseloadv1alpha1.AllocationLedgerList
-		if err := env.Client.List(context.Background(), &ledgers, client.InNamespace(ns)); err != nil {
-			t.Fatal(err)
-		}
-		var left []string
-		for _, l := range ledgers.Items {
-			for _, r := range l.Spec.Reservations {
-				left = append(left, fmt.Sprintf("%s: %s for %s", l.Name, r.Case, r.Practitioner))
-			}
-		}
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%v after the last allocation, the ledgers still hold %d reservations: %s", settleWithin, len(left), strings.Join(left, ", "))
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
