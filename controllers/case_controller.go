@@ -19,8 +19,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/index"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
@@ -36,7 +38,7 @@ type CaseReconciler struct {
 
 // +kubebuilder:rbac:groups=caseload.dev,resources=cases,verbs=get;list;watch
 // +kubebuilder:rbac:groups=caseload.dev,resources=cases;cases/status,verbs=patch
-// +kubebuilder:rbac:groups=caseload.dev,resources=exceptionapprovals,verbs=create
+// +kubebuilder:rbac:groups=caseload.dev,resources=exceptionapprovals,verbs=get;list;watch;create
 // +kubebuilder:rbac:groups=caseload.dev,resources=caseloadquotas,verbs=get;list;watch
 
 // Reconcile computes and writes one case's status.
@@ -59,6 +61,13 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 		return ctrl.Result{}, err
 	}
 	in := caseInput{Team: team, Policies: policies, Ledger: l.Spec.Reservations, Now: now, Calendar: cal, ZoneProblem: zoneProblem}
+	if mayBeRestored(&c) {
+		var approvals v1alpha1.ExceptionApprovalList
+		if err := r.Client.List(ctx, &approvals, client.InNamespace(c.Namespace), client.MatchingFields{index.ExceptionApprovalByCase: c.Name}); err != nil {
+			return ctrl.Result{}, err
+		}
+		in.Approvals = approvals.Items
+	}
 
 	// An exception's reason is kept where only approvers read it before the status says the
 	// exception stands (the ledger keeps the entry until then, so a failure here is retried).
@@ -86,7 +95,8 @@ func (r *CaseReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 }
 
 // SetupWithManager watches cases, their team's labels and governing quota, the quotas that
-// select their team, and the exceptions their team's ledger records for them.
+// select their team, the exceptions their team's ledger records for them, and the
+// ExceptionApprovals that name them (restored from a backup before the case, or after it).
 func (r *CaseReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("case").
@@ -94,9 +104,19 @@ func (r *CaseReconciler) SetupWithManager(mgr ctrl.Manager, m mapper) error {
 		For(&v1alpha1.Case{}, builder.WithPredicates(predicate.Or[client.Object](specChanged, carriesReason))).
 		Watches(&v1alpha1.Team{}, handler.EnqueueRequestsFromMapFunc(m.teamCases), builder.WithPredicates(teamInputsChanged)).
 		Watches(&v1alpha1.AllocationLedger{}, ledgerExceptions(), builder.WithPredicates(specChanged)).
+		Watches(&v1alpha1.ExceptionApproval{}, handler.EnqueueRequestsFromMapFunc(approvalCase)).
 		Watches(&v1alpha1.CaseloadQuota{}, handler.EnqueueRequestsFromMapFunc(m.then(m.teamCases)), builder.WithPredicates(caseRulesChanged)).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(m.namespaceCases), builder.OnlyMetadata, builder.WithPredicates(timeZoneChanged)).
 		Complete(r)
+}
+
+// approvalCase is the Case an ExceptionApproval names.
+func approvalCase(_ context.Context, o client.Object) []reconcile.Request {
+	a, ok := o.(*v1alpha1.ExceptionApproval)
+	if !ok || a.Spec.Case == "" {
+		return nil
+	}
+	return []reconcile.Request{request(a.Namespace, a.Spec.Case)}
 }
 
 // consumeReason removes the caseload.dev/exception-reason annotation from a stored Case, the one

@@ -18,6 +18,9 @@ type caseInput struct {
 	Policies []*policy.Policy
 	// Ledger is the entries of the team's allocation ledger.
 	Ledger []v1alpha1.Reservation
+	// Approvals are the ExceptionApprovals that name the case, read only for a case that may
+	// have been re-created from a backup (see restoredException).
+	Approvals []v1alpha1.ExceptionApproval
 	Now    time.Time
 	// Calendar is the council's; ZoneProblem says why it is UTC when its zone is unknown.
 	Calendar    policy.Calendar
@@ -109,6 +112,9 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 			}
 		}
 	}
+	if st.Exception == nil {
+		st.Exception = restoredException(c, in.Approvals)
+	}
 	if ex := st.Exception; ex != nil && (!ex.ExpiresAt.Time.After(in.Now) || !policy.ExceptionStands(ec, ex.Practitioner)) {
 		st.Exception = nil
 	}
@@ -158,6 +164,37 @@ func exceptionRecord(c *v1alpha1.Case, r v1alpha1.Reservation) *v1alpha1.Excepti
 		ObjectMeta: metav1.ObjectMeta{Namespace: c.Namespace, Name: name + suffix},
 		Spec:       v1alpha1.ExceptionApprovalSpec{Case: c.Name, CaseException: ex},
 	}
+}
+
+// mayBeRestored reports whether case c may have been re-created from a backup under an exception
+// that still stands: it is held, as it was created (generation 1), and its status records no
+// exception. Only for such a case are its ExceptionApprovals read.
+func mayBeRestored(c *v1alpha1.Case) bool {
+	return c.Generation == 1 && c.Status.Exception == nil && c.IsOpen() && (c.Spec.AllocatedTo != "" || len(c.Spec.CoWorkers) > 0)
+}
+
+// restoredException is the exception of a case re-created from a backup (kubectl caseload
+// restore, or Velero), which has no ledger entry for it: the latest ExceptionApproval naming the
+// case that was approved before this Case object was created, as status shows it (no reason).
+// It counts only while the case is as it was created: once the case changes, admission decides
+// afresh, so an approval cannot come back for a later allocation. Whether it still stands (in
+// date, the practitioner still holding the case) is judged as for any exception.
+func restoredException(c *v1alpha1.Case, approvals []v1alpha1.ExceptionApproval) *v1alpha1.CaseException {
+	if !mayBeRestored(c) {
+		return nil
+	}
+	var found *v1alpha1.CaseException
+	for _, a := range approvals {
+		if a.Spec.Case != c.Name || !a.Spec.ApprovedAt.Before(&c.CreationTimestamp) {
+			continue
+		}
+		if found == nil || found.ApprovedAt.Before(&a.Spec.ApprovedAt) {
+			ex := a.Spec.CaseException
+			ex.Reason = "" // kept in the ExceptionApproval, for approvers only
+			found = &ex
+		}
+	}
+	return found
 }
 
 // unrecordedExceptions are the exceptions the ledger holds for case c that its status has not

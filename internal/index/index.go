@@ -1,5 +1,6 @@
 // Package index defines the field indexes every part of the operator reads through: open cases
-// by practitioner (lead or co-worker), open cases by team, and practitioners by team. The
+// by practitioner (lead or co-worker), open cases by team, practitioners by team, and exception
+// approvals by case. The
 // manager, the webhook and the tests call the same Setup, so an index that one of them needs
 // can never be missing in another.
 package index
@@ -20,6 +21,8 @@ const (
 	OpenCaseByTeam = "caseload.dev/open-case-team"
 	// PractitionerByTeam indexes Practitioners by spec.team.
 	PractitionerByTeam = "caseload.dev/practitioner-team"
+	// ExceptionApprovalByCase indexes ExceptionApprovals by spec.case.
+	ExceptionApprovalByCase = "caseload.dev/exception-approval-case"
 )
 
 // CasePractitioners is the extractor of OpenCaseByPractitioner.
@@ -53,6 +56,15 @@ func PractitionerTeam(obj client.Object) []string {
 	return []string{p.Spec.Team}
 }
 
+// ApprovalCase is the extractor of ExceptionApprovalByCase.
+func ApprovalCase(obj client.Object) []string {
+	a, ok := obj.(*v1alpha1.ExceptionApproval)
+	if !ok || a.Spec.Case == "" {
+		return nil
+	}
+	return []string{a.Spec.Case}
+}
+
 // Setup registers every index with the indexer (a manager's GetFieldIndexer()).
 func Setup(ctx context.Context, indexer client.FieldIndexer) error {
 	for _, ix := range []struct {
@@ -63,6 +75,7 @@ func Setup(ctx context.Context, indexer client.FieldIndexer) error {
 		{&v1alpha1.Case{}, OpenCaseByPractitioner, CasePractitioners},
 		{&v1alpha1.Case{}, OpenCaseByTeam, CaseTeam},
 		{&v1alpha1.Practitioner{}, PractitionerByTeam, PractitionerTeam},
+		{&v1alpha1.ExceptionApproval{}, ExceptionApprovalByCase, ApprovalCase},
 	} {
 		if err := indexer.IndexField(ctx, ix.obj, ix.key, ix.extract); err != nil {
 			return fmt.Errorf("index %s: %w", ix.key, err)
