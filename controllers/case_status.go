@@ -21,7 +21,7 @@ type caseInput struct {
 	// Approvals are the ExceptionApprovals that name the case, read only for a case that may
 	// have been re-created from a backup (see restoredException).
 	Approvals []v1alpha1.ExceptionApproval
-	Now    time.Time
+	Now       time.Time
 	// Calendar is the council's; ZoneProblem says why it is UTC when its zone is unknown.
 	Calendar    policy.Calendar
 	ZoneProblem string
