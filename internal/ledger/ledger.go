@@ -132,7 +132,7 @@ func Prune(spec v1alpha1.AllocationLedgerSpec, entry func(v1alpha1.Reservation) 
 		through = max(through, v.Through)
 	}
 	if through > 0 {
-		out.SeenThrough = strconv.FormatUint(through, 10)
+		out.SeenThrough = FormatVersion(through)
 	}
 	pthrough := ParseVersion(spec.PractitionersSeenThrough)
 	for _, d := range spec.Departures {
@@ -144,7 +144,7 @@ func Prune(spec v1alpha1.AllocationLedgerSpec, entry func(v1alpha1.Reservation) 
 		pthrough = max(pthrough, v.Through)
 	}
 	if pthrough > 0 {
-		out.PractitionersSeenThrough = strconv.FormatUint(pthrough, 10)
+		out.PractitionersSeenThrough = FormatVersion(pthrough)
 	}
 	return out
 }
@@ -182,6 +182,9 @@ func ParseVersion(rv string) uint64 {
 	}
 	return v
 }
+
+// FormatVersion writes a resourceVersion counter as the apiserver does.
+func FormatVersion(v uint64) string { return strconv.FormatUint(v, 10) }
 
 // Empty reports whether a ledger spec holds nothing in flight.
 func Empty(spec v1alpha1.AllocationLedgerSpec) bool {

@@ -15,22 +15,30 @@ import (
 	"caseload.dev/caseload-operator/internal/ledger"
 )
 
-// Progress is how far this replica's cache of one kind has come: the highest resourceVersion
-// among the objects its informer has handed on (an object reaches the handlers only once the
-// cache shows it), and the objects it has seen deleted lately. A ledger's spec.seenThrough says
-// how far the cache that pruned it had come; a replica counts that ledger only once its own cache
-// has come as far (or reads the team from the apiserver instead), so an entry dropped because one
-// cache showed its Case is never missing from another replica's count.
+// Progress is how far this replica's cache of one kind has come, and the objects it has seen
+// deleted lately. A ledger's spec.seenThrough says how far the cache that pruned it had come; a
+// replica counts that ledger only once its own cache has come as far (or reads the team from the
+// apiserver instead), so an entry dropped because one cache showed its Case is never missing from
+// another replica's count.
 //
-// resourceVersions are opaque to clients, but an apiserver backed by etcd issues them from one
-// increasing counter, and one informer's watch delivers them in order. After a failed watch the
-// informer lists again, and client-go hands the whole list on as one replacement of the cache
-// (its AtomicFIFO, on by default since Kubernetes 1.35): docs/admission.md names this among the
-// assumptions the ledger rests on.
+// How far a cache has come is what its informer's store says it has applied
+// (LastStoreSyncResourceVersion): each change in the order one watch delivers it, a relist as one
+// replacement of the whole store, and the watch's bookmarks, so a quiet kind still moves on.
+// client-go reports that only with its AtomicFIFO on (the default since Kubernetes 1.36). With it
+// switched off (KUBE_FEATURE_AtomicFIFO=false) a relist reaches the store one object at a time,
+// in no order, and the store reports nothing: the cache then never vouches for a watermark, and
+// every decision that needs one is made from the apiserver, slower but never wrong. What the
+// event handlers hand on is never taken as progress: an object handed on in the middle of such a
+// relist says nothing of the objects still to come.
 type Progress struct {
+	// Store is how far the informer's store has come ("" when it cannot say). Track sets it; a
+	// Progress without one goes by the objects handed to Saw, for a cache that applies changes
+	// one at a time in resourceVersion order and relists all at once (the simulation's).
+	Store func() string
+
 	mu       sync.Mutex
 	through  uint64
-	moved    chan struct{} // closed, and replaced, whenever through moves on
+	moved    chan struct{} // closed, and replaced, whenever the handlers are handed something
 	deleted  map[types.UID]gone
 	lastTrim time.Time
 }
@@ -52,6 +60,11 @@ func Track(ctx context.Context, c cache.Cache, obj client.Object) (*Progress, er
 	if err != nil {
 		return nil, fmt.Errorf("follow the cache of %T: %w", obj, err)
 	}
+	store, ok := inf.(interface{ GetStore() toolscache.Store })
+	if !ok {
+		return nil, fmt.Errorf("follow the cache of %T: its informer (%T) does not show its store", obj, inf)
+	}
+	p.Store = store.GetStore().LastStoreSyncResourceVersion
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { p.Saw(o, false) },
 		UpdateFunc: func(_, o any) { p.Saw(o, false) },
@@ -80,11 +93,9 @@ func (p *Progress) Saw(obj any, deleted bool) {
 		p.deleted[o.GetUID()] = gone{rv: rv, at: now}
 		p.trim(now)
 	}
-	if rv > p.through {
-		p.through = rv
-		close(p.moved)
-		p.moved = make(chan struct{})
-	}
+	p.through = max(p.through, rv)
+	close(p.moved)
+	p.moved = make(chan struct{})
 }
 
 // trim forgets deletions older than anything could still ask about. p.mu must be held.
@@ -113,17 +124,38 @@ func (p *Progress) Deleted(uid types.UID) (uint64, bool) {
 // ends first; the caller must then not count a ledger that needs the cache to have come so far.
 func (p *Progress) Reach(ctx context.Context, rv string) error {
 	want := ledger.ParseVersion(rv)
+	var poll <-chan time.Time
+	if p.Store != nil {
+		// A bookmark moves the store on without handing anything to the handlers.
+		t := time.NewTicker(bookmarkPoll)
+		defer t.Stop()
+		poll = t.C
+	}
 	for {
-		p.mu.Lock()
-		through, moved := p.through, p.moved
-		p.mu.Unlock()
+		through, moved := p.at()
 		if through >= want {
 			return nil
 		}
 		select {
 		case <-moved:
+		case <-poll:
 		case <-ctx.Done():
 			return fmt.Errorf("this replica's cache has come as far as resourceVersion %d, not yet %d (%w)", through, want, ctx.Err())
 		}
 	}
+}
+
+// bookmarkPoll is how often Reach looks at the store between the changes handed on.
+const bookmarkPoll = 5 * time.Millisecond
+
+// at is how far the cache has come, and a channel closed when the handlers are next handed
+// something.
+func (p *Progress) at() (uint64, <-chan struct{}) {
+	p.mu.Lock()
+	through, moved := p.through, p.moved
+	p.mu.Unlock()
+	if p.Store != nil {
+		through = ledger.ParseVersion(p.Store())
+	}
+	return through, moved
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	clientfeatures "k8s.io/client-go/features"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -86,6 +87,10 @@ func newLedgerWriter(mgr ctrl.Manager, cache client.Reader, now func() time.Time
 	practitioners, err := snapshot.Track(ctx, mgr.GetCache(), &caseloadv1alpha1.Practitioner{})
 	if err != nil {
 		return nil, err
+	}
+	if !clientfeatures.FeatureGates().Enabled(clientfeatures.AtomicFIFO) {
+		mgr.GetLogger().Info("client-go's AtomicFIFO is switched off (KUBE_FEATURE_AtomicFIFO=false): the caches cannot say how far they " +
+			"have come, so every allocation is decided from the apiserver; unset it to decide from the caches")
 	}
 	return &ledgerWriter{Cache: cache, Cases: cases, Practitioners: practitioners, Live: mgr.GetAPIReader(), Client: mgr.GetClient(),
 		Now: now, Observed: &ledger.Observed{}}, nil

@@ -17,6 +17,7 @@ import (
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/index"
+	"caseload.dev/caseload-operator/internal/ledger"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
@@ -254,41 +255,114 @@ func (l simLive) write(obj client.Object, apply func(client.Object) error) error
 
 // simCache is one replica's informer cache: the apiserver's log applied as far as the simulation
 // has delivered it, in order, each change handed on to the replica's Progress as an informer's
-// handlers would be.
+// handlers would be. Now and then its watch fails and it lists again. With client-go's
+// AtomicFIFO (atomic) the list replaces the store at once and the store says how far it has come;
+// without it, the list reaches the store one object at a time, in no order, between deliveries,
+// and the store says nothing.
 type simCache struct {
 	api                  *simAPI
 	at                   int // how much of api.log is applied
 	objs                 map[simKey]client.Object
 	cases, practitioners *snapshot.Progress
+	atomic               bool
+	store                map[string]uint64 // how far the store of each kind has come
+	relist               []simEvent        // the rest of a list reaching the store piecemeal
 }
 
-func newSimCache(api *simAPI) *simCache {
-	c := &simCache{api: api, objs: map[simKey]client.Object{}, cases: snapshot.NewProgress(), practitioners: snapshot.NewProgress()}
+func newSimCache(api *simAPI, atomic bool) *simCache {
+	c := &simCache{api: api, objs: map[simKey]client.Object{}, cases: snapshot.NewProgress(), practitioners: snapshot.NewProgress(),
+		atomic: atomic, store: map[string]uint64{}}
+	c.cases.Store = c.storeOf("Case")
+	c.practitioners.Store = c.storeOf("Practitioner")
 	c.deliver(len(api.log))
 	return c
 }
 
-// behind is how many changes the cache has not applied yet.
-func (c *simCache) behind() int { return len(c.api.log) - c.at }
+// storeOf is what the informer's store of kind says of how far it has come.
+func (c *simCache) storeOf(kind string) func() string {
+	return func() string {
+		if !c.atomic {
+			return ""
+		}
+		return fmt.Sprint(c.store[kind])
+	}
+}
 
-// deliver applies the next n changes of the log.
+// behind is how many changes the cache has not applied yet.
+func (c *simCache) behind() int { return len(c.api.log) - c.at + len(c.relist) }
+
+// deliver applies the next n changes: the rest of a list first, then the log.
 func (c *simCache) deliver(n int) {
-	for ; n > 0 && c.at < len(c.api.log); n-- {
+	for ; n > 0 && len(c.relist) > 0; n-- {
+		c.apply(c.relist[0])
+		c.relist = c.relist[1:]
+	}
+	for ; n > 0 && len(c.relist) == 0 && c.at < len(c.api.log); n-- {
 		e := c.api.log[c.at]
 		c.at++
-		key := simKey{e.kind, e.obj.GetNamespace(), e.obj.GetName()}
-		if e.deleted {
-			delete(c.objs, key)
-		} else {
-			c.objs[key] = e.obj
-		}
-		switch e.kind {
-		case "Case":
-			c.cases.Saw(e.obj, e.deleted)
-		case "Practitioner":
-			c.practitioners.Saw(e.obj, e.deleted)
+		c.apply(e)
+		c.store[e.kind] = ledger.ParseVersion(e.obj.GetResourceVersion())
+	}
+}
+
+// apply puts one change in the store and hands it on.
+func (c *simCache) apply(e simEvent) {
+	key := simKey{e.kind, e.obj.GetNamespace(), e.obj.GetName()}
+	if e.deleted {
+		delete(c.objs, key)
+	} else {
+		c.objs[key] = e.obj
+	}
+	switch e.kind {
+	case "Case":
+		c.cases.Saw(e.obj, e.deleted)
+	case "Practitioner":
+		c.practitioners.Saw(e.obj, e.deleted)
+	}
+}
+
+// listAgain is a failed watch: the cache lists everything at the apiserver's current
+// resourceVersion. What differs from the store reaches it at once (atomic) or piecemeal in the
+// order shuffle leaves it, a deletion as the object last seen (client-go's
+// DeletedFinalStateUnknown).
+func (c *simCache) listAgain(shuffle func([]simEvent)) {
+	var diff []simEvent
+	stored, cached := c.api.keys(), c.keys()
+	for _, k := range sortedKeys(stored) {
+		key := stored[k]
+		obj := c.api.objs[key]
+		if was, ok := c.objs[key]; !ok || was.GetResourceVersion() != obj.GetResourceVersion() {
+			diff = append(diff, simEvent{kind: key.kind, obj: obj.DeepCopyObject().(client.Object)})
 		}
 	}
+	for _, k := range sortedKeys(cached) {
+		key := cached[k]
+		if _, ok := c.api.objs[key]; !ok {
+			diff = append(diff, simEvent{kind: key.kind, obj: c.objs[key], deleted: true})
+		}
+	}
+	c.at, c.relist = len(c.api.log), nil
+	if !c.atomic {
+		shuffle(diff)
+		c.relist = diff
+		return
+	}
+	for _, e := range diff {
+		c.apply(e)
+	}
+	c.store["Case"], c.store["Practitioner"] = c.api.rv, c.api.rv
+}
+
+func (c *simCache) keys() map[string]simKey { return keysOf(c.objs) }
+
+func (a *simAPI) keys() map[string]simKey { return keysOf(a.objs) }
+
+func keysOf(objs map[simKey]client.Object) map[string]simKey {
+	out := make(map[string]simKey, len(objs))
+	for k := range objs {
+		out[k.kind+"/"+k.namespace+"/"+k.name] = k
+	}
+	return out
 }
 
 func (c *simCache) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {

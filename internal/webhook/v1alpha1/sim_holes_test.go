@@ -94,6 +94,13 @@ var holes = []hole{
 		finds:   "overshoot",
 	},
 	{
+		name: "a-new-ledger-with-no-watermark",
+		why: "a ledger created after the team's last one was deleted starts with no seenThrough: a cache behind what the deleted " +
+			"ledger had dropped counts neither the entries nor their cases",
+		replace: map[string][][2]string{"internal/webhook/v1alpha1/batch.go": {{"\tl.Spec.SeenThrough = list.ResourceVersion\n\tl.Spec.PractitionersSeenThrough = list.ResourceVersion\n", "\t_ = list.ResourceVersion\n"}}},
+		finds:   "overshoot",
+	},
+	{
 		name:    "a-cache-behind-the-ledger",
 		why:     "a replica decides from a cache that has not come as far as the ledger's watermark: it misses cases whose entries are gone",
 		replace: map[string][][2]string{"internal/webhook/v1alpha1/batch.go": {{"return w.Cases.Reach(ctx, l.Spec.SeenThrough) == nil && w.Practitioners.Reach(ctx, l.Spec.PractitionersSeenThrough) == nil", "return ctx != nil"}}},
@@ -103,6 +110,13 @@ var holes = []hole{
 		name:    "a-watermark-raised-by-the-apiserver",
 		why:     "pruning drops an entry the apiserver shows stored, raising the watermark past this replica's cache, which then decides",
 		replace: map[string][][2]string{"internal/webhook/v1alpha1/batch.go": {{"if !live && !w.caughtUp(ctx, &caseloadv1alpha1.AllocationLedger{Spec: next}) {", "if false {"}}},
+		finds:   "overshoot",
+	},
+	{
+		name: "progress-from-the-handlers",
+		why: "a cache is taken to have come as far as the objects its handlers were handed (review's hole 8): in a relist that reaches the store " +
+			"piecemeal (client-go without AtomicFIFO), a newer object handed on first vouches for older ones still to come",
+		replace: map[string][][2]string{"internal/snapshot/progress.go": {{"if p.Store != nil {\n\t\tthrough = ledger.ParseVersion(p.Store())", "if false {\n\t\tthrough = ledger.ParseVersion(p.Store())"}}},
 		finds:   "overshoot",
 	},
 	{

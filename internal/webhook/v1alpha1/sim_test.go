@@ -139,6 +139,7 @@ func simQuota(socialWorkerCap string) *caseloadv1alpha1.CaseloadQuota {
 type simReplica struct {
 	name       string
 	skew       time.Duration
+	atomic     bool // client-go's AtomicFIFO is on
 	cache      *simCache
 	writer     *ledgerWriter
 	cases      *CaseValidator
@@ -197,7 +198,8 @@ func newWorld(seed uint64, stats *simStats, logf func(string, ...any)) *world {
 	replicas := 2 + w.rng.IntN(2)
 	for i := range replicas {
 		skew := time.Duration(w.rng.IntN(7)-3) * time.Minute // clocks up to three minutes apart
-		w.replicas = append(w.replicas, w.start(fmt.Sprintf("replica-%d", i), skew))
+		atomic := w.pick(4) != 0                             // KUBE_FEATURE_AtomicFIFO=false on some
+		w.replicas = append(w.replicas, w.start(fmt.Sprintf("replica-%d", i), skew, atomic))
 	}
 	w.api.beforeWrite = w.ledgerWrite
 	return w
@@ -221,15 +223,15 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // start is a replica that has just started: a cache listed afresh, nothing in memory.
-func (w *world) start(name string, skew time.Duration) *simReplica {
-	cache := newSimCache(w.api)
+func (w *world) start(name string, skew time.Duration, atomic bool) *simReplica {
+	cache := newSimCache(w.api, atomic)
 	clock := simClock{w: w, skew: skew}
 	zero := time.Duration(0)
 	live := simLive{api: w.api, who: name}
 	writer := &ledgerWriter{Cache: cache, Cases: cache.cases, Practitioners: cache.practitioners, Live: live, Client: live,
 		Now: clock.Now, Observed: &ledger.Observed{}, CatchUp: &zero, Pause: func(int) time.Duration { return 0 }}
 	return &simReplica{
-		name: name, skew: skew, cache: cache, writer: writer,
+		name: name, skew: skew, atomic: atomic, cache: cache, writer: writer,
 		cases: &CaseValidator{Cache: cache, Live: live, Client: live, Ledgers: writer, Calendars: snapshot.Calendars{Default: policy.UTC},
 			Now: clock.Now, Log: ctrl.Log.WithName("simulation")},
 		moves: &PractitionerValidator{Cache: cache, Ledgers: writer, Live: live},
@@ -311,6 +313,11 @@ func (w *world) step(i int) error {
 // deliver hands a replica's cache some of the changes it has not seen, or all of them; or
 // leaves it stalled.
 func (w *world) deliver(r *simReplica) {
+	if w.pick(6) == 0 {
+		r.cache.listAgain(func(es []simEvent) { w.rng.Shuffle(len(es), func(i, j int) { es[i], es[j] = es[j], es[i] }) })
+		w.say("%s's watch fails and it lists again (%s; %d to come)", r.name, map[bool]string{true: "at once", false: "piecemeal"}[r.atomic], r.cache.behind())
+		return
+	}
 	n := 1 + w.pick(6)
 	if w.pick(4) == 0 {
 		n = r.cache.behind()
@@ -322,7 +329,7 @@ func (w *world) deliver(r *simReplica) {
 func (w *world) restart() {
 	i := w.pick(len(w.replicas))
 	old := w.replicas[i]
-	w.replicas[i] = w.start(old.name, old.skew)
+	w.replicas[i] = w.start(old.name, old.skew, old.atomic)
 	w.stats.restarts++
 	w.say("%s crashes and starts again", old.name)
 }
