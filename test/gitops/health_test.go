@@ -1,9 +1,10 @@
 // Package gitops checks the health checks a platform team gives its GitOps tool, against real
 // status the operator wrote on the envtest apiserver: the Argo CD Lua scripts of
-// config/argocd/resource_customizations (run with gopher-lua, the interpreter Argo CD uses) and
-// the CEL expressions of the Flux Kustomizations in examples/gitops/clusters/flux (run with
+// config/argocd/resource_customizations (run as Argo CD runs a script from argocd-cm, by
+// test/gitops/argocd) and the CEL expressions of the Flux Kustomizations in examples/gitops/clusters/flux (run with
 // cel-go); and the GitOps example's overlays, built with the kustomize API. With -update it
 // rewrites the scripts' testdata and health_test.yaml, in Argo CD's own layout, from that status.
+// test/gitops/argocd checks that layout as Argo CD's own tests would, without an apiserver.
 package gitops
 
 import (
@@ -17,7 +18,6 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
-	lua "github.com/yuin/gopher-lua"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,6 +28,7 @@ import (
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/testenv"
 	"caseload.dev/caseload-operator/internal/testenv/inprocess"
+	"caseload.dev/caseload-operator/test/gitops/argocd"
 )
 
 var update = flag.Bool("update", false, "rewrite the Argo CD scripts' testdata and health_test.yaml from real status")
@@ -79,63 +80,6 @@ func TestHealthChecksOnRealStatus(t *testing.T) {
 	}
 	if *update {
 		writeArgoTests(t, states)
-	}
-}
-
-// TestArgoCDHealthTests runs every health_test.yaml as Argo CD's own test runner would: each
-// testdata object through its kind's health.lua, for the status and message recorded.
-func TestArgoCDHealthTests(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(customizations, "*", "health_test.yaml"))
-	if len(files) < 4 {
-		t.Fatalf("health_test.yaml for %d kinds, want the four with a status", len(files))
-	}
-	for _, f := range files {
-		kind := filepath.Base(filepath.Dir(f))
-		var suite struct {
-			Tests []struct {
-				HealthStatus struct{ Status, Message string } `json:"healthStatus"`
-				InputPath    string                           `json:"inputPath"`
-			}
-		}
-		data, err := os.ReadFile(f)
-		if err != nil || yaml.Unmarshal(data, &suite) != nil || len(suite.Tests) == 0 {
-			t.Fatalf("%s: %v", f, err)
-		}
-		for _, tc := range suite.Tests {
-			var obj map[string]any
-			data, err := os.ReadFile(filepath.Join(filepath.Dir(f), tc.InputPath))
-			if err != nil || yaml.Unmarshal(data, &obj) != nil {
-				t.Fatalf("%s: %v", tc.InputPath, err)
-			}
-			if status, message := argoHealth(t, kind, obj); status != tc.HealthStatus.Status || message != tc.HealthStatus.Message {
-				t.Errorf("%s %s: %s %q, want %s %q", kind, tc.InputPath, status, message, tc.HealthStatus.Status, tc.HealthStatus.Message)
-			}
-		}
-	}
-}
-
-// TestOneScriptForEveryKindWithAStatus: the scripts are one script, in Argo CD's layout of a file
-// per kind (links to Team's, and to AllocationLedger's for the kinds without a status), and may
-// not drift apart.
-func TestOneScriptForEveryKindWithAStatus(t *testing.T) {
-	read := func(kind string) string {
-		data, err := os.ReadFile(filepath.Join(customizations, kind, "health.lua"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(data)
-	}
-	for _, k := range []string{"Practitioner", "Case", "CaseloadQuota"} {
-		if read(k) != read("Team") {
-			t.Errorf("%s/health.lua differs from Team/health.lua", k)
-		}
-	}
-	if read("ExceptionApproval") != read("AllocationLedger") {
-		t.Error("the scripts of the kinds without a status differ")
-	}
-	status, _ := argoHealth(t, "AllocationLedger", map[string]any{"metadata": map[string]any{"name": "north"}})
-	if status != "Healthy" {
-		t.Errorf("an AllocationLedger is %s, want Healthy", status)
 	}
 }
 
@@ -212,63 +156,21 @@ func produce(t *testing.T) []state {
 	}
 }
 
-// argoHealth runs kind's health.lua on obj as Argo CD does: obj a global table, the script's
-// returned table read for status and message.
+// argoHealth runs kind's health.lua on obj as Argo CD runs a script from argocd-cm.
 func argoHealth(t *testing.T, kind string, obj map[string]any) (status, message string) {
 	t.Helper()
 	script, err := os.ReadFile(filepath.Join(customizations, kind, "health.lua"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := lua.NewState(lua.Options{SkipOpenLibs: true})
-	defer l.Close()
-	for _, open := range []struct {
-		name string
-		fn   lua.LGFunction
-	}{{lua.BaseLibName, lua.OpenBase}, {lua.TabLibName, lua.OpenTable}, {lua.StringLibName, lua.OpenString}, {lua.MathLibName, lua.OpenMath}} {
-		l.Push(l.NewFunction(open.fn))
-		l.Push(lua.LString(open.name))
-		l.Call(1, 0)
-	}
-	l.SetGlobal("obj", toLua(l, obj))
-	if err := l.DoString(string(script)); err != nil {
+	hs, err := argocd.VM{}.ExecuteHealthLua(&unstructured.Unstructured{Object: obj}, string(script))
+	if err != nil {
 		t.Fatalf("%s/health.lua: %v", kind, err)
 	}
-	hs, ok := l.Get(-1).(*lua.LTable)
-	if !ok {
-		t.Fatalf("%s/health.lua returned %v, not a table", kind, l.Get(-1))
+	if hs == nil {
+		t.Fatalf("%s/health.lua returned no health", kind)
 	}
-	return lua.LVAsString(hs.RawGetString("status")), lua.LVAsString(hs.RawGetString("message"))
-}
-
-func toLua(l *lua.LState, v any) lua.LValue {
-	switch x := v.(type) {
-	case map[string]any:
-		tbl := l.NewTable()
-		for k, e := range x {
-			tbl.RawSetString(k, toLua(l, e))
-		}
-		return tbl
-	case []any:
-		tbl := l.NewTable()
-		for _, e := range x {
-			tbl.Append(toLua(l, e))
-		}
-		return tbl
-	case string:
-		return lua.LString(x)
-	case bool:
-		return lua.LBool(x)
-	case int64:
-		return lua.LNumber(x)
-	case float64:
-		return lua.LNumber(x)
-	case int:
-		return lua.LNumber(x)
-	case nil:
-		return lua.LNil
-	}
-	return lua.LString(fmt.Sprint(v))
+	return hs.Status, hs.Message
 }
 
 // fluxCheck is one kind's healthCheckExprs of the example Kustomization.
