@@ -142,3 +142,44 @@ func ended(pid int, d time.Duration) bool {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// CPU is the processor time the control plane's kube-apiserver and etcd have used so far (user
+// and system), for benchmarks to say where the cores went.
+func (e *Env) CPU() (apiserver, etcd time.Duration, err error) {
+	for _, p := range []struct {
+		path string
+		into *time.Duration
+	}{{e.Environment.ControlPlane.GetAPIServer().Path, &apiserver}, {e.Environment.ControlPlane.Etcd.Path, &etcd}} {
+		pid, err := child(p.path)
+		if err != nil {
+			return 0, 0, err
+		}
+		if *p.into, err = ProcessCPU(pid); err != nil {
+			return 0, 0, err
+		}
+	}
+	return apiserver, etcd, nil
+}
+
+// ProcessCPU is the processor time a process has used so far, user and system, from
+// /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+func ProcessCPU(pid int) (time.Duration, error) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}

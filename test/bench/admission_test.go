@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,9 +132,11 @@ func admissionSizes(full bool) sizes {
 type admissionFigures struct {
 	oneAtATime         map[pattern]oneAtATime
 	overTeams, oneTeam map[mode]float64
-	overshoot, roomy   map[mode]string
-	modes              []mode
-	took               time.Duration
+	// cpuOverTeams and cpuOneTeam are the processor time each allocation cost in those blocks.
+	cpuOverTeams, cpuOneTeam map[mode]cpuUse
+	overshoot, roomy         map[mode]string
+	modes                    []mode
+	took                     time.Duration
 }
 
 // oneAtATime are one pattern's client-side times, by mode: creating allocated Cases, then
@@ -148,13 +151,13 @@ func (b *bench) admission(t *testing.T, n sizes) admissionFigures {
 	started := time.Now()
 	f := admissionFigures{modes: b.modes}
 	f.oneAtATime = b.sequential(t, n)
-	f.overTeams = b.throughput(t, n, func(client, i int) int { return client % teams })
+	f.overTeams, f.cpuOverTeams = b.throughput(t, n, func(client, i int) int { return client % teams })
 	// BENCH_APISERVER_PPROF=FILE writes a CPU profile of the kube-apiserver taken while 8 clients
 	// allocate to one team, to see what it spends the two cores on.
 	if path := os.Getenv("BENCH_APISERVER_PPROF"); path != "" {
 		go b.apiserverProfile(t, path, 10*time.Second)
 	}
-	f.oneTeam = b.throughput(t, n, func(client, i int) int { return 0 })
+	f.oneTeam, f.cpuOneTeam = b.throughput(t, n, func(client, i int) int { return 0 })
 	if b.floor != nil {
 		// One AdmissionReview for every Case create and update in the floor's namespace: no
 		// request skipped that ours is asked.
@@ -474,14 +477,16 @@ func (b *bench) sequential(t *testing.T, n sizes) map[pattern]oneAtATime {
 
 // throughput has 8 clients create n allocated Cases between them, as fast as they are admitted,
 // in each mode in turn (rounds times), and returns allocations per second by mode.
-func (b *bench) throughput(t *testing.T, n sizes, teamOf func(client, i int) int) map[mode]float64 {
+func (b *bench) throughput(t *testing.T, n sizes, teamOf func(client, i int) int) (map[mode]float64, map[mode]cpuUse) {
 	done := map[mode]int{}
 	took := map[mode]time.Duration{}
+	used := map[mode]cpuUse{}
 	for r := range n.rounds {
 		for j := range b.modes {
 			m := b.modes[(r+j)%len(b.modes)]
 			var wg sync.WaitGroup
 			var failed atomic.Value
+			before := b.cpu(t)
 			start := time.Now()
 			for k := range clients {
 				wg.Add(1)
@@ -497,6 +502,7 @@ func (b *bench) throughput(t *testing.T, n sizes, teamOf func(client, i int) int
 			}
 			wg.Wait()
 			took[m] += time.Since(start)
+			used[m] = used[m].add(b.cpu(t).since(before))
 			done[m] += n.throughput
 			if err := failed.Load(); err != nil {
 				t.Fatalf("%s: an allocation with room to spare failed: %v", m.name, err)
@@ -506,8 +512,53 @@ func (b *bench) throughput(t *testing.T, n sizes, teamOf func(client, i int) int
 	out := map[mode]float64{}
 	for m, d := range took {
 		out[m] = float64(done[m]) / d.Seconds()
+		used[m] = used[m].per(done[m])
 	}
-	return out
+	return out, used
+}
+
+// cpuUse is processor time: the kube-apiserver's, etcd's, the manager replicas' and the bench
+// process's own (its clients, and the allow-all webhook's server).
+type cpuUse struct {
+	apiserver, etcd, replicas, bench time.Duration
+}
+
+func (c cpuUse) add(d cpuUse) cpuUse {
+	return cpuUse{c.apiserver + d.apiserver, c.etcd + d.etcd, c.replicas + d.replicas, c.bench + d.bench}
+}
+
+func (c cpuUse) since(d cpuUse) cpuUse {
+	return cpuUse{c.apiserver - d.apiserver, c.etcd - d.etcd, c.replicas - d.replicas, c.bench - d.bench}
+}
+
+func (c cpuUse) per(n int) cpuUse {
+	k := time.Duration(max(n, 1))
+	return cpuUse{c.apiserver / k, c.etcd / k, c.replicas / k, c.bench / k}
+}
+
+func (c cpuUse) total() time.Duration { return c.apiserver + c.etcd + c.replicas + c.bench }
+
+// cpu is the processor time every process of the bench has used so far.
+func (b *bench) cpu(t *testing.T) cpuUse {
+	t.Helper()
+	var u cpuUse
+	var err error
+	if u.apiserver, u.etcd, err = b.env.CPU(); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range b.replicas {
+		d, err := testenv.ProcessCPU(r.Pid())
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.replicas += d
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	u.bench = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return u
 }
 
 // race fires n allocations at once to a new practitioner of the grade (for the built-in quota: a
@@ -695,6 +746,20 @@ func (f admissionFigures) report(n sizes) string {
 	b.WriteString("| --- | --- | --- | --- | --- |\n")
 	for _, m := range f.modes {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", m.name, rate(m, f.overTeams), rate(m, f.oneTeam), races(m, f.overshoot), races(m, f.roomy))
+	}
+
+	// With every core busy, throughput is the cores over the processor time an allocation costs:
+	// where that time goes says what limits each mode.
+	fmt.Fprintf(&b, "\nProcessor time per allocation in the %d-clients blocks (over %d teams; on one team), all processes on the machine's %d cores:\n\n", clients, teams, runtime.NumCPU())
+	b.WriteString("| | kube-apiserver | etcd | manager replicas | bench process (clients; the allow-all webhook) | in all |\n| --- | --- | --- | --- | --- | --- |\n")
+	both := func(a, o time.Duration) string { return fmt.Sprintf("%s; %s", ms(a), ms(o)) }
+	for _, m := range f.modes {
+		a, o := f.cpuOverTeams[m], f.cpuOneTeam[m]
+		total := both(a.total(), o.total())
+		if m != bare {
+			total += fmt.Sprintf(" (%.2fx; %.2fx no webhook's)", float64(a.total())/float64(f.cpuOverTeams[bare].total()), float64(o.total())/float64(f.cpuOneTeam[bare].total()))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", m.name, both(a.apiserver, o.apiserver), both(a.etcd, o.etcd), both(a.replicas, o.replicas), both(a.bench, o.bench), total)
 	}
 	return b.String()
 }
