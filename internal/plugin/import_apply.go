@@ -39,6 +39,14 @@ type importWrite struct {
 	opened    v1alpha1.Date
 }
 
+// where names the write for an error: the row of an extract, or the object of a snapshot.
+func (iw *importWrite) where() string {
+	if iw.problemAt.Line == 0 {
+		return iw.problemAt.File
+	}
+	return fmt.Sprintf("%s line %d", iw.problemAt.File, iw.problemAt.Line)
+}
+
 // laneHolder is whose turn an allocation waits for: the lead, or the first co-worker of a case
 // without one.
 func laneHolder(s v1alpha1.CaseSpec) string {
@@ -247,6 +255,8 @@ type writer struct {
 	progress    *progress
 	// retryWait is the first wait before a request that could not be answered is tried again.
 	retryWait time.Duration
+	// fieldManager owns what the writes set: ImportFieldManager unless said otherwise.
+	fieldManager string
 }
 
 // lanes runs the writes of each lane in order, lanes side by side, and records each result at the
@@ -266,7 +276,7 @@ func (w *writer) lanes(ctx context.Context, writes []importWrite, lanes [][]int,
 					}
 					res, err := w.apply(ctx, &writes[i])
 					if err != nil {
-						cancel(fmt.Errorf("%s line %d: %w", writes[i].problemAt.File, writes[i].problemAt.Line, err))
+						cancel(fmt.Errorf("%s: %w", writes[i].where(), err))
 						break
 					}
 					results[i] = res
@@ -294,7 +304,11 @@ func (w *writer) lanes(ctx context.Context, writes []importWrite, lanes [][]int,
 // busy, a timeout) is tried again a few times; an error about the row is its result; any other
 // error is returned.
 func (w *writer) apply(ctx context.Context, iw *importWrite) (writeResult, error) {
-	opts := []client.ApplyOption{client.FieldOwner(ImportFieldManager), client.ForceOwnership}
+	manager := w.fieldManager
+	if manager == "" {
+		manager = ImportFieldManager
+	}
+	opts := []client.ApplyOption{client.FieldOwner(manager), client.ForceOwnership}
 	if w.dryRun {
 		opts = append(opts, client.DryRunAll)
 	}

@@ -75,7 +75,7 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
 	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), newSnapshotCommand(o), newPlanCommand(o), newVerifyCommand(o), newForecastCommand(o))
-	cmd.AddCommand(newReportCommand(o), newImportCommand(o))
+	cmd.AddCommand(newReportCommand(o), newImportCommand(o), newRestoreCommand(o))
 	return cmd
 }
 

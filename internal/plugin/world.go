@@ -37,6 +37,9 @@ type World struct {
 	Practitioners []v1alpha1.Practitioner  `json:"practitioners"`
 	Cases         []v1alpha1.Case          `json:"cases"`
 	Quotas        []v1alpha1.CaseloadQuota `json:"caseloadQuotas"`
+	// ExceptionApprovals are the councils' records of exceptions, reasons included: only in a
+	// snapshot taken for a backup (snapshot --exception-approvals), by someone who may read them.
+	ExceptionApprovals []v1alpha1.ExceptionApproval `json:"exceptionApprovals,omitempty"`
 }
 
 // readWorld lists the councils of namespaces (every one when nil) from c, stripped as a
@@ -85,6 +88,22 @@ func readWorld(ctx context.Context, c client.Client, namespaces []string, now ti
 	return w, nil
 }
 
+// readApprovals adds the ExceptionApprovals of the world's councils, read from c.
+func (w *World) readApprovals(ctx context.Context, c client.Client) error {
+	for _, ns := range w.councils() {
+		var l v1alpha1.ExceptionApprovalList
+		if err := c.List(ctx, &l, client.InNamespace(ns)); err != nil {
+			if apierrors.IsForbidden(err) {
+				return fmt.Errorf("read the exception approvals of %s: only an approver (caseload-approver) may: %w", ns, err)
+			}
+			return err
+		}
+		w.ExceptionApprovals = append(w.ExceptionApprovals, l.Items...)
+	}
+	w.strip()
+	return nil
+}
+
 // strip drops what a snapshot does not keep: status, managedFields and the server's bookkeeping.
 func (w *World) strip() {
 	meta := func(m *metav1.ObjectMeta) {
@@ -118,6 +137,9 @@ func (w *World) strip() {
 		meta(&w.Quotas[i].ObjectMeta)
 		w.Quotas[i].Status = v1alpha1.CaseloadQuotaStatus{}
 	}
+	for i := range w.ExceptionApprovals {
+		meta(&w.ExceptionApprovals[i].ObjectMeta)
+	}
 }
 
 // marshal is the snapshot file, with no status but a case's unallocatedSince and exception,
@@ -132,7 +154,7 @@ func (w *World) marshal(asJSON bool) ([]byte, error) {
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, err
 	}
-	for _, list := range []string{"namespaces", "teams", "practitioners", "cases", "caseloadQuotas"} {
+	for _, list := range []string{"namespaces", "teams", "practitioners", "cases", "caseloadQuotas", "exceptionApprovals"} {
 		items, _ := doc[list].([]any)
 		for _, item := range items {
 			obj, _ := item.(map[string]any)
