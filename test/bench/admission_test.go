@@ -595,7 +595,7 @@ func (b *bench) race(t *testing.T, m mode, racer, grade string, n int) int {
 
 // inside is what the replicas say of their own part, from their metrics: the mean time from the
 // webhook call to the answer (waiting for the batch, deciding, writing the ledger), the mean
-// batch, and the conflicts between replicas.
+// batch, the conflicts between replicas, and the batches decided from the apiserver.
 func (b *bench) inside(t *testing.T) string {
 	var out strings.Builder
 	out.WriteString("\nInside the webhook (from each replica's metrics, whole run):")
@@ -607,10 +607,10 @@ func (b *bench) inside(t *testing.T) string {
 			continue
 		}
 		const handler = `{webhook="/validate-caseload-dev-v1alpha1-case"}`
-		fmt.Fprintf(&out, " replica %d answered %.0f Case webhook calls, mean %.2f ms in the handler; it decided %.0f allocations, mean %.1f ms each, in %.0f ledger writes (mean batch %.1f), %.0f conflicts;",
+		fmt.Fprintf(&out, " replica %d answered %.0f Case webhook calls, mean %.2f ms in the handler; it decided %.0f allocations, mean %.1f ms each, in %.0f ledger writes (mean batch %.1f), %.0f conflicts, %.0f batches decided from the apiserver;",
 			r.Index, m["controller_runtime_webhook_latency_seconds_count"+handler], 1000*m["controller_runtime_webhook_latency_seconds_sum"+handler]/m["controller_runtime_webhook_latency_seconds_count"+handler],
 			n, 1000*m["caseload_admission_decision_duration_seconds_sum"]/n, batches,
-			m["caseload_admission_ledger_batch_size_sum"]/batches, m["caseload_admission_ledger_conflicts_total"])
+			m["caseload_admission_ledger_batch_size_sum"]/batches, m["caseload_admission_ledger_conflicts_total"], m["caseload_admission_live_decisions_total"])
 	}
 	ledgerWrites, caseWrites := b.apiserverWrites(t)
 	return fmt.Sprintf("%s. The apiserver took %.0f writes of allocation ledgers (the operator's pruning included) for %.0f Case creates and updates in all modes.\n",
