@@ -6,6 +6,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -134,9 +135,12 @@ type admissionFigures struct {
 	overTeams, oneTeam map[mode]float64
 	// cpuOverTeams and cpuOneTeam are the processor time each allocation cost in those blocks.
 	cpuOverTeams, cpuOneTeam map[mode]cpuUse
-	overshoot, roomy         map[mode]string
-	modes                    []mode
-	took                     time.Duration
+	// requestsOverTeams are the requests the apiserver answered per allocation over 8 teams, by
+	// verb and resource.
+	requestsOverTeams map[mode]map[string]float64
+	overshoot, roomy  map[mode]string
+	modes             []mode
+	took              time.Duration
 }
 
 // oneAtATime are one pattern's client-side times, by mode: creating allocated Cases, then
@@ -151,13 +155,13 @@ func (b *bench) admission(t *testing.T, n sizes) admissionFigures {
 	started := time.Now()
 	f := admissionFigures{modes: b.modes}
 	f.oneAtATime = b.sequential(t, n)
-	f.overTeams, f.cpuOverTeams = b.throughput(t, n, func(client, i int) int { return client % teams })
+	f.overTeams, f.cpuOverTeams, f.requestsOverTeams = b.throughput(t, n, func(client, i int) int { return client % teams })
 	// BENCH_APISERVER_PPROF=FILE writes a CPU profile of the kube-apiserver taken while 8 clients
 	// allocate to one team, to see what it spends the two cores on.
 	if path := os.Getenv("BENCH_APISERVER_PPROF"); path != "" {
 		go b.apiserverProfile(t, path, 10*time.Second)
 	}
-	f.oneTeam, f.cpuOneTeam = b.throughput(t, n, func(client, i int) int { return 0 })
+	f.oneTeam, f.cpuOneTeam, _ = b.throughput(t, n, func(client, i int) int { return 0 })
 	if b.floor != nil {
 		// One AdmissionReview for every Case create and update in the floor's namespace: no
 		// request skipped that ours is asked.
@@ -477,16 +481,17 @@ func (b *bench) sequential(t *testing.T, n sizes) map[pattern]oneAtATime {
 
 // throughput has 8 clients create n allocated Cases between them, as fast as they are admitted,
 // in each mode in turn (rounds times), and returns allocations per second by mode.
-func (b *bench) throughput(t *testing.T, n sizes, teamOf func(client, i int) int) (map[mode]float64, map[mode]cpuUse) {
+func (b *bench) throughput(t *testing.T, n sizes, teamOf func(client, i int) int) (map[mode]float64, map[mode]cpuUse, map[mode]map[string]float64) {
 	done := map[mode]int{}
 	took := map[mode]time.Duration{}
 	used := map[mode]cpuUse{}
+	asked := map[mode]map[string]float64{}
 	for r := range n.rounds {
 		for j := range b.modes {
 			m := b.modes[(r+j)%len(b.modes)]
 			var wg sync.WaitGroup
 			var failed atomic.Value
-			before := b.cpu(t)
+			before, requests := b.cpu(t), b.apiserverRequests(t)
 			start := time.Now()
 			for k := range clients {
 				wg.Add(1)
@@ -503,6 +508,12 @@ func (b *bench) throughput(t *testing.T, n sizes, teamOf func(client, i int) int
 			wg.Wait()
 			took[m] += time.Since(start)
 			used[m] = used[m].add(b.cpu(t).since(before))
+			if asked[m] == nil {
+				asked[m] = map[string]float64{}
+			}
+			for what, v := range b.apiserverRequests(t) {
+				asked[m][what] += v - requests[what]
+			}
 			done[m] += n.throughput
 			if err := failed.Load(); err != nil {
 				t.Fatalf("%s: an allocation with room to spare failed: %v", m.name, err)
@@ -513,8 +524,11 @@ func (b *bench) throughput(t *testing.T, n sizes, teamOf func(client, i int) int
 	for m, d := range took {
 		out[m] = float64(done[m]) / d.Seconds()
 		used[m] = used[m].per(done[m])
+		for what := range asked[m] {
+			asked[m][what] /= float64(done[m])
+		}
 	}
-	return out, used
+	return out, used, asked
 }
 
 // cpuUse is processor time: the kube-apiserver's, etcd's, the manager replicas' and the bench
@@ -619,6 +633,49 @@ func (b *bench) inside(t *testing.T) string {
 
 // apiserverWrites counts, from the apiserver's own metrics, the writes of allocation ledgers
 // and of Cases it has served.
+// apiserverRequests counts, from the apiserver's own metrics, the requests it has answered with
+// success so far, by verb and resource ("PUT allocationledgers", "PUT practitioners/status"),
+// watches left out.
+func (b *bench) apiserverRequests(t *testing.T) map[string]float64 {
+	t.Helper()
+	rc, err := rest.RESTClientFor(restConfigFor(b.env.Config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := rc.Get().AbsPath("/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := func(line, name string) string {
+		i := strings.Index(line, name+`="`)
+		if i < 0 {
+			return ""
+		}
+		rest := line[i+len(name)+2:]
+		return rest[:strings.IndexByte(rest, '"')]
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "apiserver_request_total{") || !strings.Contains(line, `code="20`) {
+			continue
+		}
+		verb := label(line, "verb")
+		if verb == "WATCH" || verb == "CONNECT" {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			continue
+		}
+		what := verb + " " + label(line, "resource")
+		if sub := label(line, "subresource"); sub != "" {
+			what += "/" + sub
+		}
+		out[what] += v
+	}
+	return out
+}
+
 func (b *bench) apiserverWrites(t *testing.T) (ledgers, cases float64) {
 	t.Helper()
 	rc, err := rest.RESTClientFor(restConfigFor(b.env.Config))
@@ -760,6 +817,23 @@ func (f admissionFigures) report(n sizes) string {
 			total += fmt.Sprintf(" (%.2fx; %.2fx no webhook's)", float64(a.total())/float64(f.cpuOverTeams[bare].total()), float64(o.total())/float64(f.cpuOneTeam[bare].total()))
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", m.name, both(a.apiserver, o.apiserver), both(a.etcd, o.etcd), both(a.replicas, o.replicas), both(a.bench, o.bench), total)
+	}
+
+	fmt.Fprintf(&b, "\nRequests the apiserver answered per allocation in the blocks over %d teams (watches left out; those made 0.05 times an allocation or more):\n\n", teams)
+	for _, m := range f.modes {
+		var parts []string
+		for what, v := range f.requestsOverTeams[m] {
+			if v >= 0.05 {
+				parts = append(parts, fmt.Sprintf("%.2f %s", v, what))
+			}
+		}
+		slices.SortFunc(parts, func(x, y string) int {
+			var a, b float64
+			fmt.Sscan(x, &a)
+			fmt.Sscan(y, &b)
+			return cmp.Compare(b, a)
+		})
+		fmt.Fprintf(&b, "- %s: %s\n", m.name, strings.Join(parts, ", "))
 	}
 	return b.String()
 }
