@@ -66,3 +66,15 @@ objects as a YAML list, so the templates can range over them.
 {{- end }}
 {{- toYaml $objects }}
 {{- end }}
+
+{{/*
+caseload.image is the manager's image: repository@digest when image.digest is set (the released
+chart pins the digest it was built with), else repository:tag, the tag defaulting to appVersion.
+*/}}
+{{- define "caseload.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
