@@ -117,9 +117,39 @@ build-installer: ## Write dist/install.yaml: the whole operator of config/defaul
 	@assets=$$($(SETUP_ENVTEST)); mkdir -p dist; "$$assets/kubectl" kustomize config/default > dist/install.yaml.tmp && mv dist/install.yaml.tmp dist/install.yaml
 	@echo "build-installer: dist/install.yaml holds $$(grep -c '^kind:' dist/install.yaml) objects; it needs cert-manager and the Prometheus Operator's CRDs (config/default says how to do without)"
 
+# Release builds: what the release workflow (.github/workflows/release.yaml) runs on a tag, and
+# what anyone can run offline to get the same artefacts. docs/release.md says what each holds.
+VERSION ?= v0.0.0-dev
+IMAGE_DIR ?= $(LOCALBIN)/image
+DIST_DIR ?= $(LOCALBIN)/dist
+# Where the krew manifest says the plugin's archives are (hack/krew/release.sh has a default).
+KREW_URI_BASE ?=
+
 .PHONY: plugin-release
 plugin-release: ## Build the kubectl plugin's release archives and krew manifest into bin/dist (VERSION=v0.1.0).
-	hack/krew/release.sh $(or $(VERSION),v0.0.0-dev)
+	DIST_DIR=$(DIST_DIR) hack/krew/release.sh $(VERSION) $(KREW_URI_BASE)
+
+# The image is built with buildah FROM scratch: no Docker engine, no network, no base image to
+# pull (Debian: apt-get install buildah). hack/image/build.sh says how it is kept reproducible.
+.PHONY: image
+image: ## Build the operator's image (FROM scratch, buildah, offline) for linux/amd64 and linux/arm64 into bin/image: OCI archive, digest, SPDX SBOM; and the plugin's archives into bin/dist (VERSION=v0.1.0).
+	IMAGE_DIR=$(IMAGE_DIR) hack/image/build.sh $(VERSION)
+	@$(MAKE) --no-print-directory plugin-release
+
+.PHONY: image-reproducible
+image-reproducible: ## Build the image twice from this tree and fail unless both builds have the same digest and SBOM.
+	@first=$$(mktemp -d); second=$$(mktemp -d); trap 'rm -rf "$$first" "$$second"' EXIT; \
+	IMAGE_DIR=$$first hack/image/build.sh $(VERSION) >/dev/null; \
+	IMAGE_DIR=$$second hack/image/build.sh $(VERSION) >/dev/null; \
+	echo "image-reproducible: first build  $$(cat $$first/digest)"; \
+	echo "image-reproducible: second build $$(cat $$second/digest)"; \
+	cmp -s $$first/digest $$second/digest || { echo "image-reproducible: the digests differ"; exit 1; }; \
+	cmp -s $$first/sbom.spdx.json $$second/sbom.spdx.json || { echo "image-reproducible: the SBOMs differ"; exit 1; }; \
+	echo "image-reproducible: the same digest and SBOM twice"
+
+.PHONY: chart-release
+chart-release: helm ## Package the chart into bin/dist with its image pinned to the digest make image wrote (VERSION=v0.1.0).
+	HELM=$(HELM) IMAGE_DIR=$(IMAGE_DIR) DIST_DIR=$(DIST_DIR) hack/chart/release.sh $(VERSION) $(IMAGE_DIGEST)
 
 # `make run` starts the operator on its own local control plane (kube-apiserver and etcd from
 # envtest) with the sample council loaded, and writes $(SANDBOX_KUBECONFIG) for kubectl.

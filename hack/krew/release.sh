@@ -3,13 +3,14 @@
 #   kubectl-caseload_<version>_<os>_<arch>.tar.gz, holding kubectl-caseload (kubectl-caseload.exe
 #   on Windows) at the top level, as the manifest's `bin` names it;
 #   caseload.yaml, hack/krew/caseload.yaml with the version, the archives' address and sha256s.
-# Usage: hack/krew/release.sh VERSION [URI_BASE]
+# Usage: hack/krew/release.sh VERSION [URI_BASE]     (DIST_DIR, bin/dist unless set, is where they go)
 set -euo pipefail
 version=${1:?usage: hack/krew/release.sh VERSION [URI_BASE]}
 base=${2:-https://caseload.dev/releases/$version}
 root=$(cd "$(dirname "$0")/../.." && pwd)
-dist=$root/bin/dist
+dist=${DIST_DIR:-$root/bin/dist}
 mkdir -p "$dist"
+dist=$(cd "$dist" && pwd)
 manifest=$(sed -e "s|URI_BASE|$base|g" -e "s|VERSION|$version|g" "$root/hack/krew/caseload.yaml" | grep -v '^#')
 for platform in linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64; do
   os=${platform%/*} arch=${platform#*/}
