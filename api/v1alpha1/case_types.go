@@ -14,6 +14,21 @@ const (
 	ComplexityHigh     Complexity = "High"
 )
 
+// The bounds of a Case's spec that tools check before the apiserver does (the importer checks
+// every row of an extract against them, so that a file is judged whole before anything is
+// written). The kubebuilder markers on CaseSpec cannot name Go constants: a test holds these
+// to the generated CRD.
+const (
+	// ReferencePattern is the shape of spec.reference, a pseudonymous token.
+	ReferencePattern = `^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`
+	// TypePattern is the shape of spec.type (at most MaxTypeLength), and of a grade.
+	TypePattern   = `^[A-Za-z][A-Za-z0-9]*$`
+	MaxTypeLength = 63
+	// MinChildren and MaxChildren bound spec.children.
+	MinChildren = 1
+	MaxChildren = 20
+)
+
 // CaseSpec describes a case by pseudonymous reference only. The API has no field for a name,
 // an address, a date of birth or any health detail, and the schema prunes or (with kubectl's
 // strict field validation) rejects any field it does not define.

@@ -121,8 +121,11 @@ func readImportMapping(path string) (*importMapping, error) {
 	return m, nil
 }
 
-// typeName is what a case type and a grade must look like (the CRDs' pattern).
-var typeName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{0,62}$`)
+// typeShape is the CRDs' pattern of a case type and a grade.
+var typeShape = regexp.MustCompile(v1alpha1.TypePattern)
+
+// isTypeName reports whether s is what a case type and a grade must look like.
+func isTypeName(s string) bool { return len(s) <= v1alpha1.MaxTypeLength && typeShape.MatchString(s) }
 
 // newImportMapping validates f and fills in the defaults.
 func newImportMapping(f importMappingFile) (*importMapping, error) {
@@ -240,7 +243,7 @@ func validTarget(key, to string) error {
 			return fmt.Errorf("complexity is Low, Standard or High (or empty for Standard)")
 		}
 	case "type", "grade":
-		if !typeName.MatchString(to) {
+		if !isTypeName(to) {
 			return fmt.Errorf("a %s is a name of letters and digits, starting with a letter, such as ChildInNeed or SocialWorker", key)
 		}
 	case "team":

@@ -36,7 +36,7 @@ type workerRow struct {
 }
 
 // referenceShape is the CRD's pattern of a case reference.
-var referenceShape = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+var referenceShape = regexp.MustCompile(v1alpha1.ReferencePattern)
 
 // tokenShape is what a worker id or a team code must look like to name an object.
 var tokenShape = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$`)
@@ -168,7 +168,7 @@ func (m *importMapping) caseRows(x *extract, teams map[string]bool, today string
 			if known {
 				r.problem("no case type")
 			}
-		case !typeName.MatchString(typ):
+		case !isTypeName(typ):
 			r.problem("type %q is not a case type such as ChildInNeed (a values.type map in a mapping file turns a system's codes into types)", typ)
 		default:
 			row.spec.Type = typ
@@ -186,8 +186,8 @@ func (m *importMapping) caseRows(x *extract, teams map[string]bool, today string
 		row.spec.Children = 1
 		if c := r.text("children"); c != "" {
 			n, err := strconv.Atoi(c)
-			if err != nil || n < 1 || n > 20 {
-				r.problem("children %q is not a number from 1 to 20", c)
+			if err != nil || n < v1alpha1.MinChildren || n > v1alpha1.MaxChildren {
+				r.problem("children %q is not a number from %d to %d", c, v1alpha1.MinChildren, v1alpha1.MaxChildren)
 			} else {
 				row.spec.Children = int32(n)
 			}
@@ -318,7 +318,7 @@ func (m *importMapping) workerRows(x *extract, teams map[string]bool) ([]workerR
 			if known {
 				r.problem("no grade")
 			}
-		case !typeName.MatchString(g):
+		case !isTypeName(g):
 			r.problem("grade %q is not a grade such as SocialWorker (a values.grade map in a mapping file turns a system's codes into grades)", g)
 		default:
 			row.spec.Grade = g

@@ -8,3 +8,8 @@ import _ "embed"
 //
 //go:embed caseload.dev_caseloadquotas.yaml
 var CaseloadQuotas []byte
+
+// Cases is the CustomResourceDefinition of Case.
+//
+//go:embed caseload.dev_cases.yaml
+var Cases []byte
