@@ -138,9 +138,13 @@ func (w *ledgerWriter) drain(key types.NamespacedName, q *ledgerQueue, mine *job
 
 		written, outcomes, err := w.commit(key, known, batch)
 		w.mu.Lock()
-		if err == nil {
+		if err == nil && written.ResourceVersion != "" {
 			q.known = written
 		} else {
+			// Only a ledger the apiserver holds is worth keeping: a new one that a batch admitting
+			// nothing never wrote carries the watermark of when it was read, and creating it later
+			// from that copy (no compare-and-swap guards a create) would count a cache too far
+			// behind, should the team's ledger have come and gone meanwhile.
 			q.known = nil
 		}
 		w.mu.Unlock()

@@ -326,3 +326,24 @@ func waitQueued(t *testing.T, w *ledgerWriter, n int) {
 	}
 	t.Fatalf("%d jobs never queued", n)
 }
+
+// A batch that admits nothing on a team with no ledger writes none; the new ledger it read, with
+// the watermark of that moment, is not kept to be created from later (no compare-and-swap guards a
+// create, and the team's ledger may have come and gone meanwhile).
+func TestALedgerNeverWrittenIsNotKept(t *testing.T) {
+	f := newWriterFixture(t)
+	var decided []bool
+	err := f.w.submit(context.Background(), ledgerKey, refuses(false, &decided).decide)
+	if !isRefusal(err) {
+		t.Fatalf("got %v, want the refusal", err)
+	}
+	if f.writes != 0 {
+		t.Errorf("a refusal wrote %d ledgers", f.writes)
+	}
+	f.w.mu.Lock()
+	known := f.w.queue(ledgerKey).known
+	f.w.mu.Unlock()
+	if known != nil {
+		t.Errorf("kept a ledger the apiserver never held (watermark %s) to decide the team's next batch on", known.Spec.SeenThrough)
+	}
+}
