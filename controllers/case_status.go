@@ -76,13 +76,13 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 	}
 
 	// Timing, by the strictest quota.
-	timing := policy.StrictestTiming(in.Policies, ec, day)
+	timing := policy.Set(in.Policies).Timing(ec, day)
 	st.DueBy = v1alpha1.Date(timing.DueBy.String())
 	st.Overdue = timing.Overdue
 	switch {
 	case timing.PastAllocationDeadline:
 		finding(&st.Conditions, gen, v1alpha1.ConditionOverdue, true, ReasonPastDeadline,
-			fmt.Sprintf("unallocated since %s; a %s case may wait at most %s", ec.WaitingSince(), ec.Type, deadlineText(in.Policies, ec.Type)))
+			fmt.Sprintf("unallocated since %s; a %s case may wait at most %s", ec.WaitingSince(), ec.Type, deadlineText(timing.MaxUnallocatedDays)))
 	case timing.PastTimescale:
 		finding(&st.Conditions, gen, v1alpha1.ConditionOverdue, true, ReasonPastTimescale,
 			fmt.Sprintf("open past its timescale: due by %s", timing.DueBy))
@@ -115,7 +115,7 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 	if st.Exception == nil {
 		st.Exception = restoredException(c, in.Approvals)
 	}
-	if ex := st.Exception; ex != nil && (!ex.ExpiresAt.Time.After(in.Now) || !policy.ExceptionStands(ec, ex.Practitioner)) {
+	if ex := st.Exception; ex != nil && !policy.ExceptionInForce(ec, *ex, in.Now) {
 		st.Exception = nil
 	}
 	if st.Exception != nil && (next.IsZero() || st.Exception.ExpiresAt.Time.Before(next)) {
@@ -134,18 +134,12 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 	return st, deadlinePassed, next
 }
 
-// deadlineText says how long a case type may wait unallocated under the strictest policy.
-func deadlineText(policies []*policy.Policy, caseType string) string {
-	best := -1
-	for _, p := range policies {
-		if d, ok := p.AllocationDeadlines[caseType]; ok && (best < 0 || d < best) {
-			best = d
-		}
-	}
-	if best == 0 {
+// deadlineText says how long a case may wait unallocated, as the strictest policy's timing gives it.
+func deadlineText(days int) string {
+	if days == 0 {
 		return "0 days: it must never be unallocated"
 	}
-	return fmt.Sprintf("%d days", best)
+	return fmt.Sprintf("%d days", days)
 }
 
 // exceptionRecord is the ExceptionApproval for the exception of ledger entry r on case c,

@@ -25,7 +25,7 @@ var (
 		Name: "caseload_team_overdue_cases", Help: "Open cases of a team past their timescale or allocation deadline.",
 	}, []string{"namespace", "team"})
 	teamPractitioners = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "caseload_team_practitioners", Help: "Practitioners of a team by band (Green, Amber, Red, or None where no quota caps them).",
+		Name: "caseload_team_practitioners", Help: "Practitioners of a team by band (Green, Amber, Red; Away for one away holding no case, None where no quota caps them). One away holding cases is Red.",
 	}, []string{"namespace", "team", "band"})
 	teamBand = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "caseload_team_band", Help: "The band of a team: 1 for the band its status shows (Green, Amber or Red), 0 for the others; all 0 where no quota caps the team.",
@@ -78,7 +78,7 @@ func recordTeam(namespace, team string, st *v1alpha1.TeamStatus, counts map[stri
 	teamCapacity.WithLabelValues(namespace, team).Set(figure(string(st.Capacity)))
 	teamUnallocated.WithLabelValues(namespace, team).Set(float64(st.Unallocated))
 	teamOverdue.WithLabelValues(namespace, team).Set(float64(st.OverdueCases))
-	for _, b := range []string{"Green", "Amber", "Red", "None"} {
+	for _, b := range policy.BandCounts {
 		teamPractitioners.WithLabelValues(namespace, team, b).Set(float64(counts[b]))
 	}
 	setBand(teamBand, st.Band, namespace, team)

@@ -35,31 +35,28 @@ func practitionerStatus(prev v1alpha1.PractitionerStatus, generation int64, in p
 		Conditions:         append([]metav1.Condition(nil), prev.Conditions...),
 		Available:          pr.AvailableOn(day),
 	}
-	gov, capped := policy.ForPractitioner(in.Policies, pr, in.Holdings, day)
-	load := gov.LoadOf(in.Holdings)
-	st.Cases, st.Children = int32(load.Cases), int32(load.Children)
-	st.Weight = v1alpha1.Figure(load.Weight.String())
-	away := pr.Away(day)
+	ps := policy.Set(in.Policies).Practitioner(policy.Member{Practitioner: pr, Holdings: in.Holdings}, day)
+	f := ps.Figures
+	st.Cases, st.Children = int32(f.Cases), int32(f.Children)
+	st.Weight = v1alpha1.Figure(f.Weight.String())
+	away := ps.Away
 	if away != "" {
-		st.CasesNeedingCover = int32(load.Cases)
+		st.CasesNeedingCover = int32(f.Cases)
 	}
 
-	over := false
+	over := ps.OverCapacity
 	switch {
-	case capped:
-		f := gov.PractitionerFigures(pr, in.Holdings, day)
-		capacity := gov.CapacityOf(pr, day)
-		st.Quota = gov.QuotaName()
+	case ps.Capped:
+		st.Quota = ps.Policy.QuotaName()
 		st.Capacity = v1alpha1.Figure(f.Capacity.String())
 		st.Headroom = v1alpha1.SignedFigure(f.Headroom.String())
 		st.UtilisationPercent = f.UtilisationPercent
 		st.Band = f.Band
-		msg := fmt.Sprintf("carries %s of %s (%s)", f.Weight, f.Capacity, capacity.Explanation)
+		msg := fmt.Sprintf("carries %s of %s (%s)", f.Weight, f.Capacity, ps.Capacity.Explanation)
 		switch {
 		case away != "":
 			finding(&st.Conditions, generation, v1alpha1.ConditionOverCapacity, false, ReasonAway, msg+": the cases held need cover")
 		default:
-			over = f.Weight > f.Capacity
 			reason := ReasonWithinCapacity
 			if over {
 				reason = ReasonOverCapacity
@@ -70,9 +67,9 @@ func practitionerStatus(prev v1alpha1.PractitionerStatus, generation int64, in p
 		finding(&st.Conditions, generation, v1alpha1.ConditionOverCapacity, false, ReasonNoCap,
 			fmt.Sprintf("no quota selecting team %s caps grade %s", pr.Team, pr.Grade))
 	}
-	if away != "" && load.Cases > 0 {
+	if away != "" && f.Cases > 0 {
 		finding(&st.Conditions, generation, v1alpha1.ConditionNeedsCover, true, ReasonNeedsCover,
-			fmt.Sprintf("%s is %s and holds %s that need cover; nothing is reassigned", pr.Name, away, plural(load.Cases, "open case")))
+			fmt.Sprintf("%s is %s and holds %s that need cover; nothing is reassigned", pr.Name, away, plural(f.Cases, "open case")))
 	} else {
 		finding(&st.Conditions, generation, v1alpha1.ConditionNeedsCover, false, ReasonCovered, "no case held needs cover")
 	}

@@ -66,7 +66,7 @@ func (r *TeamReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.
 			return ctrl.Result{}, err
 		}
 	}
-	recordTeam(t.Namespace, t.Name, &t.Status, bandCounts(s))
+	recordTeam(t.Namespace, t.Name, &t.Status, policy.Set(s.Policies).BandCounts(s.View, s.Day))
 	return requeueAt(now, next), nil
 }
 
@@ -82,21 +82,6 @@ func (r *TeamReconciler) notify(quotas []types.NamespacedName) {
 			go func() { r.Quotas <- ev }()
 		}
 	}
-}
-
-// bandCounts counts the team's practitioners by the band their own governing quota gives them.
-func bandCounts(s *snapshot.Snapshot) map[string]int {
-	day := s.Day
-	out := map[string]int{}
-	for _, m := range s.View.Members {
-		gov, ok := policy.GoverningForPractitioner(s.Policies, m.Practitioner, m.Holdings, day)
-		if !ok {
-			out["None"]++
-			continue
-		}
-		out[string(gov.PractitionerFigures(m.Practitioner, m.Holdings, day).Band)]++
-	}
-	return out
 }
 
 // SetupWithManager watches teams, their practitioners and cases, and the quotas that select them.

@@ -25,26 +25,21 @@ func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot
 	next := s.Calendar.Start(day.AddDays(1))
 
 	// The figures come from the quota that governs the team's capacity; where none caps it,
-	// from the quota that weighs its cases, with no capacity.
-	gov, capped := policy.ForTeam(s.Policies, s.View, day)
-	tf := gov.TeamFiguresOf(s.View, day)
-	st.Quota = gov.QuotaName()
+	// from the quota that weighs its cases, with no capacity. Overdue counts every quota's
+	// timescales: the strictest wins.
+	tf := policy.Set(s.Policies).Team(s.View, day)
+	st.Quota = tf.Policy.QuotaName()
 	st.Practitioners = int32(tf.Practitioners)
 	st.AvailablePractitioners = int32(tf.AvailablePractitioners)
 	st.Cases = int32(tf.Cases)
 	st.Children = int32(tf.Children)
 	st.Unallocated = int32(tf.Unallocated)
 	st.OldestUnallocatedDays = int32(tf.OldestUnallocatedDays)
+	st.OverdueCases = int32(tf.OverdueCases)
 	st.CasesNeedingCover = int32(tf.CasesNeedingCover)
 	st.AvailableFTE = v1alpha1.Figure(tf.TeamCapacity.Load.AvailableFTE.String())
 	st.Weight = v1alpha1.Figure(tf.Weight.String())
-	// Overdue counts every quota's timescales: the strictest wins.
-	for _, c := range s.View.Cases {
-		if policy.StrictestTiming(s.Policies, c, day).Overdue {
-			st.OverdueCases++
-		}
-	}
-	if capped {
+	if tf.Capped {
 		tc := tf.TeamCapacity
 		st.OverCapacityPractitioners = int32(tf.OverCapacityPractitioners)
 		st.Capacity = v1alpha1.Figure(tf.Capacity.String())
@@ -52,7 +47,7 @@ func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot
 		st.Headroom = v1alpha1.SignedFigure(tf.Headroom.String())
 		st.UtilisationPercent = tf.UtilisationPercent
 		st.Band = tf.Band
-		over := tf.Weight > tf.Capacity || tf.OverCapacityPractitioners > 0
+		over := tf.OverCapacity()
 		reason := ReasonWithinCapacity
 		if over {
 			reason = ReasonOverCapacity

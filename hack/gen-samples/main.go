@@ -108,6 +108,16 @@ type quota struct {
 }
 
 // enforcing is the council's Deny quota: it sets capacities.
+// policies are every quota of the council, as the engine decides with them: overdue is the
+// strictest's to say.
+func (c *council) policies() policy.Set {
+	var out policy.Set
+	for _, q := range c.quotas {
+		out = append(out, policy.MustFromSpec(c.ns+"/"+q.name, q.spec))
+	}
+	return out
+}
+
 func (c *council) enforcing() *policy.Policy {
 	for _, q := range c.quotas {
 		if q.spec.EnforcementAction == v1alpha1.EnforcementDeny {
@@ -660,7 +670,8 @@ func summarise(w *os.File, councils []*council) {
 		for _, t := range c.teams {
 			v := t.view()
 			tf := p.TeamFiguresOf(v, asOf)
-			fmt.Fprintf(w, "  team %-17s cases %3d unallocated %d overdue %2d weight %s of %s\n", t.name, tf.Cases, tf.Unallocated, tf.OverdueCases, tf.Weight, tf.Capacity)
+			overdue := c.policies().OverdueCases(v, asOf)
+			fmt.Fprintf(w, "  team %-17s cases %3d unallocated %d overdue %2d weight %s of %s\n", t.name, tf.Cases, tf.Unallocated, overdue, tf.Weight, tf.Capacity)
 			for _, m := range v.Members {
 				f := p.PractitionerFigures(m.Practitioner, m.Holdings, asOf)
 				fmt.Fprintf(w, "    %s %-18s fte %-4s cases %2d weight %-6s of %-6s %s\n", m.Practitioner.Name, m.Practitioner.Grade, m.Practitioner.FTE, f.Cases, f.Weight, f.Capacity, f.Band)

@@ -44,14 +44,16 @@ func newForecastCommand(o *options) *cobra.Command {
 
 // week is one week of a team's forecast, as -o json and -o yaml give it.
 type week struct {
-	Namespace string   `json:"namespace"`
-	Team      string   `json:"team"`
-	From      string   `json:"from"`
-	Capacity  string   `json:"capacity"`
-	Weight    string   `json:"weight"`
-	Ending    string   `json:"endingWeight"`
-	Headroom  string   `json:"headroom"`
-	Events    []string `json:"events,omitempty"`
+	Namespace string `json:"namespace"`
+	Team      string `json:"team"`
+	From      string `json:"from"`
+	// TimeZone is the zone the council's days are counted in.
+	TimeZone string   `json:"timeZone"`
+	Capacity string   `json:"capacity"`
+	Weight   string   `json:"weight"`
+	Ending   string   `json:"endingWeight"`
+	Headroom string   `json:"headroom"`
+	Events   []string `json:"events,omitempty"`
 }
 
 func (o *options) forecast(ctx context.Context, team string, weeks int) error {
@@ -59,11 +61,16 @@ func (o *options) forecast(ctx context.Context, team string, weeks int) error {
 	if err != nil {
 		return err
 	}
-	w, err := readWorld(ctx, c, []string{ns}, time.Now())
+	at := o.now()
+	w, err := readWorld(ctx, c, []string{ns}, at)
 	if err != nil {
 		return err
 	}
 	r := w.reader()
+	cal, err := o.calendarOf(ctx, r, ns)
+	if err != nil {
+		return err
+	}
 	var teams v1alpha1.TeamList
 	if err := c.List(ctx, &teams, client.InNamespace(ns)); err != nil {
 		return err
@@ -73,7 +80,7 @@ func (o *options) forecast(ctx context.Context, team string, weeks int) error {
 		if team != "" && t.Name != team {
 			continue
 		}
-		ws, err := forecastTeam(ctx, r, w, ns, t.Name, t.Status.Quota, weeks, time.Now())
+		ws, err := forecastTeam(ctx, r, w, cal, ns, t.Name, t.Status.Quota, weeks, at)
 		if err != nil {
 			return err
 		}
@@ -86,16 +93,19 @@ func (o *options) forecast(ctx context.Context, team string, weeks int) error {
 	for _, wk := range out {
 		tbl.rows = append(tbl.rows, []string{wk.Team, wk.From, wk.Capacity, wk.Weight, wk.Ending, wk.Headroom, orDash(strings.Join(wk.Events, "; "))})
 	}
-	return o.print(tbl)
+	if err := o.print(tbl); err != nil {
+		return err
+	}
+	if o.output != "json" && o.output != "yaml" {
+		fmt.Fprintf(o.streams.Out, "\nweeks begin on days of %s\n", cal)
+	}
+	return nil
 }
 
-// forecastTeam is the team's forecast for weeks from now, read through r.
-func forecastTeam(ctx context.Context, r client.Reader, w *World, namespace, team, quota string, weeks int, now time.Time) ([]week, error) {
-	cal, err := snapshot.Calendars{Default: policy.UTC}.For(ctx, r, namespace)
-	if err != nil && !errors.As(err, new(*snapshot.UnknownZoneError)) {
-		return nil, err
-	}
-	s, err := snapshot.Load(ctx, r, cal, namespace, team, now)
+// forecastTeam is the team's forecast for weeks from now, read through r, on the council's
+// calendar.
+func forecastTeam(ctx context.Context, r client.Reader, w *World, cal councilCalendar, namespace, team, quota string, weeks int, now time.Time) ([]week, error) {
+	s, err := snapshot.Load(ctx, r, cal.Calendar, namespace, team, now)
 	if err != nil {
 		return nil, err
 	}
@@ -103,7 +113,9 @@ func forecastTeam(ctx context.Context, r client.Reader, w *World, namespace, tea
 	if p == nil {
 		p = policy.Default
 	}
-	due := func(c policy.Case) policy.Day { return p.Timing(c, s.Day).DueBy }
+	// A case is due when its status says: by the strictest quota's timescale.
+	set := policy.Set(s.Policies)
+	due := func(c policy.Case) policy.Day { return set.Timing(c, s.Day).DueBy }
 	var out []week
 	for k := range weeks {
 		from, to := s.Day.AddDays(7*k), s.Day.AddDays(7*(k+1))
@@ -124,11 +136,11 @@ func forecastTeam(ctx context.Context, r client.Reader, w *World, namespace, tea
 			}
 			members[i] = policy.Member{Practitioner: m.Practitioner, Holdings: kept}
 		}
-		wk := week{Namespace: namespace, Team: team, From: from.String(), Capacity: "-", Weight: "-", Headroom: "-", Ending: ending.String()}
+		wk := week{Namespace: namespace, Team: team, From: from.String(), TimeZone: cal.Name(), Capacity: "-", Weight: "-", Headroom: "-", Ending: ending.String()}
 		if tc, ok := p.TeamCapacityOf(members, from); ok {
 			wk.Capacity, wk.Weight, wk.Headroom = tc.Value.String(), tc.Load.Weight.String(), (tc.Value - tc.Load.Weight).String()
 		}
-		wk.Events = eventsBetween(s, w, namespace, from, to)
+		wk.Events = eventsBetween(s, w, namespace, from, to, now)
 		out = append(out, wk)
 	}
 	return out, nil
@@ -136,28 +148,25 @@ func forecastTeam(ctx context.Context, r client.Reader, w *World, namespace, tea
 
 // eventsBetween are the absences, reductions and exceptions of the team's members that start or
 // end in [from, to).
-func eventsBetween(s *snapshot.Snapshot, w *World, namespace string, from, to policy.Day) []string {
+func eventsBetween(s *snapshot.Snapshot, w *World, namespace string, from, to policy.Day, now time.Time) []string {
 	in := func(d policy.Day) bool { return !d.IsZero() && !d.Before(from) && d.Before(to) }
 	var out []string
 	for _, m := range s.View.Members {
 		pr := m.Practitioner
-		for _, a := range pr.Absences {
-			if in(a.From) {
-				out = append(out, fmt.Sprintf("%s away from %s", pr.Name, a.From))
-			}
-			if !a.Until.IsZero() && in(a.Until.AddDays(1)) {
-				out = append(out, fmt.Sprintf("%s back %s", pr.Name, a.Until.AddDays(1)))
-			}
-		}
-		for _, red := range pr.Reductions {
-			if !red.Until.IsZero() && in(red.Until.AddDays(1)) {
-				out = append(out, fmt.Sprintf("%s's %d%% reduction (%s) ends %s", pr.Name, red.Percent, red.Reason, red.Until.AddDays(1)))
+		for _, ch := range policy.CapacityChanges(pr, from, to) {
+			switch ch.Kind {
+			case policy.AbsenceBegins:
+				out = append(out, fmt.Sprintf("%s away from %s", pr.Name, ch.On))
+			case policy.AbsenceEnds:
+				out = append(out, fmt.Sprintf("%s back %s", pr.Name, ch.On))
+			case policy.ReductionEnds:
+				out = append(out, fmt.Sprintf("%s's %d%% reduction (%s) ends %s", pr.Name, ch.Reduction.Percent, ch.Reduction.Reason, ch.On))
 			}
 		}
 	}
 	for _, c := range w.Cases {
 		ex := c.Status.Exception
-		if c.Namespace != namespace || c.Spec.Team != s.View.Name || ex == nil || !c.IsOpen() {
+		if c.Namespace != namespace || c.Spec.Team != s.View.Name || ex == nil || !policy.ExceptionInForce(policy.CaseFrom(&c, s.Calendar), *ex, now) {
 			continue
 		}
 		if end := s.Calendar.DayOf(ex.ExpiresAt.Time); in(end) {

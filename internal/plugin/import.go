@@ -50,7 +50,7 @@ func newImportCommand(o *options) *cobra.Command {
 			if f.concurrency < 1 {
 				return fmt.Errorf("--concurrency %d: at least 1", f.concurrency)
 			}
-			return o.importExtracts(cmd.Context(), f, time.Now)
+			return o.importExtracts(cmd.Context(), f, o.now)
 		},
 	}
 	cmd.Flags().StringVar(&f.cases, "csv", "", "The extract of cases, CSV with a header line.")
@@ -137,7 +137,12 @@ func (o *options) importExtracts(ctx context.Context, f importFlags, now func() 
 	for _, t := range teamList.Items {
 		teams[t.Name] = true
 	}
-	today := now().Format(time.DateOnly)
+	// Today is the council's, as the operator counts its days.
+	cal, err := o.calendarOf(ctx, c, ns)
+	if err != nil {
+		return err
+	}
+	today := cal.DayOf(now()).String()
 	s := importSummary{Namespace: ns, DryRun: f.dryRun}
 	var wrows []workerRow
 	if workers != nil {

@@ -215,19 +215,10 @@ func applyObject(kind, namespace, name string, spec map[string]any) *unstructure
 }
 
 // allocates reports whether admission decides the change from existing (nil for a new case) to
-// want as an allocation: someone takes the case on, or more of its weight. policy.Joiners is
-// the rule the webhook applies.
+// want as an allocation: someone takes the case on, or more of its weight, as policy.ChangeOf
+// says for the webhook.
 func allocates(existing *v1alpha1.Case, want v1alpha1.CaseSpec) bool {
-	after := policy.CaseFrom(&v1alpha1.Case{Spec: want}, policy.UTC)
-	if !after.Open() {
-		return false
-	}
-	var before *policy.Case
-	if existing != nil && existing.IsOpen() && existing.Spec.Team == want.Team {
-		b := policy.CaseFrom(existing, policy.UTC)
-		before = &b
-	}
-	return len(policy.Joiners(before, after)) > 0
+	return len(policy.ChangeOf(existing, &v1alpha1.Case{Spec: want}, policy.UTC).Joiners) > 0
 }
 
 // writeOutcome is what became of one write.

@@ -134,7 +134,7 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 		if err != nil {
 			return err
 		}
-		if before, err = readWorld(ctx, c, councils, time.Now()); err != nil {
+		if before, err = readWorld(ctx, c, councils, o.now()); err != nil {
 			return err
 		}
 		against = "the cluster"
@@ -155,16 +155,24 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 
 	p := thePlan{Against: against, Quotas: quotaChanges(before.Quotas, proposed, councils)}
 	// A snapshot is judged as of when it was taken: how long its cases have waited is then.
-	now := time.Now()
+	at := o.now()
 	if snapshotFile != "" {
-		now = before.TakenAt.Time
+		at = before.TakenAt.Time
 	}
 	rb, ra := before.reader(), after.reader()
+	cals := map[string]councilCalendar{}
 	for _, t := range before.Teams {
 		if !slices.Contains(councils, t.Namespace) {
 			continue
 		}
-		tp, err := planTeam(ctx, rb, ra, t.Namespace, t.Name, now)
+		cal, ok := cals[t.Namespace]
+		if !ok {
+			if cal, err = o.calendarOf(ctx, rb, t.Namespace); err != nil {
+				return err
+			}
+			cals[t.Namespace] = cal
+		}
+		tp, err := planTeam(ctx, rb, ra, cal.Calendar, t.Namespace, t.Name, at)
 		if err != nil {
 			return err
 		}
@@ -286,12 +294,12 @@ type teamState struct {
 	refused                map[string]bool
 }
 
-func planTeam(ctx context.Context, before, after client.Reader, namespace, team string, now time.Time) (teamPlan, error) {
-	b, err := stateOf(ctx, before, namespace, team, now)
+func planTeam(ctx context.Context, before, after client.Reader, cal policy.Calendar, namespace, team string, now time.Time) (teamPlan, error) {
+	b, err := stateOf(ctx, before, cal, namespace, team, now)
 	if err != nil {
 		return teamPlan{}, err
 	}
-	a, err := stateOf(ctx, after, namespace, team, now)
+	a, err := stateOf(ctx, after, cal, namespace, team, now)
 	if err != nil {
 		return teamPlan{}, err
 	}
@@ -329,11 +337,7 @@ func planTeam(ctx context.Context, before, after client.Reader, namespace, team 
 // stateOf reads a team through r as the reconcilers and webhook do (package snapshot) and asks
 // the engine for its figures, its violations under every quota that selects it, and which members
 // a new case of the team's commonest type would be refused to.
-func stateOf(ctx context.Context, r client.Reader, namespace, team string, now time.Time) (teamState, error) {
-	cal, err := snapshot.Calendars{Default: policy.UTC}.For(ctx, r, namespace)
-	if err != nil && !errors.As(err, new(*snapshot.UnknownZoneError)) {
-		return teamState{}, err
-	}
+func stateOf(ctx context.Context, r client.Reader, cal policy.Calendar, namespace, team string, now time.Time) (teamState, error) {
 	s, err := snapshot.Load(ctx, r, cal, namespace, team, now)
 	if err != nil {
 		return teamState{}, err
@@ -342,10 +346,9 @@ func stateOf(ctx context.Context, r client.Reader, namespace, team string, now t
 	if s.Team == nil {
 		return st, nil
 	}
-	if w := policy.Weigher(s.Policies, ""); w != nil {
-		if tc, ok := w.TeamCapacityOf(s.View.Members, s.Day); ok {
-			st.capacity, st.weight, st.band = tc.Value.String(), tc.Load.Weight.String(), string(w.BandOf(tc.Load.Weight, tc.Value))
-		}
+	// The team's figures as its status would show them.
+	if ts := policy.Set(s.Policies).Team(s.View, s.Day); ts.Capped {
+		st.capacity, st.weight, st.band = ts.Capacity.String(), ts.Weight.String(), string(ts.Band)
 	}
 	for _, p := range s.Policies {
 		for _, f := range p.Audit(s.View, s.Day) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
@@ -30,10 +32,17 @@ type ExitError struct {
 
 func (e *ExitError) Error() string { return e.Err.Error() }
 
+// Option changes how the command runs.
+type Option func(*options)
+
+// WithClock tells the time by c instead of the system clock: "today" in every council's
+// calendar, how long cases have waited, when a report is as at.
+func WithClock(c clock.PassiveClock) Option { return func(o *options) { o.clock = c.Now } }
+
 // Run runs the command line args and returns the process's exit code: 0, 1 for a refusal or
 // an error, or what the command's ExitError says.
-func Run(args []string, streams genericiooptions.IOStreams) int {
-	cmd := NewCommand(streams)
+func Run(args []string, streams genericiooptions.IOStreams, opts ...Option) int {
+	cmd := NewCommand(streams, opts...)
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	var exit *ExitError
@@ -54,13 +63,28 @@ type options struct {
 	streams       genericiooptions.IOStreams
 	allNamespaces bool
 	output        string
+	// timeZone is --time-zone: the IANA zone of a council whose Namespace names none or cannot be read.
+	timeZone string
 	// warnings collects the admission warnings of the last request.
 	warnings *warningCollector
+	// clock tells the time; the package's clock (now) when nil.
+	clock func() time.Time
+}
+
+// now is the time by the command's clock.
+func (o *options) now() time.Time {
+	if o.clock != nil {
+		return o.clock()
+	}
+	return now()
 }
 
 // NewCommand is `kubectl caseload` with its subcommands.
-func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
+func NewCommand(streams genericiooptions.IOStreams, opts ...Option) *cobra.Command {
 	o := &options{config: genericclioptions.NewConfigFlags(true), streams: streams, warnings: &warningCollector{}}
+	for _, opt := range opts {
+		opt(o)
+	}
 	cmd := &cobra.Command{
 		Use:           "kubectl-caseload",
 		Short:         "Caseloads, capacity and admission decisions of caseload-operator",
@@ -72,6 +96,8 @@ func NewCommand(streams genericiooptions.IOStreams) *cobra.Command {
 	o.config.AddFlags(cmd.PersistentFlags())
 	cmd.PersistentFlags().BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "Every council (namespace) you can read, instead of one.")
 	cmd.PersistentFlags().StringVarP(&o.output, "output", "o", "table", "Output format: table, wide, json or yaml.")
+	cmd.PersistentFlags().StringVar(&o.timeZone, "time-zone", "", "The IANA time zone (such as Europe/London) to count a council's days in where its Namespace names none in "+
+		v1alpha1.TimeZoneAnnotation+" or you may not read it: the manager's own --time-zone. Default UTC, as the manager's.")
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
 	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), newSnapshotCommand(o), newPlanCommand(o), newVerifyCommand(o), newForecastCommand(o))

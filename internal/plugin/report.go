@@ -104,8 +104,10 @@ func (h *healthCheck) teams() int {
 type councilReport struct {
 	Namespace string
 	Day       policy.Day
-	Teams     []*teamReport
-	Total     *teamReport
+	// Zone names the time zone the council's days are counted in, and where it came from.
+	Zone  string
+	Teams []*teamReport
+	Total *teamReport
 	// ByGrade and ByFTE compare utilisation across the council's practitioners.
 	ByGrade, ByFTE []group
 }
@@ -125,8 +127,9 @@ type teamReport struct {
 	// capacity (a weight of 15.1 of 15 is 100% and over).
 	Utilisation  []int
 	OverCapacity int
-	// Bands counts practitioners by band: Green, Amber, Red, Away (absent or unavailable, so
-	// their cases need cover), or None (no quota caps their grade).
+	// Bands counts practitioners by the band their status shows, as the engine counts them
+	// (policy.BandCounts): one away who holds cases is Red, one away who holds none is Away,
+	// and None are of a grade no quota caps.
 	Bands  map[string]int
 	Grades map[string]int
 	// OpenCases are the team's open cases; LeadCases those held as lead, over CaseHoldingFTE,
@@ -184,7 +187,7 @@ func waitBand(days int) string {
 }
 
 // bandOrder is the order bands are shown in.
-var bandOrder = []string{"Green", "Amber", "Red", "Away", "None"}
+var bandOrder = policy.BandCounts
 
 // fteBands group practitioners by FTE for the fairness section.
 var fteBands = []struct {
@@ -206,7 +209,7 @@ func fteBand(fte policy.Milli) string {
 func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish bool) (*healthCheck, error) {
 	var w *World
 	var err error
-	at := now()
+	at := o.now()
 	source := "the cluster"
 	if snapshotFile != "" {
 		if w, err = readSnapshot(snapshotFile); err != nil {
@@ -241,7 +244,7 @@ func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish 
 	if len(councils) == 0 {
 		return nil, errors.New("no team found: nothing to report (-A reports on every council you can read)")
 	}
-	hc, err := healthCheckOf(ctx, w, councils, at)
+	hc, err := o.healthCheckOf(ctx, w, councils, at)
 	if err != nil {
 		return nil, err
 	}
@@ -251,11 +254,11 @@ func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish 
 
 // healthCheckOf computes the report of councils from w on the day at falls on in each council's
 // calendar, with the engine's figures as status shows them.
-func healthCheckOf(ctx context.Context, w *World, councils []string, at time.Time) (*healthCheck, error) {
+func (o *options) healthCheckOf(ctx context.Context, w *World, councils []string, at time.Time) (*healthCheck, error) {
 	r := w.reader()
 	exceptions := map[string]*v1alpha1.CaseException{}
 	for i := range w.Cases {
-		if ex := w.Cases[i].Status.Exception; ex != nil && ex.ExpiresAt.After(at) {
+		if ex := w.Cases[i].Status.Exception; ex != nil {
 			exceptions[w.Cases[i].Namespace+"/"+w.Cases[i].Name] = ex
 		}
 	}
@@ -265,19 +268,19 @@ func healthCheckOf(ctx context.Context, w *World, councils []string, at time.Tim
 	}
 	hc := &healthCheck{AsAt: at}
 	for _, ns := range councils {
-		cal, err := snapshot.Calendars{Default: policy.UTC}.For(ctx, r, ns)
-		if err != nil && !errors.As(err, new(*snapshot.UnknownZoneError)) {
+		cal, err := o.calendarOf(ctx, r, ns)
+		if err != nil {
 			return nil, err
 		}
-		cr := &councilReport{Namespace: ns, Day: cal.DayOf(at), Total: newTeamReport("all teams")}
+		cr := &councilReport{Namespace: ns, Day: cal.DayOf(at), Zone: cal.String(), Total: newTeamReport("all teams")}
 		names := teams[ns]
 		sort.Strings(names)
 		for _, team := range names {
-			s, err := snapshot.Load(ctx, r, cal, ns, team, at)
+			s, err := snapshot.Load(ctx, r, cal.Calendar, ns, team, at)
 			if err != nil {
 				return nil, err
 			}
-			tr := teamReportOf(s, func(c string) *v1alpha1.CaseException { return exceptions[ns+"/"+c] })
+			tr := teamReportOf(s, at, func(c string) *v1alpha1.CaseException { return exceptions[ns+"/"+c] })
 			cr.Teams = append(cr.Teams, tr)
 			cr.Total.add(tr)
 		}
@@ -294,16 +297,16 @@ func newTeamReport(team string) *teamReport {
 
 // teamReportOf is one team's figures, under the policies that select it, as its status and its
 // members' show them.
-func teamReportOf(s *snapshot.Snapshot, exception func(caseName string) *v1alpha1.CaseException) *teamReport {
+func teamReportOf(s *snapshot.Snapshot, at time.Time, exception func(caseName string) *v1alpha1.CaseException) *teamReport {
 	tr := newTeamReport(s.Team.Name)
 	day := s.Day
-	gov, capped := policy.ForTeam(s.Policies, s.View, day)
-	tf := gov.TeamFiguresOf(s.View, day)
-	tr.Quota, tr.Capped = gov.QuotaName(), capped
-	tr.Practitioners, tr.Weight, tr.NeedingCover = tf.Practitioners, tf.Weight, tf.CasesNeedingCover
-	if capped {
-		tr.Capacity = tf.Capacity
-		for _, f := range gov.Audit(s.View, day) {
+	set := policy.Set(s.Policies)
+	ts := set.Team(s.View, day)
+	tr.Quota, tr.Capped = ts.Policy.QuotaName(), ts.Capped
+	tr.Practitioners, tr.Weight, tr.NeedingCover = ts.Practitioners, ts.Weight, ts.CasesNeedingCover
+	if ts.Capped {
+		tr.Capacity = ts.Capacity
+		for _, f := range ts.Policy.Audit(s.View, day) {
 			tr.Violations[f.Rule]++
 		}
 	}
@@ -311,22 +314,15 @@ func teamReportOf(s *snapshot.Snapshot, exception func(caseName string) *v1alpha
 		pr := m.Practitioner
 		tr.FTE += pr.FTE
 		tr.Grades[pr.Grade]++
-		p, pCapped := policy.ForPractitioner(s.Policies, pr, m.Holdings, day)
-		mf := memberFigures{grade: pr.Grade, fte: pr.FTE}
-		switch f := p.PractitionerFigures(pr, m.Holdings, day); {
-		case !pr.AvailableOn(day):
-			tr.Bands["Away"]++
-		case !pCapped:
-			tr.Bands["None"]++
-		default:
-			tr.Bands[string(f.Band)]++
-			if f.Capacity > 0 {
-				mf.utilisation, mf.measured, mf.over = int(f.UtilisationPercent), true, f.Weight > f.Capacity
-				tr.Utilisation = append(tr.Utilisation, mf.utilisation)
-				if mf.over {
-					tr.OverCapacity++
-				}
-			}
+		ps := set.Practitioner(m, day)
+		tr.Bands[ps.CountedAs]++
+		mf := memberFigures{grade: pr.Grade, fte: pr.FTE, over: ps.OverCapacity}
+		if ps.OverCapacity {
+			tr.OverCapacity++
+		}
+		if ps.Capped && ps.Away == "" && ps.Figures.Capacity > 0 {
+			mf.utilisation, mf.measured = int(ps.Figures.UtilisationPercent), true
+			tr.Utilisation = append(tr.Utilisation, mf.utilisation)
 		}
 		lead := 0
 		for _, h := range m.Holdings {
@@ -352,10 +348,11 @@ func teamReportOf(s *snapshot.Snapshot, exception func(caseName string) *v1alpha
 				tr.Unallocated[c.Type] = byAge
 			}
 			byAge[waitBand(day.DaysSince(c.WaitingSince()))]++
-		} else if ex := exception(c.Name); ex != nil {
+		}
+		if ex := exception(c.Name); ex != nil && policy.ExceptionInForce(c, *ex, at) {
 			tr.Exceptions = append(tr.Exceptions, exceptionInForce{Case: c.Name, Practitioner: ex.Practitioner, Expires: ex.ExpiresAt.Time})
 		}
-		if policy.StrictestTiming(s.Policies, c, day).Overdue {
+		if set.Overdue(c, day) {
 			tr.Overdue[c.Type]++
 		}
 	}

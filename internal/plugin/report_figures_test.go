@@ -35,7 +35,7 @@ func TestOverCapacityIsWeightAboveCapacity(t *testing.T) {
 	}
 	s := &snapshot.Snapshot{Day: day, Team: &v1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Name: "north"}}, Policies: []*policy.Policy{p},
 		View: policy.TeamView{Name: "north", Members: policy.MembersOf(prs, cases), Cases: cases}}
-	tr := teamReportOf(s, func(string) *v1alpha1.CaseException { return nil })
+	tr := teamReportOf(s, policy.UTC.Start(day), func(string) *v1alpha1.CaseException { return nil })
 	if tr.OverCapacity != 1 {
 		t.Errorf("%d practitioners over capacity, want 1 (15.1 of 15); utilisations %v", tr.OverCapacity, tr.Utilisation)
 	}

@@ -68,6 +68,7 @@ var reportPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 <main>
 {{range .Councils}}<section aria-labelledby="council-{{.Namespace}}">
 <h2 id="council-{{.Namespace}}">{{.Namespace}}</h2>
+<p>{{.Calendar}}</p>
 {{range .Charts}}<figure>{{.}}</figure>
 {{end}}{{if .Histograms}}<figure>
 <div class="charts">
@@ -106,6 +107,7 @@ type htmlTable struct {
 
 type htmlCouncil struct {
 	Namespace  string
+	Calendar   string
 	Charts     []template.HTML
 	Histograms []template.HTML
 	Tables     []htmlTable
@@ -120,7 +122,7 @@ func writeReportHTML(w io.Writer, h *healthCheck) error {
 		Councils                []htmlCouncil
 	}{Title: title, Subtitle: subtitle, Prefix: "t-", CSS: template.CSS(reportCSS)}
 	for _, c := range h.Councils {
-		hc := htmlCouncil{Namespace: c.Namespace, Charts: []template.HTML{bandChart(c, d), waitChart(c, d)}, Histograms: utilisationCharts(c, d)}
+		hc := htmlCouncil{Namespace: c.Namespace, Calendar: c.calendarLine(), Charts: []template.HTML{bandChart(c, d), waitChart(c, d)}, Histograms: utilisationCharts(c, d)}
 		for _, t := range c.sections(d) {
 			ht := htmlTable{reportTable: t, Council: c.Namespace}
 			for _, r := range t.Rows {

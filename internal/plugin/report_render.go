@@ -143,7 +143,7 @@ func (c *councilReport) sections(d disclosure) []reportTable {
 	}
 
 	bands := reportTable{ID: "bands", Title: "Practitioners by band",
-		Note:    "Green, Amber and Red against each practitioner's capacity under their quota's thresholds; Away are absent or unavailable, their cases needing cover; None are of a grade no quota caps.",
+		Note:    "Green, Amber and Red against each practitioner's capacity under their quota's thresholds, as their status shows: one absent or unavailable who still holds cases is Red, their cases needing cover; Away are absent or unavailable and hold none; None are of a grade no quota caps.",
 		Headers: append([]string{"Team"}, bandOrder...)}
 	grades := reportTable{ID: "grades", Title: "Practitioners by grade", Headers: []string{"Team"}}
 	allGrades := slices.Sorted(maps.Keys(c.Total.Grades))
@@ -261,6 +261,12 @@ func sum(m map[string]int) int {
 	return n
 }
 
+// calendarLine says which day the council's figures are for, and in which time zone its days
+// are counted, as its status counts them.
+func (c *councilReport) calendarLine() string {
+	return fmt.Sprintf("Figures for %s, counting days in %s.", c.Day, c.Zone)
+}
+
 // heading is the report's title and what it covers.
 func (h *healthCheck) heading() (title, subtitle string) {
 	title = "Caseload health check"
@@ -277,7 +283,7 @@ func writeReportMarkdown(w io.Writer, h *healthCheck) error {
 	fmt.Fprintf(&b, "# %s\n\n%s\n", title, subtitle)
 	d := disclosure{publish: h.Publish}
 	for _, c := range h.Councils {
-		fmt.Fprintf(&b, "\n## %s\n", c.Namespace)
+		fmt.Fprintf(&b, "\n## %s\n\n%s\n", c.Namespace, c.calendarLine())
 		for _, t := range c.sections(d) {
 			fmt.Fprintf(&b, "\n### %s\n\n", t.Title)
 			if t.Note != "" {
@@ -317,6 +323,8 @@ func writeReportCSV(w io.Writer, h *healthCheck) error {
 	}
 	d := disclosure{publish: h.Publish}
 	for _, c := range h.Councils {
+		// The day the figures are for, its category the time zone the council's days are counted in.
+		_ = out.Write([]string{c.Namespace, "", "day", c.Zone, c.Day.String()})
 		for _, t := range c.teamRows() {
 			row := func(measure, category string, v cell) {
 				_ = out.Write([]string{c.Namespace, t.Team, measure, category, v.Text})

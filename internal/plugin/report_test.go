@@ -21,7 +21,8 @@ import (
 )
 
 // northshire is a council of three teams built to show everything the health check reports: each
-// band, an absent practitioner whose cases need cover, a grade no quota caps, part-timers,
+// band, an absent practitioner whose cases need cover (Red, as their status shows) and one who
+// holds none (Away), a grade no quota caps, part-timers,
 // unallocated cases of every wait, cases overdue by timescale and by allocation deadline, and an
 // exception in force. Dates are days before today, so the figures are the same every day; the
 // plugin's clock is stopped at noon today (the returned function restarts it).
@@ -58,6 +59,7 @@ func northshire(t *testing.T) (today time.Time, restore func()) {
 		{"lc-sw1", "leaving-care", "SocialWorker", "1", 12, "LookedAfter", false},  // 15 of 15: Amber
 		{"lc-sw2", "leaving-care", "SocialWorker", "0.5", 5, "LookedAfter", false}, // 6.25 of 7.5
 		{"lc-nq1", "leaving-care", "NewlyQualified", "1", 4, "LookedAfter", false}, // 5 of 12
+		{"lc-sw3", "leaving-care", "SocialWorker", "1", 0, "LookedAfter", true},    // absent, holding nothing: Away
 	}
 	n := 0
 	newCase := func(team, typ, to string, opened v1alpha1.Date) *v1alpha1.Case {

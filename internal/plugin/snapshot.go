@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -37,7 +36,7 @@ func newSnapshotCommand(o *options) *cobra.Command {
 				}
 				namespaces = []string{ns}
 			}
-			w, err := readWorld(cmd.Context(), c, namespaces, time.Now())
+			w, err := readWorld(cmd.Context(), c, namespaces, o.now())
 			if err != nil {
 				return err
 			}

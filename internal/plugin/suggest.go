@@ -12,6 +12,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
 func newSuggestCommand(o *options) *cobra.Command {
@@ -40,6 +41,9 @@ type candidate struct {
 	Warnings      []string `json:"warnings,omitempty"`
 	after         policy.Milli
 	known         bool
+	// exceptable and away say, from the engine's decision, what could answer a refusal: an
+	// exception within what the quotas allow, or cover while they are away.
+	exceptable, away bool
 }
 
 func (o *options) suggest(ctx context.Context, name string) error {
@@ -54,28 +58,42 @@ func (o *options) suggest(ctx context.Context, name string) error {
 	if !kase.IsOpen() {
 		return fmt.Errorf("case %s is closed: there is nobody to suggest", name)
 	}
-	var list v1alpha1.PractitionerList
-	if err := c.List(ctx, &list, client.InNamespace(ns)); err != nil {
+	// The council read once: the engine says what each candidate would carry, and why a refusal
+	// could or could not be answered by an exception, as the webhook decides it.
+	at := o.now()
+	w, err := readWorld(ctx, c, []string{ns}, at)
+	if err != nil {
 		return err
 	}
-	weighers := map[string]*policy.Policy{}
+	r := w.reader()
+	cal, err := o.calendarOf(ctx, r, ns)
+	if err != nil {
+		return err
+	}
+	team, err := snapshot.Load(ctx, r, cal.Calendar, ns, kase.Spec.Team, at)
+	if err != nil {
+		return err
+	}
+	set := policy.Set(team.Policies)
 	var out []candidate
-	for _, p := range list.Items {
-		if p.Spec.Team != kase.Spec.Team || p.Name == kase.Spec.AllocatedTo {
+	for _, m := range team.View.Members {
+		p := m.Practitioner
+		if p.Name == kase.Spec.AllocatedTo {
 			continue
-		}
-		cand := candidate{Name: p.Name, Grade: p.Spec.Grade, Headroom: orDash(string(p.Status.Headroom))}
-		if w := o.weigher(ctx, c, weighers, ns, p.Status.Quota); w != nil && p.Status.Headroom != "" {
-			if room, err := policy.ParseMilli(string(p.Status.Headroom)); err == nil {
-				cand.after = room - w.Carried(policy.CaseFrom(&kase, policy.UTC), v1alpha1.RoleLead)
-				cand.known = true
-				cand.HeadroomAfter = cand.after.String()
-			}
 		}
 		changed := kase.DeepCopy()
 		changed.Spec.AllocatedTo = p.Name
 		if i := slices.Index(changed.Spec.CoWorkers, p.Name); i >= 0 {
 			changed.Spec.CoWorkers = append(changed.Spec.CoWorkers[:i:i], changed.Spec.CoWorkers[i+1:]...)
+		}
+		cand := candidate{Name: p.Name, Grade: p.Grade, Headroom: "-"}
+		if today := set.Practitioner(m, team.Day); today.Capped {
+			cand.Headroom = today.Figures.Headroom.String()
+			// What they would carry as the case's lead, any share they hold of it now given up.
+			holdings := slices.DeleteFunc(slices.Clone(m.Holdings), func(h policy.Holding) bool { return h.Case.Name == kase.Name })
+			holdings = append(holdings, policy.Holding{Case: policy.CaseFrom(changed, cal.Calendar), Role: v1alpha1.RoleLead})
+			after := set.Practitioner(policy.Member{Practitioner: p, Holdings: holdings}, team.Day)
+			cand.after, cand.known, cand.HeadroomAfter = after.Figures.Headroom, true, after.Figures.Headroom.String()
 		}
 		v, err := o.dryRun(ctx, c, changed, func(latest *v1alpha1.Case) {
 			latest.Spec.AllocatedTo, latest.Spec.CoWorkers = changed.Spec.AllocatedTo, changed.Spec.CoWorkers
@@ -86,6 +104,14 @@ func (o *options) suggest(ctx context.Context, name string) error {
 		cand.Allowed, cand.Warnings = v.Allowed, v.Warnings
 		for _, r := range v.Reasons {
 			cand.Reasons = append(cand.Reasons, r.Message)
+		}
+		if !v.Allowed {
+			d, err := decideOffline(ctx, r, &kase, changed, cal.Calendar, at)
+			if err != nil {
+				return err
+			}
+			cand.exceptable = d.Exceptable()
+			cand.away = slices.ContainsFunc(d.Denials, policy.Finding.Away)
 		}
 		out = append(out, cand)
 	}
@@ -127,11 +153,10 @@ func (o *options) suggest(ctx context.Context, name string) error {
 	fmt.Fprintf(o.streams.Out, "\nnobody in team %s can take case %s as things stand.\n", kase.Spec.Team, name)
 	var exceptable, away []string
 	for _, cand := range out {
-		all := strings.Join(cand.Reasons, " ")
 		switch {
-		case strings.Contains(all, "within the exceptions the quota allows"):
+		case cand.exceptable:
 			exceptable = append(exceptable, cand.Name)
-		case strings.Contains(all, "no new allocations until they return"):
+		case cand.away:
 			away = append(away, cand.Name)
 		}
 	}
@@ -147,26 +172,4 @@ func (o *options) suggest(ctx context.Context, name string) error {
 		fmt.Fprintf(o.streams.Out, "the team needs more capacity: cover from another team, a practitioner moved in, or a quota that allows more.\n")
 	}
 	return &ExitError{Code: exitRefused, Err: fmt.Errorf("nobody can take case %s", name)}
-}
-
-// weigher is the policy that weighs a practitioner's cases in their status (its status.quota,
-// a CaseloadQuota of the namespace), read once per quota; nil when there is none.
-func (o *options) weigher(ctx context.Context, c client.Client, seen map[string]*policy.Policy, ns, quota string) *policy.Policy {
-	if quota == "" {
-		return nil
-	}
-	if p, ok := seen[quota]; ok {
-		return p
-	}
-	seen[quota] = nil
-	var q v1alpha1.CaseloadQuota
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: quota}, &q); err != nil {
-		return nil
-	}
-	p, errs := policy.FromSpec(ns+"/"+quota, q.Spec)
-	if len(errs) > 0 {
-		return nil
-	}
-	seen[quota] = p
-	return p
 }

@@ -54,7 +54,9 @@ type SuiteTest struct {
 	// Case names a case of the inventory to allocate; NewCase is a case created allocated.
 	Case    string             `json:"case,omitempty"`
 	NewCase *v1alpha1.CaseSpec `json:"newCase,omitempty"`
-	// To leads the case; CoWorkers join it.
+	// Team moves the case to another team of the council: its new team takes it on whole.
+	Team string `json:"team,omitempty"`
+	// To leads the case (a co-worker promoted to lead leaves the co-workers); CoWorkers join it.
 	To        string   `json:"to,omitempty"`
 	CoWorkers []string `json:"coWorkers,omitempty"`
 	// Expect is allowed or refused.
@@ -92,7 +94,7 @@ func (o *options) verify(ctx context.Context, dir string) error {
 		s, err := readSuite(path)
 		var results []testResult
 		if err == nil {
-			results, err = s.run(ctx, filepath.Dir(path))
+			results, err = s.run(ctx, filepath.Dir(path), o)
 		}
 		if err != nil {
 			fmt.Fprintf(out, "FAIL\t%s\t%v\n", path, err)
@@ -166,8 +168,9 @@ func readSuite(path string) (*Suite, error) {
 
 type testResult struct{ name, failure string }
 
-// run decides every test of the suite, whose files are relative to base.
-func (s *Suite) run(ctx context.Context, base string) ([]testResult, error) {
+// run decides every test of the suite, whose files are relative to base, on its day in each
+// council's calendar (o.calendarOf).
+func (s *Suite) run(ctx context.Context, base string, o *options) ([]testResult, error) {
 	rel := func(paths []string) []string {
 		out := make([]string, len(paths))
 		for i, p := range paths {
@@ -199,13 +202,13 @@ func (s *Suite) run(ctx context.Context, base string) ([]testResult, error) {
 		}
 	}
 	w.Quotas = quotas
-	now := time.Now()
+	// The suite's day, or today, is the council's: its time of day is noon there, so that the
+	// day is the same in every zone.
+	var day policy.Day
 	if s.Day != "" {
-		d, err := policy.ParseDay(s.Day)
-		if err != nil {
+		if day, err = policy.ParseDay(s.Day); err != nil {
 			return nil, fmt.Errorf("day: %w", err)
 		}
-		now = policy.UTC.Start(d).Add(12 * time.Hour)
 	}
 	r := w.reader()
 	var out []testResult
@@ -217,20 +220,33 @@ func (s *Suite) run(ctx context.Context, base string) ([]testResult, error) {
 		if t.Namespace == "" && len(councils) == 1 {
 			t.Namespace = councils[0]
 		}
-		out = append(out, testResult{name: name, failure: t.check(ctx, r, now)})
+		cal, err := o.calendarOf(ctx, r, t.Namespace)
+		if err != nil {
+			return nil, err
+		}
+		at := o.now()
+		if !day.IsZero() {
+			at = cal.Start(day).Add(12 * time.Hour)
+		}
+		out = append(out, testResult{name: name, failure: t.check(ctx, r, cal.Calendar, at)})
 	}
 	return out, nil
 }
 
 // check decides the test's allocation and says how it failed; "" when it passed.
-func (t SuiteTest) check(ctx context.Context, r client.Reader, now time.Time) string {
+func (t SuiteTest) check(ctx context.Context, r client.Reader, cal policy.Calendar, now time.Time) string {
 	if t.Expect != "allowed" && t.Expect != "refused" {
 		return fmt.Sprintf("expect is %q: allowed or refused", t.Expect)
 	}
-	allowed, reasons, warnings, err := decideOffline(ctx, r, t, now)
+	old, kase, err := t.changeOf(ctx, r)
 	if err != nil {
 		return err.Error()
 	}
+	d, err := decideOffline(ctx, r, old, kase, cal, now)
+	if err != nil {
+		return err.Error()
+	}
+	allowed, reasons, warnings := d.Allowed(), d.reasons, d.Warnings
 	got := "refused"
 	if allowed {
 		got = "allowed"
@@ -261,66 +277,76 @@ func (t SuiteTest) check(ctx context.Context, r client.Reader, now time.Time) st
 	return fmt.Sprintf("%s, but no message matches %q; it said:\n%s", got, t.Message, strings.Join(said, "\n"))
 }
 
-// decideOffline is the webhook's decision about the test's allocation, against r: the case as it
-// is and as it would be, the team read through package snapshot, the joiners decided by
-// policy.Decide.
-func decideOffline(ctx context.Context, r client.Reader, t SuiteTest, now time.Time) (allowed bool, reasons, warnings []string, err error) {
-	var kase v1alpha1.Case
-	var before *policy.Case
+// changeOf is the test's change: the case of the inventory as it is (nil for a new case) and as
+// the test would have it.
+func (t SuiteTest) changeOf(ctx context.Context, r client.Reader) (old, kase *v1alpha1.Case, err error) {
 	if t.NewCase != nil {
-		kase = v1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: "new-case", Generation: 1}, Spec: *t.NewCase}
+		kase = &v1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: "new-case", Generation: 1}, Spec: *t.NewCase}
 	} else {
-		if err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Case}, &kase); err != nil {
-			return false, nil, nil, fmt.Errorf("case %s: %w", t.Case, err)
+		old = &v1alpha1.Case{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Case}, old); err != nil {
+			return nil, nil, fmt.Errorf("case %s: %w", t.Case, err)
 		}
-		b := policy.CaseFrom(&kase, policy.UTC)
-		before = &b
-		if !kase.IsOpen() {
-			before = nil
-		}
+		kase = old.DeepCopy()
 	}
-	cal, err := snapshot.Calendars{Default: policy.UTC}.For(ctx, r, t.Namespace)
-	if err != nil && !errors.As(err, new(*snapshot.UnknownZoneError)) {
-		return false, nil, nil, err
+	if t.Team != "" {
+		kase.Spec.Team = t.Team
 	}
 	if t.To != "" {
 		kase.Spec.AllocatedTo = t.To
+		kase.Spec.CoWorkers = slices.DeleteFunc(slices.Clone(kase.Spec.CoWorkers), func(w string) bool { return w == t.To })
 	}
 	for _, w := range t.CoWorkers {
 		if w != kase.Spec.AllocatedTo && !slices.Contains(kase.Spec.CoWorkers, w) {
 			kase.Spec.CoWorkers = append(kase.Spec.CoWorkers, w)
 		}
 	}
-	after := policy.CaseFrom(&kase, cal)
-	joiners := policy.Joiners(before, after)
-	if len(joiners) == 0 {
-		return true, nil, nil, nil // nothing to decide: admission passes it
+	return old, kase, nil
+}
+
+// offlineDecision is what admission would decide about a change, decided offline by the engine,
+// with each denial as the webhook says it.
+type offlineDecision struct {
+	policy.Decision
+	reasons []string
+}
+
+// decideOffline is the webhook's decision about the change of a case from old (nil for a new
+// case) to kase, against r on cal's day at now: who it is decided for by policy.ChangeOf, the
+// team read through package snapshot, the decision by policy.DecideChange.
+func decideOffline(ctx context.Context, r client.Reader, old, kase *v1alpha1.Case, cal policy.Calendar, now time.Time) (offlineDecision, error) {
+	var out offlineDecision
+	change := policy.ChangeOf(old, kase, cal)
+	if len(change.Joiners) == 0 {
+		return out, nil // nothing to decide: admission passes it
 	}
-	s, err := snapshot.Load(ctx, r, cal, t.Namespace, kase.Spec.Team, now)
+	s, err := snapshot.Load(ctx, r, cal, kase.Namespace, kase.Spec.Team, now)
 	if err != nil {
-		return false, nil, nil, err
+		return out, err
 	}
 	if s.Team == nil {
-		return false, []string{fmt.Sprintf("there is no Team %s in namespace %s", kase.Spec.Team, t.Namespace)}, nil, nil
-	}
-	others := map[string]policy.Practitioner{}
-	for _, j := range joiners {
-		if _, member := s.View.Member(j.Name); member {
-			continue
+		out.Denials = []policy.Finding{{Kind: "Team", Name: kase.Spec.Team, Rule: policy.RuleOtherTeam, Action: v1alpha1.EnforcementDeny,
+			Message: fmt.Sprintf("there is no Team %s in namespace %s", kase.Spec.Team, kase.Namespace)}}
+	} else {
+		others := map[string]policy.Practitioner{}
+		for _, j := range change.Joiners {
+			if _, member := s.View.Member(j.Name); member {
+				continue
+			}
+			var p v1alpha1.Practitioner
+			switch err := r.Get(ctx, client.ObjectKey{Namespace: kase.Namespace, Name: j.Name}, &p); {
+			case err == nil:
+				others[j.Name] = policy.PractitionerFrom(&p)
+			case !apierrors.IsNotFound(err):
+				return out, err
+			}
 		}
-		var p v1alpha1.Practitioner
-		switch err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: j.Name}, &p); {
-		case err == nil:
-			others[j.Name] = policy.PractitionerFrom(&p)
-		case !apierrors.IsNotFound(err):
-			return false, nil, nil, err
-		}
+		out.Decision = policy.DecideChange(s.Policies, s.View, s.Day, change.Before, change.After, change.Joiners, others)
 	}
-	d := policy.DecideChange(s.Policies, s.View, s.Day, before, after, joiners, others)
-	for _, f := range d.Denials {
-		reasons = append(reasons, f.String())
+	for _, f := range out.Denials {
+		out.reasons = append(out.reasons, f.String())
 	}
-	return d.Allowed(), reasons, d.Warnings, nil
+	return out, nil
 }
 
 // readInventory reads manifests of Namespaces, Teams, Practitioners and Cases (quotas are the

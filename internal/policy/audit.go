@@ -31,7 +31,7 @@ func (p *Policy) Audit(t TeamView, d Day) []Finding {
 			continue
 		}
 		load := p.LoadOf(m.Holdings)
-		if load.Weight > c.Value && pr.AvailableOn(d) {
+		if p.OverCapacity(pr, m.Holdings, d) {
 			add("Practitioner", pr.Name, "practitionerCaps.maxWeight",
 				fmt.Sprintf("%s carries %s of %s (%s)", pr.Name, load.Weight, c.Value, c.Explanation))
 		}

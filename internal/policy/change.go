@@ -67,6 +67,36 @@ func Joiners(before *Case, after Case) []Joining {
 	return out
 }
 
+// Change is a create or update of a Case as admission decides it.
+type Change struct {
+	// Before is the case as it was, when its holders keep what they held: nil for a new case,
+	// a reopened one (its holders take its work on again) and one moved to another team (the
+	// new team takes it on whole).
+	Before *Case
+	// After is the case as it will be.
+	After Case
+	// MovedTeam is true when the change moves the case to another team.
+	MovedTeam bool
+	// Joiners are who the change is decided for (Joiners); none when the case is closed after
+	// it, since a closed case weighs nothing and gives nobody work.
+	Joiners []Joining
+}
+
+// ChangeOf is the change from old (nil for a create) to c, with days placed on cal. The
+// admission webhook, kubectl caseload verify and suggest, and the importer all decide who a
+// change is for with it.
+func ChangeOf(old, c *v1alpha1.Case, cal Calendar) Change {
+	ch := Change{After: CaseFrom(c, cal), MovedTeam: old != nil && old.Spec.Team != c.Spec.Team}
+	if old != nil && !ch.MovedTeam && old.IsOpen() {
+		b := CaseFrom(old, cal)
+		ch.Before = &b
+	}
+	if ch.After.Open() {
+		ch.Joiners = Joiners(ch.Before, ch.After)
+	}
+	return ch
+}
+
 // Leavers returns who a change from before to after takes off the case: each holder of before
 // who does not hold the open case in the same role after. Closing a case makes every holder a
 // leaver, since a closed case weighs nothing.

@@ -25,6 +25,20 @@ type Finding struct {
 	Exceptable bool
 }
 
+// Away reports whether the finding refuses a practitioner because they are away that day
+// (spec.available is false, or an absence covers the day): cover, not an exception, answers it.
+func (f Finding) Away() bool {
+	return f.Kind == "Practitioner" && (f.Rule == RuleAvailable || f.Rule == RuleAbsences)
+}
+
+// The rules that hold whatever the policy, as Finding.Rule names them.
+const (
+	RuleUnknownPractitioner = "spec.allocatedTo"
+	RuleOtherTeam           = "spec.team"
+	RuleAvailable           = "spec.available"
+	RuleAbsences            = "spec.absences"
+)
+
 // String is the finding as a denial says it.
 func (f Finding) String() string {
 	if f.Policy == "" {
@@ -97,15 +111,15 @@ func CheckPractitioners(a Allocation) []Finding {
 		f := Finding{Kind: "Practitioner", Name: n.Name, Action: v1alpha1.EnforcementDeny}
 		switch {
 		case !n.Known:
-			f.Rule = "spec.allocatedTo"
+			f.Rule = RuleUnknownPractitioner
 			f.Message = fmt.Sprintf("case %s cannot be allocated to %s: there is no Practitioner %s in this namespace", a.Case.Name, n.Name, n.Name)
 		case n.Practitioner.Team != a.Case.Team:
-			f.Rule = "spec.team"
+			f.Rule = RuleOtherTeam
 			f.Message = fmt.Sprintf("case %s belongs to team %s but %s is in team %s: move the case or the practitioner first", a.Case.Name, a.Case.Team, n.Name, n.Practitioner.Team)
 		case !n.Practitioner.AvailableOn(a.Day):
-			f.Rule = "spec.available"
+			f.Rule = RuleAvailable
 			if _, absent := n.Practitioner.AbsenceOn(a.Day); absent && n.Practitioner.Available {
-				f.Rule = "spec.absences"
+				f.Rule = RuleAbsences
 			}
 			f.Message = fmt.Sprintf("%s is %s: no new allocations until they return", n.Name, n.Practitioner.Away(a.Day))
 		default:

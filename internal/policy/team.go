@@ -201,11 +201,11 @@ type TeamFigures struct {
 	CasesNeedingCover         int
 	Unallocated               int
 	OldestUnallocatedDays     int
-	OverdueCases              int
 }
 
 // TeamFiguresOf computes a team's figures under the policy on day d. A member who is away is
-// not over capacity: the cases they hold need cover, and are counted so.
+// not over capacity (OverCapacity): the cases they hold need cover, and are counted so. How many
+// cases are overdue is for every policy that selects the team to say (Set.Team).
 func (p *Policy) TeamFiguresOf(t TeamView, d Day) TeamFigures {
 	tc, capped := p.TeamCapacityOf(t.Members, d)
 	tl := p.teamLoad(t.Members, d)
@@ -221,7 +221,7 @@ func (p *Policy) TeamFiguresOf(t TeamView, d Day) TeamFigures {
 			continue
 		}
 		tf.AvailablePractitioners++
-		if c := p.CapacityOf(m.Practitioner, d); c.Capped && load.Weight > c.Value {
+		if p.OverCapacity(m.Practitioner, m.Holdings, d) {
 			tf.OverCapacityPractitioners++
 		}
 	}
@@ -234,9 +234,6 @@ func (p *Policy) TeamFiguresOf(t TeamView, d Day) TeamFigures {
 		if c.AllocatedTo == "" {
 			tf.Unallocated++
 			tf.OldestUnallocatedDays = max(tf.OldestUnallocatedDays, d.DaysSince(c.WaitingSince()))
-		}
-		if p.Timing(c, d).Overdue {
-			tf.OverdueCases++
 		}
 	}
 	return tf

@@ -18,6 +18,9 @@ type Timing struct {
 	// AllocationDeadline is the last day the case may wait unallocated; zero when it is
 	// allocated or its type has no deadline.
 	AllocationDeadline Day
+	// MaxUnallocatedDays is how long the case's type may wait unallocated (0: never), where
+	// AllocationDeadline is set.
+	MaxUnallocatedDays int
 	// PastAllocationDeadline is true when the case waits unallocated longer than its type may.
 	PastAllocationDeadline bool
 	// Overdue is either of the two.
@@ -44,7 +47,7 @@ func (p *Policy) Timing(c Case, d Day) Timing {
 		next(t.DueBy)
 	}
 	if days, ok := p.AllocationDeadlines[c.Type]; ok && c.AllocatedTo == "" {
-		t.AllocationDeadline = c.WaitingSince().AddDays(days)
+		t.AllocationDeadline, t.MaxUnallocatedDays = c.WaitingSince().AddDays(days), days
 		t.PastAllocationDeadline = days == 0 || d.After(t.AllocationDeadline)
 		next(t.AllocationDeadline)
 	}
@@ -52,45 +55,57 @@ func (p *Policy) Timing(c Case, d Day) Timing {
 	return t
 }
 
-// NextCapacityChange is the day after d on which the practitioner's capacity next changes by the
-// calendar alone: a reduction ends (the day after its until), an absence begins or ends (the day
-// after its until). Zero when none will.
-func NextCapacityChange(pr Practitioner, d Day) Day {
-	var at Day
-	consider := func(day Day) {
-		if !day.IsZero() && day.After(d) {
-			at = earliest(at, day)
+// CapacityChangeKind says what changes a practitioner's capacity on a day by the calendar alone.
+type CapacityChangeKind string
+
+const (
+	// AbsenceBegins: the practitioner is away from this day.
+	AbsenceBegins CapacityChangeKind = "AbsenceBegins"
+	// AbsenceEnds: the practitioner is back this day (the day after the absence's until).
+	AbsenceEnds CapacityChangeKind = "AbsenceEnds"
+	// ReductionEnds: a reduction no longer applies from this day (the day after its until).
+	ReductionEnds CapacityChangeKind = "ReductionEnds"
+)
+
+// CapacityChange is a day on which a practitioner's capacity changes by the calendar alone,
+// and why: Absence or Reduction is the one that begins or ends.
+type CapacityChange struct {
+	On        Day
+	Kind      CapacityChangeKind
+	Absence   Absence
+	Reduction Reduction
+}
+
+// CapacityChanges are the days in [from, to) on which the practitioner's capacity changes by the
+// calendar alone, in the order of the practitioner's reductions and then absences; a zero to
+// has no end.
+func CapacityChanges(pr Practitioner, from, to Day) []CapacityChange {
+	var out []CapacityChange
+	add := func(c CapacityChange) {
+		if !c.On.IsZero() && !c.On.Before(from) && (to.IsZero() || c.On.Before(to)) {
+			out = append(out, c)
 		}
 	}
 	for _, r := range pr.Reductions {
 		if !r.Until.IsZero() {
-			consider(r.Until.AddDays(1))
+			add(CapacityChange{On: r.Until.AddDays(1), Kind: ReductionEnds, Reduction: r})
 		}
 	}
 	for _, a := range pr.Absences {
-		consider(a.From)
+		add(CapacityChange{On: a.From, Kind: AbsenceBegins, Absence: a})
 		if !a.Until.IsZero() {
-			consider(a.Until.AddDays(1))
+			add(CapacityChange{On: a.Until.AddDays(1), Kind: AbsenceEnds, Absence: a})
 		}
 	}
-	return at
+	return out
 }
 
-// StrictestTiming places a case against every policy that selects its team: the earliest due
-// date wins, and the case is past its allocation deadline if any policy says so.
-func StrictestTiming(policies []*Policy, c Case, d Day) Timing {
-	var out Timing
-	for _, p := range policies {
-		t := p.Timing(c, d)
-		if !t.DueBy.IsZero() && (out.DueBy.IsZero() || t.DueBy.Before(out.DueBy)) {
-			out.DueBy, out.PastTimescale = t.DueBy, t.PastTimescale
-		}
-		if !t.AllocationDeadline.IsZero() && (out.AllocationDeadline.IsZero() || t.AllocationDeadline.Before(out.AllocationDeadline)) {
-			out.AllocationDeadline = t.AllocationDeadline
-		}
-		out.PastAllocationDeadline = out.PastAllocationDeadline || t.PastAllocationDeadline
-		out.NextChange = earliest(out.NextChange, t.NextChange)
+// NextCapacityChange is the day after d on which the practitioner's capacity next changes by the
+// calendar alone (CapacityChanges). Zero when none will.
+func NextCapacityChange(pr Practitioner, d Day) Day {
+	var at Day
+	for _, c := range CapacityChanges(pr, d.AddDays(1), Day{}) {
+		at = earliest(at, c.On)
 	}
-	out.Overdue = out.PastTimescale || out.PastAllocationDeadline
-	return out
+	return at
 }

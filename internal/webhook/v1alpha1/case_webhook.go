@@ -91,22 +91,10 @@ func (v *CaseValidator) now() time.Time {
 
 func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.Case) (admission.Warnings, error) {
 	// Days do not matter to which practitioners a change is decided for; the calendar is read
-	// for the decision itself.
-	after := policy.CaseFrom(c, policy.UTC)
-	var before *policy.Case
-	movedTeam := old != nil && old.Spec.Team != c.Spec.Team
-	if old != nil && !movedTeam && old.IsOpen() {
-		// Reopening a closed case gives its holders its work again: they all join.
-		b := policy.CaseFrom(old, policy.UTC)
-		before = &b
-	}
-	joiners := policy.Joiners(before, after)
-	if !after.Open() {
-		// A closed case weighs nothing and gives nobody work: recording who held it (a case
-		// imported from the council's records, say, held by someone who has left) is not an
-		// allocation.
-		joiners = nil
-	}
+	// for the decision itself. Closing a case, or recording who held a closed one (imported
+	// from the council's records, say), is decided for nobody.
+	change := policy.ChangeOf(old, c, policy.UTC)
+	before, after, joiners, movedTeam := change.Before, change.After, change.Joiners, change.MovedTeam
 	if len(joiners) == 0 {
 		// Giving work up changes no ledger: an entry goes only once a cache shows its case
 		// stored, so a change that fails after admission never leaves its old version uncounted.
