@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	admit "caseload.dev/caseload-operator/internal/admission"
 	"caseload.dev/caseload-operator/internal/ledger"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
@@ -52,7 +53,7 @@ type CaseValidator struct {
 	Client client.Client
 	// Ledgers writes the teams' allocation ledgers, a batch at a time (shared with the
 	// Practitioner validator, whose team moves it fences).
-	Ledgers *ledgerWriter
+	Ledgers *admit.Writer
 	// Approvals decides who may approve exceptions.
 	Approvals Approvals
 	// Calendars gives each council's calendar: which day it is there.
@@ -110,7 +111,7 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 	switch {
 	case err == nil:
 		admissionDecisions.WithLabelValues(resultAdmitted).Inc()
-	case isRefusal(err):
+	case admit.IsRefusal(err):
 		admissionDecisions.WithLabelValues(resultDenied).Inc()
 	default:
 		admissionDecisions.WithLabelValues(resultError).Inc()
@@ -127,13 +128,12 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
 	}
-	dryRun := req.DryRun != nil && *req.DryRun
-	ctx, cancel := context.WithTimeout(ctx, ledgerBudget)
+	ctx, cancel := context.WithTimeout(ctx, admit.Budget)
 	defer cancel()
 
 	cal, err := v.Calendars.For(ctx, v.Cache, c.Namespace)
 	if err != nil && !errors.As(err, new(*snapshot.UnknownZoneError)) {
-		return nil, unavailable(err)
+		return nil, admit.Unavailable(err)
 	}
 	if err := requireTeam(ctx, v.Cache, v.Live, caseKind, c.Namespace, c.Name, c.Spec.Team); err != nil {
 		return nil, err
@@ -142,96 +142,134 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 	if len(reason) > caseloadv1alpha1.MaxExceptionReason {
 		return nil, reasonTooLong(c, reason)
 	}
-	var refusal *string // asked at most once per request, however often the batch is decided
 	after.Generation = c.Generation
 	after.UID = string(c.UID)
+	a := &allocation{v: v, req: req, c: c, cal: cal, before: before, after: after, joiners: joiners, reason: reason, reused: reused,
+		dryRun: req.DryRun != nil && *req.DryRun}
 
-	var (
-		warnings  admission.Warnings
-		exception *caseloadv1alpha1.CaseException
-		decision  policy.Decision
-	)
-	decide := func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error) {
-		var none caseloadv1alpha1.AllocationLedgerSpec
-		now := v.now()
-		evaluating := time.Now()
-		snap, others, err := v.team(ctx, cal, c, joiners, spec, live, now)
-		if err != nil {
-			return none, err
-		}
-		d := policy.DecideChange(snap.Policies, snap.View, snap.Day, before, after, joiners, others)
-		evaluationSeconds.Observe(time.Since(evaluating).Seconds())
-		decision = d
-		warnings = append(admission.Warnings{}, d.Warnings...)
-		for _, q := range snap.Unparsable {
-			warnings = append(warnings, fmt.Sprintf("CaseloadQuota %s/%s cannot be applied and was not checked: see its status", c.Namespace, q))
-		}
-		exception = nil
-		if !d.Allowed() {
-			if !d.Exceptable() {
-				return none, denial(c, joiners, d, "")
-			}
-			if reason == "" {
-				return none, denial(c, joiners, d, exceptionHint(c.Namespace))
-			}
-			if reused {
-				return none, denialWithException(c, joiners, d, reusedReason())
-			}
-			if refusal == nil {
-				why, err := v.Approvals.Refusal(ctx, req.UserInfo, c.Namespace)
-				if err != nil {
-					return none, unavailable(err)
-				}
-				refusal = &why
-			}
-			if *refusal != "" {
-				return none, denialWithException(c, joiners, d, *refusal)
-			}
-			exception = approvedException(req.UserInfo.Username, reason, policy.ExceptionDays(snap.Policies, d), now)
-			exception.Practitioner = d.OverCap()
-			warnings = append(warnings, fmt.Sprintf("admitted above the cap by exception approved by %s until %s: %s",
-				req.UserInfo.Username, exception.ExpiresAt.Format(time.DateOnly), d.Reason()))
-		} else if reason != "" && !reused {
-			warnings = append(warnings, fmt.Sprintf("%s is set but the allocation fits every cap: no exception is recorded", caseloadv1alpha1.ExceptionReasonAnnotation))
-		}
-		if dryRun {
-			return spec, nil
-		}
-		next := spec
-		next.Reservations = ledger.Add(spec.Reservations, ledger.Entries(string(req.UID), after, joiners, policy.Weigher(snap.Policies, snap.Team.Status.Quota), exception, now))
-		return next, nil
+	if a.dryRun {
+		// A dry run writes nothing: it is decided alone, as a batch would decide it.
+		err := v.Ledgers.DryRun(ctx, ledgerOf(c), a.decide)
+		return a.warnings, err
 	}
-
-	if dryRun {
-		// A dry run writes nothing: it is decided alone, as a batch would decide it (a refusal
-		// from what the apiserver holds), and nothing is written.
-		l, err := v.Ledgers.freshest(ctx, ledgerOf(c), nil)
-		if err != nil {
-			return nil, unavailable(err)
-		}
-		live := !v.Ledgers.caughtUp(ctx, l)
-		if !live {
-			_, err = decide(ctx, l.Spec, nil)
-		}
-		if live || isRefusal(err) {
-			if l, err = v.Ledgers.live(ctx, ledgerOf(c)); err != nil {
-				return nil, unavailable(err)
-			}
-			_, err = decide(ctx, l.Spec, newLiveReads(v.Live))
-		}
-		return warnings, err
-	}
-	if err := v.Ledgers.submit(ctx, ledgerOf(c), decide); err != nil {
-		if isRefusal(err) {
-			return warnings, err
+	if err := v.Ledgers.Submit(ctx, ledgerOf(c), a.decide); err != nil {
+		if admit.IsRefusal(err) {
+			return a.warnings, err
 		}
 		return nil, err
 	}
-	v.Log.V(1).Info("allocation admitted and reserved", "case", c.Name, "namespace", c.Namespace, "practitioners", names(joiners), "exception", exception != nil)
-	if exception != nil {
-		v.recordException(ctx, c, joiners, exception, decision)
+	a.grant(ctx)
+	return a.warnings, nil
+}
+
+// allocation is one request's allocation while its batch is decided, perhaps several times: what
+// stays the same however often it is decided, and what the latest decision found.
+type allocation struct {
+	v       *CaseValidator
+	req     admission.Request
+	c       *caseloadv1alpha1.Case
+	cal     policy.Calendar
+	before  *policy.Case
+	after   policy.Case
+	joiners []policy.Joining
+	reason  string // the exception reason the request gives, if any
+	reused  bool   // the reason is the one an earlier allocation of the case gave
+	dryRun  bool
+	// mayApprove is why the user may not approve an exception ("" when they may): asked at most
+	// once per request, however often the batch is decided.
+	mayApprove *string
+
+	// What the latest decision found.
+	decision  policy.Decision
+	warnings  admission.Warnings
+	exception *caseloadv1alpha1.CaseException
+}
+
+// decide is one decision of the allocation on the ledger's spec, in three phases: evaluate it on
+// the team as the cache (or, live, the apiserver) shows it with the ledger counted; approve an
+// exception where one may admit it; reserve it in the ledger. It is an admission.Decider.
+func (a *allocation) decide(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error) {
+	var none caseloadv1alpha1.AllocationLedgerSpec
+	now := a.v.now()
+	snap, err := a.evaluate(ctx, spec, live, now)
+	if err != nil {
+		return none, err
 	}
-	return warnings, nil
+	if err := a.approve(ctx, snap, now); err != nil {
+		return none, err
+	}
+	if a.dryRun {
+		return spec, nil
+	}
+	return a.reserve(spec, snap, now), nil
+}
+
+// evaluate asks the engine about the allocation on the team as counted with spec's entries.
+func (a *allocation) evaluate(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live client.Reader, now time.Time) (*snapshot.Snapshot, error) {
+	evaluating := time.Now()
+	snap, others, err := a.v.team(ctx, a.cal, a.c, a.joiners, spec, live, now)
+	if err != nil {
+		return nil, err
+	}
+	a.decision = policy.DecideChange(snap.Policies, snap.View, snap.Day, a.before, a.after, a.joiners, others)
+	evaluationSeconds.Observe(time.Since(evaluating).Seconds())
+	a.warnings = append(admission.Warnings{}, a.decision.Warnings...)
+	for _, q := range snap.Unparsable {
+		a.warnings = append(a.warnings, fmt.Sprintf("CaseloadQuota %s/%s cannot be applied and was not checked: see its status", a.c.Namespace, q))
+	}
+	return snap, nil
+}
+
+// approve refuses an allocation the engine refused, unless an exception may admit it: one the
+// engine allows for, asked for with a reason of the request's own, by someone who may approve it.
+// It then records the exception the allocation is admitted under.
+func (a *allocation) approve(ctx context.Context, snap *snapshot.Snapshot, now time.Time) error {
+	a.exception = nil
+	d, c := a.decision, a.c
+	if d.Allowed() {
+		if a.reason != "" && !a.reused {
+			a.warnings = append(a.warnings, fmt.Sprintf("%s is set but the allocation fits every cap: no exception is recorded", caseloadv1alpha1.ExceptionReasonAnnotation))
+		}
+		return nil
+	}
+	switch {
+	case !d.Exceptable():
+		return denial(c, a.joiners, d, "")
+	case a.reason == "":
+		return denial(c, a.joiners, d, exceptionHint(c.Namespace))
+	case a.reused:
+		return denialWithException(c, a.joiners, d, reusedReason())
+	}
+	if a.mayApprove == nil {
+		why, err := a.v.Approvals.Refusal(ctx, a.req.UserInfo, c.Namespace)
+		if err != nil {
+			return admit.Unavailable(err)
+		}
+		a.mayApprove = &why
+	}
+	if *a.mayApprove != "" {
+		return denialWithException(c, a.joiners, d, *a.mayApprove)
+	}
+	a.exception = approvedException(a.req.UserInfo.Username, a.reason, policy.ExceptionDays(snap.Policies, d), now)
+	a.exception.Practitioner = d.OverCap()
+	a.warnings = append(a.warnings, fmt.Sprintf("admitted above the cap by exception approved by %s until %s: %s",
+		a.req.UserInfo.Username, a.exception.ExpiresAt.Format(time.DateOnly), d.Reason()))
+	return nil
+}
+
+// reserve is spec with the allocation's entries added: one per practitioner it is decided for.
+func (a *allocation) reserve(spec caseloadv1alpha1.AllocationLedgerSpec, snap *snapshot.Snapshot, now time.Time) caseloadv1alpha1.AllocationLedgerSpec {
+	spec.Reservations = ledger.Add(spec.Reservations, ledger.Entries(string(a.req.UID), a.after, a.joiners, policy.Weigher(snap.Policies, snap.Team.Status.Quota), a.exception, now))
+	return spec
+}
+
+// grant is what follows an allocation the ledger records: a line in the log and, for an
+// exception, an Event about the practitioner taken over the cap.
+func (a *allocation) grant(ctx context.Context) {
+	a.v.Log.V(1).Info("allocation admitted and reserved", "case", a.c.Name, "namespace", a.c.Namespace, "practitioners", names(a.joiners), "exception", a.exception != nil)
+	if a.exception != nil {
+		a.v.recordException(ctx, a.c, a.joiners, a.exception, a.decision)
+	}
 }
 
 // team is the case's team as a decision counts it: from the cache (or the apiserver when live),
@@ -252,10 +290,10 @@ func (v *CaseValidator) team(ctx context.Context, cal policy.Calendar, c *caselo
 		snap, err = snapshot.LoadLive(ctx, live, cal, c.Namespace, c.Spec.Team, now)
 	}
 	if err != nil {
-		return nil, nil, unavailable(err)
+		return nil, nil, admit.Unavailable(err)
 	}
 	if snap.Team == nil {
-		return nil, nil, unavailable(fmt.Errorf("team %s is gone", c.Spec.Team))
+		return nil, nil, admit.Unavailable(fmt.Errorf("team %s is gone", c.Spec.Team))
 	}
 	snap.WithLedger(&caseloadv1alpha1.AllocationLedger{ObjectMeta: snap.Ledger.ObjectMeta, Spec: spec})
 	// Who the change is decided for: a practitioner the snapshot does not show as a member
@@ -266,7 +304,7 @@ func (v *CaseValidator) team(ctx context.Context, cal policy.Calendar, c *caselo
 	}
 	others, err := v.joinersOutsideTeam(ctx, apiserver, snap, c.Namespace, joiners)
 	if err != nil {
-		return nil, nil, unavailable(err)
+		return nil, nil, admit.Unavailable(err)
 	}
 	for _, pr := range others {
 		if pr.Team == c.Spec.Team {
@@ -416,15 +454,9 @@ func requireTeam(ctx context.Context, cache, live client.Reader, kind schema.Gro
 	case apierrors.IsNotFound(err):
 		return noTeam(kind, namespace, name, team)
 	case err != nil:
-		return unavailable(fmt.Errorf("read team %s: %w", team, err))
+		return admit.Unavailable(fmt.Errorf("read team %s: %w", team, err))
 	}
 	return nil
-}
-
-// unavailable is the answer when the webhook cannot decide: failurePolicy Fail refuses the
-// request, and the message says it is worth trying again.
-func unavailable(err error) error {
-	return apierrors.NewServiceUnavailable(fmt.Sprintf("caseload admission could not decide, try again: %v", err))
 }
 
 func names(js []policy.Joining) []string {

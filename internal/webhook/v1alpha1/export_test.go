@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	admit "caseload.dev/caseload-operator/internal/admission"
 )
 
 // UnseenPrefix names practitioners the Case validator's cache never shows, as if each had been
@@ -56,4 +57,4 @@ var ReasonReused = reasonReused
 
 // LiveDecisions is how many batches this process has decided from the apiserver rather than
 // its cache.
-func LiveDecisions() float64 { return testutil.ToFloat64(liveDecisions) }
+func LiveDecisions() float64 { return testutil.ToFloat64(admit.LiveDecisions) }

@@ -13,22 +13,6 @@ var (
 		Help: "Allocations decided by the Case webhook, by result: admitted, denied or error.",
 	}, []string{"result"})
 
-	ledgerConflicts = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "caseload_admission_ledger_conflicts_total",
-		Help: "Writes of a team's allocation ledger that lost a compare-and-swap race, whose batch was decided again.",
-	})
-
-	liveDecisions = prometheus.NewCounter(prometheus.CounterOpts{
-		Name: "caseload_admission_live_decisions_total",
-		Help: "Batches decided from the apiserver rather than the cache: to check a refusal, or because the cache had not come as far as the ledger needs.",
-	})
-
-	batchSize = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "caseload_admission_ledger_batch_size",
-		Help:    "Allocations (and moves out of a team) decided together and recorded with one write of a team's allocation ledger.",
-		Buckets: []float64{1, 2, 4, 8, 16, 32, 64},
-	})
-
 	decisionSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "caseload_admission_decision_duration_seconds",
 		Help:    "Time to decide an allocation, from the webhook call to the ledger write, retries included.",
@@ -49,7 +33,7 @@ const (
 )
 
 func init() {
-	ctrlmetrics.Registry.MustRegister(admissionDecisions, ledgerConflicts, liveDecisions, batchSize, decisionSeconds, evaluationSeconds)
+	ctrlmetrics.Registry.MustRegister(admissionDecisions, decisionSeconds, evaluationSeconds)
 	// Every result shows from 0, so that the share of errors is a figure from the first decision.
 	for _, r := range []string{resultAdmitted, resultDenied, resultError} {
 		admissionDecisions.WithLabelValues(r)

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	admit "caseload.dev/caseload-operator/internal/admission"
 	"caseload.dev/caseload-operator/internal/index"
 	"caseload.dev/caseload-operator/internal/policy"
 )
@@ -33,7 +34,7 @@ const mustMoveShown = 10
 type PractitionerValidator struct {
 	Cache client.Reader
 	// Ledgers fences a move out of a team in that team's ledger (see CaseValidator.Ledgers).
-	Ledgers *ledgerWriter
+	Ledgers *admit.Writer
 	Live    client.Reader
 }
 
@@ -82,14 +83,9 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 	}
 	key := types.NamespacedName{Namespace: old.Namespace, Name: old.Spec.Team}
 	if dryRun {
-		l, err := v.Ledgers.live(ctx, key)
-		if err != nil {
-			return nil, unavailable(err)
-		}
-		_, err = leave(ctx, l.Spec, newLiveReads(v.Live))
-		return nil, err
+		return nil, v.Ledgers.DryRun(ctx, key, leave)
 	}
-	return nil, v.Ledgers.submit(ctx, key, leave)
+	return nil, v.Ledgers.Submit(ctx, key, leave)
 }
 
 // holding lists the open cases of p's team that p holds, each with the role: those a cache (or,
@@ -104,7 +100,7 @@ func (v *PractitionerValidator) holding(ctx context.Context, p *caseloadv1alpha1
 		err = v.Cache.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{index.OpenCaseByPractitioner: p.Name})
 	}
 	if err != nil {
-		return nil, unavailable(fmt.Errorf("list the cases of %s: %w", p.Name, err))
+		return nil, admit.Unavailable(fmt.Errorf("list the cases of %s: %w", p.Name, err))
 	}
 	stored := map[string]caseloadv1alpha1.Case{}
 	held := map[string]string{}
@@ -162,7 +158,7 @@ func (v *PractitionerValidator) ValidateDelete(ctx context.Context, p *caseloadv
 func (v *PractitionerValidator) held(ctx context.Context, p *caseloadv1alpha1.Practitioner) ([]string, error) {
 	var cases caseloadv1alpha1.CaseList
 	if err := v.Cache.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{index.OpenCaseByPractitioner: p.Name}); err != nil {
-		return nil, unavailable(fmt.Errorf("list the cases of %s: %w", p.Name, err))
+		return nil, admit.Unavailable(fmt.Errorf("list the cases of %s: %w", p.Name, err))
 	}
 	held := make([]string, 0, len(cases.Items))
 	for _, c := range cases.Items {
@@ -183,7 +179,7 @@ func namespaceTerminating(ctx context.Context, live client.Reader, namespace str
 		if apierrors.IsNotFound(err) {
 			return true, nil
 		}
-		return false, unavailable(fmt.Errorf("read namespace %s: %w", namespace, err))
+		return false, admit.Unavailable(fmt.Errorf("read namespace %s: %w", namespace, err))
 	}
 	return ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating, nil
 }

@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	admit "caseload.dev/caseload-operator/internal/admission"
 	"caseload.dev/caseload-operator/internal/ledger"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
@@ -78,7 +79,7 @@ type Options struct {
 
 // newLedgerWriter is the writer of the teams' ledgers that decisions read through cache: it
 // follows how far the manager's caches of Cases and Practitioners have come.
-func newLedgerWriter(mgr ctrl.Manager, cache client.Reader, now func() time.Time) (*ledgerWriter, error) {
+func newLedgerWriter(mgr ctrl.Manager, cache client.Reader, now func() time.Time) (*admit.Writer, error) {
 	ctx := context.Background()
 	cases, err := snapshot.Track(ctx, mgr.GetCache(), &caseloadv1alpha1.Case{})
 	if err != nil {
@@ -92,7 +93,7 @@ func newLedgerWriter(mgr ctrl.Manager, cache client.Reader, now func() time.Time
 		mgr.GetLogger().Info("client-go's AtomicFIFO is switched off (KUBE_FEATURE_AtomicFIFO=false): the caches cannot say how far they " +
 			"have come, so every allocation is decided from the apiserver; unset it to decide from the caches")
 	}
-	return &ledgerWriter{Cache: cache, Cases: cases, Practitioners: practitioners, Live: mgr.GetAPIReader(), Client: mgr.GetClient(),
+	return &admit.Writer{Cache: cache, Cases: cases, Practitioners: practitioners, Live: mgr.GetAPIReader(), Client: mgr.GetClient(),
 		Now: now, Observed: &ledger.Observed{}}, nil
 }
 

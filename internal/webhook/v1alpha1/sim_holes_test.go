@@ -41,7 +41,7 @@ var holes = []hole{
 		why:  "taking someone off a case removes their entry when admitted, before the change is stored: if it fails, a lagging cache counts the case nowhere",
 		replace: map[string][][2]string{"internal/webhook/v1alpha1/case_webhook.go": {
 			{"\t\treturn nil, nil\n\t}\n\n\tstart := time.Now()", `		if leavers := policy.Leavers(before, after); len(leavers) > 0 && old != nil {
-			_ = v.Ledgers.submit(ctx, ledgerOf(c), func(_ context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, _ client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error) {
+			_ = v.Ledgers.Submit(ctx, ledgerOf(c), func(_ context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, _ client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error) {
 				var kept []caseloadv1alpha1.Reservation
 				for _, r := range spec.Reservations {
 					if r.Case != c.Name || !slicesContain(leavers, r.Practitioner) {
@@ -93,34 +93,34 @@ var holes = []hole{
 	{
 		name:    "a-deleted-ledger-loses-its-entries",
 		why:     "a ledger can be deleted while allocations are in flight: their entries are lost",
-		replace: map[string][][2]string{"internal/webhook/v1alpha1/batch.go": {{"controllerutil.AddFinalizer(update, ledger.Finalizer)", "_ = controllerutil.ContainsFinalizer(update, ledger.Finalizer)"}}},
+		replace: map[string][][2]string{"internal/admission/writer.go": {{"controllerutil.AddFinalizer(update, ledger.Finalizer)", "_ = controllerutil.ContainsFinalizer(update, ledger.Finalizer)"}}},
 		finds:   "overshoot",
 	},
 	{
 		name: "a-new-ledger-with-no-watermark",
 		why: "a ledger created after the team's last one was deleted starts with no seenThrough: a cache behind what the deleted " +
 			"ledger had dropped counts neither the entries nor their cases",
-		replace: map[string][][2]string{"internal/webhook/v1alpha1/batch.go": {{"\tl.Spec.SeenThrough = list.ResourceVersion\n\tl.Spec.PractitionersSeenThrough = list.ResourceVersion\n", "\t_ = list.ResourceVersion\n"}}},
+		replace: map[string][][2]string{"internal/admission/writer.go": {{"\tl.Spec.SeenThrough = list.ResourceVersion\n\tl.Spec.PractitionersSeenThrough = list.ResourceVersion\n", "\t_ = list.ResourceVersion\n"}}},
 		finds:   "overshoot",
 	},
 	{
 		name: "a-new-ledger-kept-unwritten",
 		why: "a new ledger a batch read but never wrote (it admitted nothing) is kept and created later from that copy, with the " +
 			"watermark of when it was read, after the team's ledger came and went: a cache behind what that ledger dropped decides",
-		replace: map[string][][2]string{"internal/webhook/v1alpha1/batch.go": {{"if err == nil && written.ResourceVersion != \"\" {", "if err == nil {"}}},
+		replace: map[string][][2]string{"internal/admission/writer.go": {{"if err == nil && written.ResourceVersion != \"\" {", "if err == nil {"}}},
 		finds:   "overshoot",
 		seeds:   []string{"-sim.first=12001", "-sim.seeds=2000"}, // 1 history in 20,000 (seed 12965)
 	},
 	{
 		name:    "a-cache-behind-the-ledger",
 		why:     "a replica decides from a cache that has not come as far as the ledger's watermark: it misses cases whose entries are gone",
-		replace: map[string][][2]string{"internal/webhook/v1alpha1/batch.go": {{"return w.Cases.Reach(ctx, l.Spec.SeenThrough) == nil && w.Practitioners.Reach(ctx, l.Spec.PractitionersSeenThrough) == nil", "return ctx != nil"}}},
+		replace: map[string][][2]string{"internal/admission/writer.go": {{"return w.Cases.Reach(ctx, l.Spec.SeenThrough) == nil && w.Practitioners.Reach(ctx, l.Spec.PractitionersSeenThrough) == nil", "return ctx != nil"}}},
 		finds:   "overshoot",
 	},
 	{
 		name:    "a-watermark-raised-by-the-apiserver",
 		why:     "pruning drops an entry the apiserver shows stored, raising the watermark past this replica's cache, which then decides",
-		replace: map[string][][2]string{"internal/webhook/v1alpha1/batch.go": {{"if !live && !w.caughtUp(ctx, &caseloadv1alpha1.AllocationLedger{Spec: next}) {", "if false {"}}},
+		replace: map[string][][2]string{"internal/admission/writer.go": {{"if !live && !w.CaughtUp(ctx, &caseloadv1alpha1.AllocationLedger{Spec: next}) {", "if false {"}}},
 		finds:   "overshoot",
 	},
 	{
@@ -133,7 +133,7 @@ var holes = []hole{
 	{
 		name:    "a-refusal-from-the-cache",
 		why:     "a refusal is made from the cache: one that has not seen work given back refuses what fits",
-		replace: map[string][][2]string{"internal/webhook/v1alpha1/batch.go": {{"if refused && !live {", "if refused && !live && attempt < 0 {"}}},
+		replace: map[string][][2]string{"internal/admission/writer.go": {{"if refused && !live {", "if refused && !live && attempt < 0 {"}}},
 		finds:   "wrong refusal",
 	},
 }

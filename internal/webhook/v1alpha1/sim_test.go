@@ -24,6 +24,7 @@ import (
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/controllers"
+	admit "caseload.dev/caseload-operator/internal/admission"
 	"caseload.dev/caseload-operator/internal/ledger"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
@@ -67,13 +68,13 @@ func TestSimulation(t *testing.T) {
 		return
 	}
 	stats := simStats{}
-	conflicts, live := testutil.ToFloat64(ledgerConflicts), testutil.ToFloat64(liveDecisions)
+	conflicts, live := testutil.ToFloat64(admit.LedgerConflicts), testutil.ToFloat64(admit.LiveDecisions)
 	for seed := *simFirst; seed < *simFirst+uint64(*simSeeds); seed++ {
 		if err := simulateCounting(seed, *simSteps, &stats); err != nil {
 			t.Fatalf("simulation: seed %d: %v\nreplay: go test ./internal/webhook/v1alpha1 -run 'TestSimulation$' -sim.seed=%d -v", seed, err, seed)
 		}
 	}
-	stats.conflicts, stats.live = int(testutil.ToFloat64(ledgerConflicts)-conflicts), int(testutil.ToFloat64(liveDecisions)-live)
+	stats.conflicts, stats.live = int(testutil.ToFloat64(admit.LedgerConflicts)-conflicts), int(testutil.ToFloat64(admit.LiveDecisions)-live)
 	t.Logf("simulation: %d histories of %d steps: %s", *simSeeds, *simSteps, stats)
 	// A simulation that never got there proves nothing: each of these must have happened.
 	for what, n := range map[string]int{"admitted": stats.admitted, "refused": stats.refused, "ledger conflicts": stats.conflicts,
@@ -141,7 +142,7 @@ type simReplica struct {
 	skew       time.Duration
 	atomic     bool // client-go's AtomicFIFO is on
 	cache      *simCache
-	writer     *ledgerWriter
+	writer     *admit.Writer
 	cases      *CaseValidator
 	moves      *PractitionerValidator
 	reconciler *controllers.LedgerReconciler
@@ -228,7 +229,7 @@ func (w *world) start(name string, skew time.Duration, atomic bool) *simReplica 
 	clock := simClock{w: w, skew: skew}
 	zero := time.Duration(0)
 	live := simLive{api: w.api, who: name}
-	writer := &ledgerWriter{Cache: cache, Cases: cache.cases, Practitioners: cache.practitioners, Live: live, Client: live,
+	writer := &admit.Writer{Cache: cache, Cases: cache.cases, Practitioners: cache.practitioners, Live: live, Client: live,
 		Now: clock.Now, Observed: &ledger.Observed{}, CatchUp: &zero, Pause: func(int) time.Duration { return 0 }}
 	return &simReplica{
 		name: name, skew: skew, atomic: atomic, cache: cache, writer: writer,
@@ -500,7 +501,7 @@ func (w *world) answered(r *simReplica, old, c *caseloadv1alpha1.Case, verr erro
 			return err
 		}
 		w.store(pending{obj: c, create: create, what: "case " + c.Name})
-	case isRefusal(verr):
+	case admit.IsRefusal(verr):
 		w.stats.refused++
 		w.say("  refused: %s", firstLine(verr))
 		if err := w.checkRefusal(r, old, c, verr); err != nil {
@@ -618,7 +619,7 @@ func (w *world) movePractitioner(r *simReplica) (err error) {
 		w.stats.moves++
 		w.say("  admitted")
 		w.store(pending{obj: p, what: "the move of " + p.Name})
-	case isRefusal(verr):
+	case admit.IsRefusal(verr):
 		w.say("  refused: %s", firstLine(verr))
 	default:
 		w.say("  not decided: %s", firstLine(verr))

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	admit "caseload.dev/caseload-operator/internal/admission"
 	"caseload.dev/caseload-operator/internal/index"
 )
 
@@ -40,11 +41,11 @@ func (v *TeamValidator) ValidateUpdate(context.Context, *caseloadv1alpha1.Team, 
 func (v *TeamValidator) ValidateDelete(ctx context.Context, t *caseloadv1alpha1.Team) (admission.Warnings, error) {
 	var members caseloadv1alpha1.PractitionerList
 	if err := v.Cache.List(ctx, &members, client.InNamespace(t.Namespace), client.MatchingFields{index.PractitionerByTeam: t.Name}); err != nil {
-		return nil, unavailable(fmt.Errorf("list the members of team %s: %w", t.Name, err))
+		return nil, admit.Unavailable(fmt.Errorf("list the members of team %s: %w", t.Name, err))
 	}
 	var cases caseloadv1alpha1.CaseList
 	if err := v.Cache.List(ctx, &cases, client.InNamespace(t.Namespace), client.MatchingFields{index.OpenCaseByTeam: t.Name}); err != nil {
-		return nil, unavailable(fmt.Errorf("list the cases of team %s: %w", t.Name, err))
+		return nil, admit.Unavailable(fmt.Errorf("list the cases of team %s: %w", t.Name, err))
 	}
 	if len(members.Items) == 0 && len(cases.Items) == 0 {
 		return nil, nil

@@ -1,4 +1,4 @@
-package v1alpha1
+package admission
 
 import (
 	"context"
@@ -11,10 +11,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// liveReads reads from the apiserver for one decision of a batch, each object and list once: a
+// LiveReads reads from the apiserver for one decision of a batch, each object and list once: a
 // batch decided from the apiserver costs one read of the team however many jobs it holds. What it
 // returns is a copy; a read that failed for another reason than NotFound is not kept.
-type liveReads struct {
+type LiveReads struct {
 	client.Reader
 	mu   sync.Mutex
 	seen map[string]liveRead
@@ -25,22 +25,22 @@ type liveRead struct {
 	err error
 }
 
-func newLiveReads(r client.Reader) *liveReads {
-	return &liveReads{Reader: r, seen: map[string]liveRead{}}
+func NewLiveReads(r client.Reader) *LiveReads {
+	return &LiveReads{Reader: r, seen: map[string]liveRead{}}
 }
 
-func (l *liveReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+func (l *LiveReads) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 	return l.once(fmt.Sprintf("get %T %s", obj, key), obj, func() error { return l.Reader.Get(ctx, key, obj, opts...) })
 }
 
-func (l *liveReads) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
+func (l *LiveReads) List(ctx context.Context, list client.ObjectList, opts ...client.ListOption) error {
 	o := &client.ListOptions{}
 	o.ApplyOptions(opts)
 	return l.once(fmt.Sprintf("list %T %s %v %v %d", list, o.Namespace, o.LabelSelector, o.FieldSelector, o.Limit), list,
 		func() error { return l.Reader.List(ctx, list, opts...) })
 }
 
-func (l *liveReads) once(key string, into runtime.Object, read func() error) error {
+func (l *LiveReads) once(key string, into runtime.Object, read func() error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if r, ok := l.seen[key]; ok {

@@ -1,4 +1,4 @@
-package v1alpha1
+package admission
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -31,7 +32,7 @@ var ledgerKey = types.NamespacedName{Namespace: "council", Name: "north"}
 // writerFixture is a ledger writer whose cache and apiserver are one fake client, counting the
 // ledger writes that reach it; conflicts makes the next writes conflict.
 type writerFixture struct {
-	w         *ledgerWriter
+	w         *Writer
 	writes    int
 	conflicts int
 	store     string // how far the cache's stores say they have come
@@ -51,7 +52,7 @@ func newWriterFixture(t *testing.T, objs ...client.Object) *writerFixture {
 		f.writes++
 		if f.conflicts > 0 {
 			f.conflicts--
-			return apierrors.NewConflict(resourceOf("AllocationLedger"), obj.GetName(), errors.New("the object has been modified"))
+			return apierrors.NewConflict(schema.GroupResource{Group: caseloadv1alpha1.GroupVersion.Group, Resource: "allocationledgers"}, obj.GetName(), errors.New("the object has been modified"))
 		}
 		return do()
 	}
@@ -78,7 +79,7 @@ func newWriterFixture(t *testing.T, objs ...client.Object) *writerFixture {
 		return p
 	}
 	wait := 5 * time.Millisecond
-	f.w = &ledgerWriter{Cache: c, Live: c, Client: c, Cases: progress(), Practitioners: progress(), Now: time.Now,
+	f.w = &Writer{Cache: c, Live: c, Client: c, Cases: progress(), Practitioners: progress(), Now: time.Now,
 		Observed: &ledger.Observed{}, CatchUp: &wait, Pause: func(int) time.Duration { return 0 }}
 	return f
 }
@@ -117,7 +118,7 @@ func refuses(fitsLive bool, decided *[]bool) *job {
 			spec.Reservations = ledger.Add(spec.Reservations, []caseloadv1alpha1.Reservation{entry("fits", "req-fits")})
 			return spec, nil
 		}
-		return spec, apierrors.NewInvalid(caseKind, "c-over", field.ErrorList{field.Forbidden(field.NewPath("spec", "allocatedTo"), "over the cap")})
+		return spec, apierrors.NewInvalid(schema.GroupKind{Group: caseloadv1alpha1.GroupVersion.Group, Kind: "Case"}, "c-over", field.ErrorList{field.Forbidden(field.NewPath("spec", "allocatedTo"), "over the cap")})
 	}}
 }
 
@@ -197,7 +198,7 @@ func TestARefusalIsMadeOnlyOnWhatTheApiserverHolds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !isRefusal(outcomes[0]) || outcomes[1] != nil {
+		if !IsRefusal(outcomes[0]) || outcomes[1] != nil {
 			t.Fatalf("outcomes %v, want the first refused and the second admitted", outcomes)
 		}
 		if f.writes != 1 {
@@ -208,7 +209,7 @@ func TestARefusalIsMadeOnlyOnWhatTheApiserverHolds(t *testing.T) {
 		f := newWriterFixture(t, existingLedger("7"))
 		var decided []bool
 		_, outcomes, err := f.w.commit(ledgerKey, nil, []*job{refuses(false, &decided)})
-		if err != nil || !isRefusal(outcomes[0]) {
+		if err != nil || !IsRefusal(outcomes[0]) {
 			t.Fatalf("%v %v", err, outcomes)
 		}
 		if f.writes != 0 {
@@ -285,12 +286,12 @@ func TestJobsQueuedBehindABatchShareTheNextWrite(t *testing.T) {
 		return spec, nil
 	}
 	done := make(chan error, 4)
-	go func() { done <- f.w.submit(context.Background(), ledgerKey, first) }()
+	go func() { done <- f.w.Submit(context.Background(), ledgerKey, first) }()
 	<-started
 	for i := 1; i <= 3; i++ {
 		name := fmt.Sprintf("c-%d", i)
 		go func() {
-			done <- f.w.submit(context.Background(), ledgerKey, func(_ context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, _ client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error) {
+			done <- f.w.Submit(context.Background(), ledgerKey, func(_ context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, _ client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error) {
 				spec.Reservations = ledger.Add(spec.Reservations, []caseloadv1alpha1.Reservation{entry(name, "req-"+name)})
 				return spec, nil
 			})
@@ -312,7 +313,7 @@ func TestJobsQueuedBehindABatchShareTheNextWrite(t *testing.T) {
 }
 
 // waitQueued waits until n jobs wait for the ledger's next batch.
-func waitQueued(t *testing.T, w *ledgerWriter, n int) {
+func waitQueued(t *testing.T, w *Writer, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -333,8 +334,8 @@ func waitQueued(t *testing.T, w *ledgerWriter, n int) {
 func TestALedgerNeverWrittenIsNotKept(t *testing.T) {
 	f := newWriterFixture(t)
 	var decided []bool
-	err := f.w.submit(context.Background(), ledgerKey, refuses(false, &decided).decide)
-	if !isRefusal(err) {
+	err := f.w.Submit(context.Background(), ledgerKey, refuses(false, &decided).decide)
+	if !IsRefusal(err) {
 		t.Fatalf("got %v, want the refusal", err)
 	}
 	if f.writes != 0 {

@@ -1,4 +1,10 @@
-package v1alpha1
+// Package admission decides allocations exactly, whatever the number of replicas answering the
+// webhook: each decision that may add to a team's allocation ledger is a job in a batch for that
+// ledger (Writer), decided against this replica's cache when it has come as far as the ledger
+// needs and against the apiserver otherwise (LiveReads), and written with compare-and-swap. The
+// webhooks of internal/webhook are its adapters: they say what is decided and for whom; the policy
+// engine (internal/policy) says what fits. docs/admission.md states the invariant it keeps.
+package admission
 
 import (
 	"context"
@@ -38,25 +44,25 @@ import (
 // apiserver holds (snapshot.LoadLive) before anyone is refused, so a cache that has not seen work
 // given back, or a change counted twice while it is in flight, never refuses what fits.
 
-// ledgerBudget bounds a batch's compare-and-swap retries, inside the webhook's timeoutSeconds
+// Budget bounds a batch's compare-and-swap retries, inside the webhook's timeoutSeconds
 // (15) with room for the apiserver's own overhead.
-const ledgerBudget = 10 * time.Second
+const Budget = 10 * time.Second
 
 // catchUp bounds the wait for this replica's caches to come as far as a ledger needs. Caches are
 // milliseconds apart; one still behind after this (a quiet kind whose watch has nothing newer to
 // deliver, or a watch restarting) is passed over for the apiserver.
 const catchUp = 100 * time.Millisecond
 
-// A decider decides against the ledger's spec as it stands (pruned), and returns it as it should
+// A Decider decides against the ledger's spec as it stands (pruned), and returns it as it should
 // be: unchanged when it adds nothing (refused, or a dry run). live, when not nil, is where to read
 // the team from instead of the cache: the apiserver, each object read once for the whole batch
 // (liveReads). It is called again with a fresher spec if the batch's write conflicts, or live
 // after a refusal, so it must decide from what it is given.
-type decider func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error)
+type Decider func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error)
 
-// A job is a decider waiting for its batch, and where its outcome goes.
+// A job is a Decider waiting for its batch, and where its outcome goes.
 type job struct {
-	decide decider
+	decide Decider
 	done   chan error
 }
 
@@ -67,8 +73,8 @@ type ledgerQueue struct {
 	known   *caseloadv1alpha1.AllocationLedger
 }
 
-// ledgerWriter batches the writes of every team's ledger.
-type ledgerWriter struct {
+// Writer batches the writes of every team's ledger.
+type Writer struct {
 	Cache client.Reader
 	// Cases and Practitioners are how far Cache has come with each kind.
 	Cases, Practitioners *snapshot.Progress
@@ -86,7 +92,7 @@ type ledgerWriter struct {
 }
 
 // queue is the ledger's queue; w.mu must be held.
-func (w *ledgerWriter) queue(key types.NamespacedName) *ledgerQueue {
+func (w *Writer) queue(key types.NamespacedName) *ledgerQueue {
 	if w.ledgers == nil {
 		w.ledgers = map[types.NamespacedName]*ledgerQueue{}
 	}
@@ -101,7 +107,7 @@ func (w *ledgerWriter) queue(key types.NamespacedName) *ledgerQueue {
 // submit queues a job for the ledger's next batch and waits for its outcome: the job's own
 // error, or the batch's when the ledger could not be written. With no batch running, the
 // caller runs batches itself until its own job is decided.
-func (w *ledgerWriter) submit(ctx context.Context, key types.NamespacedName, decide decider) error {
+func (w *Writer) Submit(ctx context.Context, key types.NamespacedName, decide Decider) error {
 	j := &job{decide: decide, done: make(chan error, 1)}
 	w.mu.Lock()
 	q := w.queue(key)
@@ -116,14 +122,35 @@ func (w *ledgerWriter) submit(ctx context.Context, key types.NamespacedName, dec
 	case err := <-j.done:
 		return err
 	case <-ctx.Done():
-		return unavailable(fmt.Errorf("waited too long for the allocation ledger of team %s: %w", key.Name, ctx.Err()))
+		return Unavailable(fmt.Errorf("waited too long for the allocation ledger of team %s: %w", key.Name, ctx.Err()))
 	}
+}
+
+// DryRun decides a job as a batch would and writes nothing: from this replica's cache when it
+// has come as far as the ledger needs, and again from the apiserver when it has not or when the
+// job is refused there (a refusal is made only on what the apiserver holds).
+func (w *Writer) DryRun(ctx context.Context, key types.NamespacedName, decide Decider) error {
+	l, err := w.Freshest(ctx, key, nil)
+	if err != nil {
+		return Unavailable(err)
+	}
+	live := !w.CaughtUp(ctx, l)
+	if !live {
+		_, err = decide(ctx, l.Spec, nil)
+	}
+	if live || IsRefusal(err) {
+		if l, err = w.LiveLedger(ctx, key); err != nil {
+			return Unavailable(err)
+		}
+		_, err = decide(ctx, l.Spec, NewLiveReads(w.Live))
+	}
+	return err
 }
 
 // drain writes batches for one ledger until mine has its outcome; jobs still waiting then are
 // left to a goroutine, so that no request waits for batches after its own. With mine nil it
 // drains until no job waits.
-func (w *ledgerWriter) drain(key types.NamespacedName, q *ledgerQueue, mine *job) {
+func (w *Writer) drain(key types.NamespacedName, q *ledgerQueue, mine *job) {
 	for {
 		w.mu.Lock()
 		batch := q.pending
@@ -174,34 +201,34 @@ func (w *ledgerWriter) drain(key types.NamespacedName, q *ledgerQueue, mine *job
 // commit decides the batch and writes the ledger once, deciding again after a conflict, and from
 // the apiserver when a job is refused or the caches have not come as far as the ledger needs. It
 // returns the ledger as written (or as read, when nothing changed) and each job's outcome.
-func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.AllocationLedger, batch []*job) (*caseloadv1alpha1.AllocationLedger, []error, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), ledgerBudget)
+func (w *Writer) commit(key types.NamespacedName, known *caseloadv1alpha1.AllocationLedger, batch []*job) (*caseloadv1alpha1.AllocationLedger, []error, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), Budget)
 	defer cancel()
-	current, err := w.freshest(ctx, key, known)
+	current, err := w.Freshest(ctx, key, known)
 	if err != nil {
-		return nil, nil, unavailable(err)
+		return nil, nil, Unavailable(err)
 	}
 	live := false
 	// goLive has the batch decided from the apiserver from now on: the team, and the ledger
 	// read live (a refusal writes nothing, so no compare-and-swap would catch a stale copy).
 	goLive := func() error {
 		live = true
-		liveDecisions.Inc()
-		current, err = w.live(ctx, key)
+		LiveDecisions.Inc()
+		current, err = w.LiveLedger(ctx, key)
 		return err
 	}
 	for attempt := 1; ; attempt++ {
-		if !live && !w.caughtUp(ctx, current) {
+		if !live && !w.CaughtUp(ctx, current) {
 			// The cache has not come as far as this ledger needs.
 			if err := goLive(); err != nil {
-				return nil, nil, unavailable(err)
+				return nil, nil, Unavailable(err)
 			}
 		}
 		next := w.prune(ctx, key, current.Spec, live, w.Now())
-		if !live && !w.caughtUp(ctx, &caseloadv1alpha1.AllocationLedger{Spec: next}) {
+		if !live && !w.CaughtUp(ctx, &caseloadv1alpha1.AllocationLedger{Spec: next}) {
 			// Pruning dropped an entry that the apiserver, not this cache, shows stored.
 			if err := goLive(); err != nil {
-				return nil, nil, unavailable(err)
+				return nil, nil, Unavailable(err)
 			}
 			continue
 		}
@@ -209,7 +236,7 @@ func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.
 		refused, added := false, false
 		var reads client.Reader
 		if live {
-			reads = newLiveReads(w.Live)
+			reads = NewLiveReads(w.Live)
 		}
 		for i, j := range batch {
 			decided, err := j.decide(ctx, next, reads)
@@ -218,12 +245,12 @@ func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.
 				added = added || !equality.Semantic.DeepEqual(decided, next)
 				next = decided
 			}
-			refused = refused || isRefusal(err)
+			refused = refused || IsRefusal(err)
 		}
 		if refused && !live {
 			// Refuse only on what the apiserver holds: decide the batch again from it.
 			if err := goLive(); err != nil {
-				return nil, nil, unavailable(err)
+				return nil, nil, Unavailable(err)
 			}
 			continue
 		}
@@ -248,7 +275,7 @@ func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.
 		case err == nil:
 			return update, outcomes, nil
 		case (apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || apierrors.IsNotFound(err)) && ctx.Err() == nil:
-			ledgerConflicts.Inc()
+			LedgerConflicts.Inc()
 			pause := conflictBackoff
 			if w.Pause != nil {
 				pause = w.Pause
@@ -259,17 +286,23 @@ func (w *ledgerWriter) commit(key types.NamespacedName, known *caseloadv1alpha1.
 				case <-ctx.Done():
 				}
 			}
-			if current, err = w.live(ctx, key); err != nil {
-				return nil, nil, unavailable(err)
+			if current, err = w.LiveLedger(ctx, key); err != nil {
+				return nil, nil, Unavailable(err)
 			}
 		default:
-			return nil, nil, unavailable(fmt.Errorf("record %d allocations in the ledger of team %s after %d attempts: %w", len(batch), key.Name, attempt, err))
+			return nil, nil, Unavailable(fmt.Errorf("record %d allocations in the ledger of team %s after %d attempts: %w", len(batch), key.Name, attempt, err))
 		}
 	}
 }
 
-// isRefusal reports whether err is a decision's refusal, as opposed to a failure to decide.
-func isRefusal(err error) bool {
+// Unavailable is the answer when the webhook cannot decide: failurePolicy Fail refuses the
+// request, and the message says it is worth trying again.
+func Unavailable(err error) error {
+	return apierrors.NewServiceUnavailable(fmt.Sprintf("caseload admission could not decide, try again: %v", err))
+}
+
+// IsRefusal reports whether err is a decision's refusal, as opposed to a failure to decide.
+func IsRefusal(err error) bool {
 	return err != nil && (apierrors.IsInvalid(err) || apierrors.IsForbidden(err))
 }
 
@@ -277,7 +310,7 @@ func isRefusal(err error) bool {
 // replica sees it: an entry whose Case its cache (or, deciding live, the apiserver) shows at the
 // entry's generation or deleted, and one this replica has seen for ledger.TTL whose change the
 // apiserver does not hold.
-func (w *ledgerWriter) prune(ctx context.Context, key types.NamespacedName, spec caseloadv1alpha1.AllocationLedgerSpec, live bool, now time.Time) caseloadv1alpha1.AllocationLedgerSpec {
+func (w *Writer) prune(ctx context.Context, key types.NamespacedName, spec caseloadv1alpha1.AllocationLedgerSpec, live bool, now time.Time) caseloadv1alpha1.AllocationLedgerSpec {
 	shows := w.Cache
 	if live {
 		shows = w.Live
@@ -288,7 +321,7 @@ func (w *ledgerWriter) prune(ctx context.Context, key types.NamespacedName, spec
 
 // caughtUp reports whether this replica's caches have come as far as l needs, waiting catchUp
 // at most: Cases as far as its seenThrough, Practitioners as far as its practitionersSeenThrough.
-func (w *ledgerWriter) caughtUp(ctx context.Context, l *caseloadv1alpha1.AllocationLedger) bool {
+func (w *Writer) CaughtUp(ctx context.Context, l *caseloadv1alpha1.AllocationLedger) bool {
 	wait := catchUp
 	if w.CatchUp != nil {
 		wait = *w.CatchUp
@@ -300,7 +333,7 @@ func (w *ledgerWriter) caughtUp(ctx context.Context, l *caseloadv1alpha1.Allocat
 
 // freshest is the newer of this replica's own last copy of the ledger and the cache's. With
 // neither, it is the apiserver's.
-func (w *ledgerWriter) freshest(ctx context.Context, key types.NamespacedName, known *caseloadv1alpha1.AllocationLedger) (*caseloadv1alpha1.AllocationLedger, error) {
+func (w *Writer) Freshest(ctx context.Context, key types.NamespacedName, known *caseloadv1alpha1.AllocationLedger) (*caseloadv1alpha1.AllocationLedger, error) {
 	cached := &caseloadv1alpha1.AllocationLedger{}
 	err := w.Cache.Get(ctx, key, cached)
 	switch {
@@ -311,7 +344,7 @@ func (w *ledgerWriter) freshest(ctx context.Context, key types.NamespacedName, k
 	}
 	switch {
 	case cached == nil && known == nil:
-		return w.live(ctx, key)
+		return w.LiveLedger(ctx, key)
 	case cached == nil:
 		return known.DeepCopy(), nil
 	case known != nil && newer(known.ResourceVersion, cached.ResourceVersion):
@@ -323,7 +356,7 @@ func (w *ledgerWriter) freshest(ctx context.Context, key types.NamespacedName, k
 // live reads the ledger from the apiserver. When there is none (the team's first allocation, or
 // its ledger deleted), it is a new one whose seenThrough is where the apiserver stands now: what
 // an earlier ledger of the team may have dropped is then in every cache that counts the new one.
-func (w *ledgerWriter) live(ctx context.Context, key types.NamespacedName) (*caseloadv1alpha1.AllocationLedger, error) {
+func (w *Writer) LiveLedger(ctx context.Context, key types.NamespacedName) (*caseloadv1alpha1.AllocationLedger, error) {
 	l := &caseloadv1alpha1.AllocationLedger{}
 	err := w.Live.Get(ctx, key, l)
 	if err == nil {
