@@ -20,7 +20,7 @@ import (
 	"caseload.dev/caseload-operator/internal/policy"
 )
 
-// +kubebuilder:webhook:path=/validate-caseload-dev-v1alpha1-practitioner,mutating=false,failurePolicy=fail,sideEffects=None,groups=caseload.dev,resources=practitioners,verbs=create;update;delete,versions=v1alpha1,name=vpractitioner.caseload.dev,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent
+// +kubebuilder:webhook:path=/validate-caseload-dev-v1alpha1-practitioner,mutating=false,failurePolicy=fail,sideEffects=None,groups=caseload.dev,resources=practitioners,verbs=create;update;delete,versions=v1alpha1,name=vpractitioner.caseload.dev,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent,patch=`{"matchConditions":[{"name":"creates-deletes-and-team-moves","expression":"request.operation != 'UPDATE' || oldObject.spec.team != object.spec.team"}]}`
 
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get
 
@@ -31,6 +31,8 @@ const mustMoveShown = 10
 
 // PractitionerValidator checks that a practitioner names an existing Team, and refuses to
 // delete one who still holds open cases: the cases would be left with a lead nobody can find.
+// Only creates, deletes and moves to another team reach it (matchConditions): recording an
+// absence, a reduction or a change of FTE never waits for the operator, which may be down.
 type PractitionerValidator struct {
 	Cache client.Reader
 	// Ledgers fences a move out of a team in that team's ledger (see CaseValidator.Ledgers).
