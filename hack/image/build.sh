@@ -33,7 +33,8 @@ license=Apache-2.0
 
 command -v buildah >/dev/null || { echo "image: buildah is not installed (Debian: apt-get install buildah)" >&2; exit 1; }
 cd "$root"
-revision=$(git rev-parse HEAD)
+# IMAGE_REVISION and SOURCE_DATE_EPOCH, when set, say which commit the tree is and when it was made.
+revision=${IMAGE_REVISION:-$(git rev-parse HEAD)}
 epoch=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct HEAD)}
 created=$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then

@@ -41,8 +41,11 @@ const nonroot = "65532:65532"
 var builds struct {
 	once          sync.Once
 	first, second string // their IMAGE_DIRs
-	err           error
-	took          [2]time.Duration
+	// revision and epoch are the commit both builds are labelled with and its time, read once:
+	// a commit made while the test runs must not change what the second build is told.
+	revision, epoch string
+	err             error
+	took            [2]time.Duration
 }
 
 // built builds the image twice with hack/image/build.sh (what `make image` runs), each into a
@@ -67,11 +70,17 @@ func built(t *testing.T) (first, second string) {
 			return
 		}
 		builds.first, builds.second = filepath.Join(dir, "first"), filepath.Join(dir, "second")
+		head, err := exec.Command("git", "-C", root, "log", "-1", "--format=%H %ct", "HEAD").Output()
+		if err != nil {
+			builds.err = err
+			return
+		}
+		builds.revision, builds.epoch, _ = strings.Cut(strings.TrimSpace(string(head)), " ")
 		for i, out := range []string{builds.first, builds.second} {
 			began := time.Now()
 			cmd := exec.Command(filepath.Join(root, "hack", "image", "build.sh"), version)
 			cmd.Dir = root
-			cmd.Env = append(os.Environ(), "IMAGE_DIR="+out)
+			cmd.Env = append(os.Environ(), "IMAGE_DIR="+out, "IMAGE_REVISION="+builds.revision, "SOURCE_DATE_EPOCH="+builds.epoch)
 			if log, err := cmd.CombinedOutput(); err != nil {
 				builds.err = fmt.Errorf("hack/image/build.sh (build %d): %v\n%s", i+1, err, log)
 				return
@@ -107,6 +116,11 @@ func TestImageIsReproducible(t *testing.T) {
 	}
 	d1, d2 := strings.TrimSpace(read(first, "digest")), strings.TrimSpace(read(second, "digest"))
 	t.Logf("first build %s, second build %s", d1, d2)
+	for _, arch := range []string{"amd64", "arm64"} {
+		if name := "manager-linux-" + arch; read(first, name) != read(second, name) {
+			t.Errorf("the two builds' %s differ: go build is reproducible, so did the tree change between them?", name)
+		}
+	}
 	if !strings.HasPrefix(d1, "sha256:") || d1 != d2 {
 		t.Errorf("two builds of one tree have digests %q and %q: the image is not reproducible", d1, d2)
 	}
@@ -126,14 +140,6 @@ func TestImageIsReproducible(t *testing.T) {
 // labels a registry and a platform team read.
 func TestImageConfig(t *testing.T) {
 	first, _ := built(t)
-	root, err := testenv.Root()
-	if err != nil {
-		t.Fatal(err)
-	}
-	revision, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
 	a, err := OpenArchive(filepath.Join(first, "caseload-operator.tar"))
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +171,7 @@ func TestImageConfig(t *testing.T) {
 		want := map[string]string{
 			"org.opencontainers.image.title":    "caseload-operator",
 			"org.opencontainers.image.source":   "https://github.com/caseload-dev/caseload-operator",
-			"org.opencontainers.image.revision": strings.TrimSpace(string(revision)),
+			"org.opencontainers.image.revision": builds.revision,
 			"org.opencontainers.image.version":  version,
 			"org.opencontainers.image.licenses": "Apache-2.0",
 		}
@@ -178,11 +184,7 @@ func TestImageConfig(t *testing.T) {
 			t.Errorf("%s: the description label %q does not say what the image is", p, c.Config.Labels["org.opencontainers.image.description"])
 		}
 		// Times come from the commit, never from the clock of the build.
-		commitTime, err := exec.Command("git", "-C", root, "log", "-1", "--format=%ct", "HEAD").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		sec, _ := strconv.ParseInt(strings.TrimSpace(string(commitTime)), 10, 64)
+		sec, _ := strconv.ParseInt(builds.epoch, 10, 64)
 		wantCreated := time.Unix(sec, 0).UTC().Format(time.RFC3339)
 		if c.Created != wantCreated || c.Config.Labels["org.opencontainers.image.created"] != wantCreated {
 			t.Errorf("%s: created %q (label %q), want the commit's time %s", p, c.Created, c.Config.Labels["org.opencontainers.image.created"], wantCreated)
