@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 )
 
 // Exit codes of explain: allowed, refused, and could not ask.
@@ -51,19 +52,14 @@ type verdict struct {
 	CoWorkers []string `json:"coWorkers,omitempty"`
 	Allowed   bool     `json:"allowed"`
 	// Reasons are the webhook's, one per rule broken, each naming the field it is about.
-	Reasons  []reason `json:"reasons,omitempty"`
-	Warnings []string `json:"warnings,omitempty"`
+	Reasons  []kit.Reason `json:"reasons,omitempty"`
+	Warnings []string     `json:"warnings,omitempty"`
 	// Unchanged is true when the case is already so allocated: there is nothing to decide.
 	Unchanged bool `json:"unchanged,omitempty"`
 }
 
-type reason struct {
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
-
 func (o *options) explain(ctx context.Context, name, to string, coWorkers []string) error {
-	c, ns, err := o.clientIn()
+	c, ns, err := o.ClientIn()
 	if err != nil {
 		return err
 	}
@@ -90,8 +86,8 @@ func (o *options) explain(ctx context.Context, name, to string, coWorkers []stri
 		latest.Spec.AllocatedTo, latest.Spec.CoWorkers = changed.Spec.AllocatedTo, changed.Spec.CoWorkers
 	})
 	if err != nil {
-		fmt.Fprintf(o.streams.ErrOut, "could not ask admission about case %s: %v\n", name, err)
-		return &ExitError{Code: exitUnknown, Err: err}
+		fmt.Fprintf(o.Streams.ErrOut, "could not ask admission about case %s: %v\n", name, err)
+		return &kit.ExitError{Code: exitUnknown, Err: err}
 	}
 	v.Allowed, v.Reasons, v.Warnings = decided.Allowed, decided.Reasons, decided.Warnings
 	return o.say(v)
@@ -105,9 +101,9 @@ func (o *options) dryRun(ctx context.Context, c client.Client, changed *v1alpha1
 	var v verdict
 	var err error
 	for range 5 {
-		o.warnings.take()
+		o.Warnings.Take()
 		err = c.Update(ctx, changed, client.DryRunAll)
-		v.Warnings = o.warnings.take()
+		v.Warnings = o.Warnings.Take()
 		if !apierrors.IsConflict(err) {
 			break
 		}
@@ -122,7 +118,7 @@ func (o *options) dryRun(ctx context.Context, c client.Client, changed *v1alpha1
 		v.Allowed = true
 		return v, nil
 	}
-	reasons, refused := admissionRefusal(err)
+	reasons, refused := kit.AdmissionRefusal(err)
 	if !refused {
 		return v, err
 	}
@@ -130,33 +126,14 @@ func (o *options) dryRun(ctx context.Context, c client.Client, changed *v1alpha1
 	return v, nil
 }
 
-// admissionRefusal is the admission webhook's reasons for refusing a request, each naming the
-// field it is about; refused is false for any other error.
-func admissionRefusal(err error) (reasons []reason, refused bool) {
-	var status apierrors.APIStatus
-	if !(apierrors.IsInvalid(err) || apierrors.IsForbidden(err)) || !errors.As(err, &status) || !strings.Contains(status.Status().Message, "admission webhook") {
-		return nil, false
-	}
-	if d := status.Status().Details; d != nil {
-		for _, cause := range d.Causes {
-			// A refusal is Forbidden by nature; the rule and figures are what a reader wants.
-			reasons = append(reasons, reason{Field: cause.Field, Message: strings.TrimPrefix(cause.Message, "Forbidden: ")})
-		}
-	}
-	if len(reasons) == 0 {
-		reasons = []reason{{Message: status.Status().Message}}
-	}
-	return reasons, true
-}
-
 // say prints the verdict and ends with its exit status.
 func (o *options) say(v verdict) error {
-	if o.output == "json" || o.output == "yaml" {
-		if err := o.print(table{items: v}); err != nil {
+	if o.Output == "json" || o.Output == "yaml" {
+		if err := o.Print(kit.Table{Items: v}); err != nil {
 			return err
 		}
 	} else {
-		out := o.streams.Out
+		out := o.Streams.Out
 		who := v.To
 		if len(v.CoWorkers) > 0 {
 			if who != "" {
@@ -186,7 +163,7 @@ func (o *options) say(v verdict) error {
 		}
 	}
 	if !v.Allowed {
-		return &ExitError{Code: exitRefused, Err: errors.New("refused")}
+		return &kit.ExitError{Code: exitRefused, Err: errors.New("refused")}
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
@@ -57,17 +58,17 @@ type week struct {
 }
 
 func (o *options) forecast(ctx context.Context, team string, weeks int) error {
-	c, ns, err := o.clientIn()
+	c, ns, err := o.ClientIn()
 	if err != nil {
 		return err
 	}
-	at := o.now()
+	at := o.Now()
 	w, err := readWorld(ctx, c, []string{ns}, at)
 	if err != nil {
 		return err
 	}
 	r := w.reader()
-	cal, err := o.calendarOf(ctx, r, ns)
+	cal, err := o.CalendarOf(ctx, r, ns)
 	if err != nil {
 		return err
 	}
@@ -89,22 +90,22 @@ func (o *options) forecast(ctx context.Context, team string, weeks int) error {
 	if len(out) == 0 {
 		return o.nothing("teams", team)
 	}
-	tbl := table{headers: []string{"TEAM", "WEEK OF", "CAPACITY", "WEIGHT", "ENDING", "HEADROOM", "WHAT CHANGES"}, items: out}
+	tbl := kit.Table{Headers: []string{"TEAM", "WEEK OF", "CAPACITY", "WEIGHT", "ENDING", "HEADROOM", "WHAT CHANGES"}, Items: out}
 	for _, wk := range out {
-		tbl.rows = append(tbl.rows, []string{wk.Team, wk.From, wk.Capacity, wk.Weight, wk.Ending, wk.Headroom, orDash(strings.Join(wk.Events, "; "))})
+		tbl.Rows = append(tbl.Rows, []string{wk.Team, wk.From, wk.Capacity, wk.Weight, wk.Ending, wk.Headroom, kit.OrDash(strings.Join(wk.Events, "; "))})
 	}
-	if err := o.print(tbl); err != nil {
+	if err := o.Print(tbl); err != nil {
 		return err
 	}
-	if o.output != "json" && o.output != "yaml" {
-		fmt.Fprintf(o.streams.Out, "\nweeks begin on days of %s\n", cal)
+	if o.Output != "json" && o.Output != "yaml" {
+		fmt.Fprintf(o.Streams.Out, "\nweeks begin on days of %s\n", cal)
 	}
 	return nil
 }
 
 // forecastTeam is the team's forecast for weeks from now, read through r, on the council's
 // calendar.
-func forecastTeam(ctx context.Context, r client.Reader, w *World, cal councilCalendar, namespace, team, quota string, weeks int, now time.Time) ([]week, error) {
+func forecastTeam(ctx context.Context, r client.Reader, w *World, cal kit.CouncilCalendar, namespace, team, quota string, weeks int, now time.Time) ([]week, error) {
 	s, err := snapshot.Load(ctx, r, cal.Calendar, namespace, team, now)
 	if err != nil {
 		return nil, err

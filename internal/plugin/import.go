@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 )
 
 // Exit codes of import: everything applied or unchanged, an error stopped it, some rows were
@@ -50,7 +51,7 @@ func newImportCommand(o *options) *cobra.Command {
 			if f.concurrency < 1 {
 				return fmt.Errorf("--concurrency %d: at least 1", f.concurrency)
 			}
-			return o.importExtracts(cmd.Context(), f, o.now)
+			return o.importExtracts(cmd.Context(), f, o.Now)
 		},
 	}
 	cmd.Flags().StringVar(&f.cases, "csv", "", "The extract of cases, CSV with a header line.")
@@ -138,7 +139,7 @@ func (o *options) importExtracts(ctx context.Context, f importFlags, now func() 
 		teams[t.Name] = true
 	}
 	// Today is the council's, as the operator counts its days.
-	cal, err := o.calendarOf(ctx, c, ns)
+	cal, err := o.CalendarOf(ctx, c, ns)
 	if err != nil {
 		return err
 	}
@@ -243,7 +244,7 @@ func (o *options) importExtracts(ctx context.Context, f importFlags, now func() 
 	// Practitioners first, for cases to be allocated to; then the writes that allocate nothing
 	// (closing cases frees room); then the allocations, each practitioner's in turn.
 	results := make([]writeResult, len(writes))
-	w := &writer{client: c, dryRun: f.dryRun, concurrency: f.concurrency, progress: newProgress(o.streams.ErrOut, now), retryWait: 200 * time.Millisecond}
+	w := &writer{client: c, dryRun: f.dryRun, concurrency: f.concurrency, progress: newProgress(o.Streams.ErrOut, now), retryWait: 200 * time.Millisecond}
 	var stopped error
 	for _, phase := range []struct {
 		what  string
@@ -304,7 +305,7 @@ func (o *options) importExtracts(ctx context.Context, f importFlags, now func() 
 	case stopped != nil:
 		return fmt.Errorf("the import stopped, %d writes not made: %w", s.NotWritten, stopped)
 	case s.incomplete():
-		return &ExitError{Code: importIncomplete, Err: fmt.Errorf("%d rows not imported", len(s.Refused)+len(s.Rejected)+len(s.Undecided))}
+		return &kit.ExitError{Code: importIncomplete, Err: fmt.Errorf("%d rows not imported", len(s.Refused)+len(s.Rejected)+len(s.Undecided))}
 	}
 	return nil
 }
@@ -312,18 +313,18 @@ func (o *options) importExtracts(ctx context.Context, f importFlags, now func() 
 // importClient is a client for the import's writes: concurrency, not client-go's default of 5
 // requests a second, bounds them (the apiserver's own flow control protects it).
 func (o *options) importClient() (client.Client, string, error) {
-	cfg, err := o.restConfig()
+	cfg, err := o.RESTConfig()
 	if err != nil {
 		return nil, "", err
 	}
 	if cfg.QPS == 0 && cfg.RateLimiter == nil {
 		cfg.QPS = -1
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	c, err := client.New(cfg, client.Options{Scheme: kit.Scheme})
 	if err != nil {
 		return nil, "", err
 	}
-	ns, err := o.namespace()
+	ns, err := o.Namespace()
 	return c, ns, err
 }
 
@@ -369,7 +370,7 @@ func readImportTargets(ctx context.Context, c client.Client, ns string) (*import
 
 // sayImportPlan tells, before writing, what the extracts hold and what will be written.
 func (o *options) sayImportPlan(s importSummary, cases, workers *extract, writes []importWrite) {
-	out := o.streams.ErrOut
+	out := o.Streams.ErrOut
 	var created, updated [2]int // practitioners, cases
 	for _, w := range writes {
 		k := 1
@@ -406,16 +407,16 @@ func countIn(ps []rowProblem, file string) int {
 
 // sayImport prints the summary: counts, then every row not imported with its line and reason.
 func (o *options) sayImport(s importSummary) error {
-	if o.output == "json" || o.output == "yaml" {
+	if o.Output == "json" || o.Output == "yaml" {
 		if s.Refused == nil {
 			s.Refused = []rowProblem{}
 		}
 		if s.Rejected == nil {
 			s.Rejected = []rowProblem{}
 		}
-		return o.print(table{items: s})
+		return o.Print(kit.Table{Items: s})
 	}
-	out := o.streams.Out
+	out := o.Streams.Out
 	counts := func(what string, c importCounts) {
 		if s.DryRun {
 			fmt.Fprintf(out, "  %s: %d to create, %d to update, %d unchanged\n", what, c.Created, c.Updated, c.Unchanged)

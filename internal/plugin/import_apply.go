@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/policy"
 )
 
@@ -305,12 +306,12 @@ func (w *writer) apply(ctx context.Context, iw *importWrite) (writeResult, error
 	}
 	wait := w.retryWait
 	for attempt := 1; ; attempt++ {
-		reqCtx, warnings := withWarnings(ctx)
+		reqCtx, warnings := kit.WithWarnings(ctx)
 		err := w.client.Apply(reqCtx, client.ApplyConfigurationFromUnstructured(iw.obj.DeepCopy()), opts...)
 		if err == nil {
-			return writeResult{outcome: outcomeApplied, warnings: warnings.texts}, nil
+			return writeResult{outcome: outcomeApplied, warnings: warnings.Texts}, nil
 		}
-		if reasons, refused := admissionRefusal(err); refused {
+		if reasons, refused := kit.AdmissionRefusal(err); refused {
 			return writeResult{outcome: outcomeRefused, reason: joinReasons(reasons)}, nil
 		}
 		if apierrors.IsInvalid(err) {
@@ -339,7 +340,7 @@ func retriable(err error) bool {
 		apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err) || apierrors.IsUnexpectedServerError(err)
 }
 
-func joinReasons(rs []reason) string {
+func joinReasons(rs []kit.Reason) string {
 	out := make([]string, len(rs))
 	for i, r := range rs {
 		out[i] = r.Message

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 )
 
 // managed is a managedFields entry of manager holding the spec fields given as FieldsV1 JSON.
@@ -186,9 +187,9 @@ func TestProgress(t *testing.T) {
 		}
 	})
 	t.Run("a bar redrawn in place on a terminal", func(t *testing.T) {
-		was := isTerminal
-		defer func() { isTerminal = was }()
-		isTerminal = func(io.Writer) bool { return true }
+		was := kit.IsTerminal
+		defer func() { kit.IsTerminal = was }()
+		kit.IsTerminal = func(io.Writer) bool { return true }
 		var out bytes.Buffer
 		p := newProgress(&out, now)
 		p.begin("cases", 4)

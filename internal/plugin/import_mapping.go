@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 )
 
 // ImportMappingVersion is the apiVersion of a mapping file. A file of another version is refused
@@ -131,7 +132,7 @@ func isTypeName(s string) bool { return len(s) <= v1alpha1.MaxTypeLength && type
 func newImportMapping(f importMappingFile) (*importMapping, error) {
 	if f.APIVersion != ImportMappingVersion || f.Kind != "ImportMapping" {
 		return nil, fmt.Errorf("it is %s %s, not an ImportMapping of %s: start the file with\n  apiVersion: %s\n  kind: ImportMapping",
-			orDash(f.APIVersion), orDash(f.Kind), ImportMappingVersion, ImportMappingVersion)
+			kit.OrDash(f.APIVersion), kit.OrDash(f.Kind), ImportMappingVersion, ImportMappingVersion)
 	}
 	m := &importMapping{delimiter: ','}
 	if f.Delimiter != "" {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 )
 
 // progress shows how far the writes of an import have gone: a bar redrawn in place on a
@@ -25,7 +27,7 @@ type progress struct {
 }
 
 func newProgress(out io.Writer, now func() time.Time) *progress {
-	return &progress{out: out, tty: isTerminal(out), now: now}
+	return &progress{out: out, tty: kit.IsTerminal(out), now: now}
 }
 
 // begin starts counting total writes of what ("practitioners", "cases").

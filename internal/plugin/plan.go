@@ -19,6 +19,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/manifest"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
@@ -105,7 +106,7 @@ type thePlan struct {
 }
 
 func (o *options) plan(ctx context.Context, files []string, snapshotFile string) error {
-	ns, err := o.namespace()
+	ns, err := o.Namespace()
 	if err != nil {
 		return err
 	}
@@ -130,15 +131,15 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 		}
 		against = fmt.Sprintf("snapshot %s taken %s", snapshotFile, before.TakenAt.Format(time.RFC3339))
 	} else {
-		c, err := o.client()
+		c, err := o.Client()
 		if err != nil {
 			return err
 		}
-		if before, err = readWorld(ctx, c, councils, o.now()); err != nil {
+		if before, err = readWorld(ctx, c, councils, o.Now()); err != nil {
 			return err
 		}
 		against = "the cluster"
-		if cfg := o.config.ToRawKubeConfigLoader(); cfg != nil {
+		if cfg := o.Config.ToRawKubeConfigLoader(); cfg != nil {
 			if raw, err := cfg.RawConfig(); err == nil && raw.CurrentContext != "" {
 				against = "the cluster of context " + raw.CurrentContext
 			}
@@ -155,19 +156,19 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 
 	p := thePlan{Against: against, Quotas: quotaChanges(before.Quotas, proposed, councils)}
 	// A snapshot is judged as of when it was taken: how long its cases have waited is then.
-	at := o.now()
+	at := o.Now()
 	if snapshotFile != "" {
 		at = before.TakenAt.Time
 	}
 	rb, ra := before.reader(), after.reader()
-	cals := map[string]councilCalendar{}
+	cals := map[string]kit.CouncilCalendar{}
 	for _, t := range before.Teams {
 		if !slices.Contains(councils, t.Namespace) {
 			continue
 		}
 		cal, ok := cals[t.Namespace]
 		if !ok {
-			if cal, err = o.calendarOf(ctx, rb, t.Namespace); err != nil {
+			if cal, err = o.CalendarOf(ctx, rb, t.Namespace); err != nil {
 				return err
 			}
 			cals[t.Namespace] = cal
@@ -187,7 +188,7 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 		return err
 	}
 	if p.Added > 0 {
-		return &ExitError{Code: planViolations, Err: fmt.Errorf("the change adds %d violations", p.Added)}
+		return &kit.ExitError{Code: planViolations, Err: fmt.Errorf("the change adds %d violations", p.Added)}
 	}
 	return nil
 }
@@ -387,13 +388,13 @@ func commonest(cases []policy.Case, team string) policy.Case {
 }
 
 func (o *options) printPlan(p thePlan) error {
-	switch o.output {
+	switch o.Output {
 	case "json", "yaml":
-		return o.print(table{items: p})
+		return o.Print(kit.Table{Items: p})
 	case "markdown", "md":
-		return writePlan(o.streams.Out, p, true)
+		return writePlan(o.Streams.Out, p, true)
 	}
-	return writePlan(o.streams.Out, p, false)
+	return writePlan(o.Streams.Out, p, false)
 }
 
 // writePlan writes the plan as text, or as Markdown for a pull-request comment.

@@ -45,7 +45,7 @@ func newReportCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := o.streams.Out
+			out := o.Streams.Out
 			if file != "" {
 				f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 				if err != nil {
@@ -58,7 +58,7 @@ func newReportCommand(o *options) *cobra.Command {
 				return err
 			}
 			if file != "" {
-				fmt.Fprintf(o.streams.ErrOut, "health check of %d councils (%d teams) written to %s\n", len(hc.Councils), hc.teams(), file)
+				fmt.Fprintf(o.Streams.ErrOut, "health check of %d councils (%d teams) written to %s\n", len(hc.Councils), hc.teams(), file)
 			}
 			return nil
 		},
@@ -209,7 +209,7 @@ func fteBand(fte policy.Milli) string {
 func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish bool) (*healthCheck, error) {
 	var w *World
 	var err error
-	at := o.now()
+	at := o.Now()
 	source := "the cluster"
 	if snapshotFile != "" {
 		if w, err = readSnapshot(snapshotFile); err != nil {
@@ -217,13 +217,13 @@ func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish 
 		}
 		at, source = w.TakenAt.Time, "snapshot "+snapshotFile
 	} else {
-		c, err := o.client()
+		c, err := o.Client()
 		if err != nil {
 			return nil, err
 		}
 		var namespaces []string
-		if !o.allNamespaces {
-			ns, err := o.namespace()
+		if !o.AllNamespaces {
+			ns, err := o.Namespace()
 			if err != nil {
 				return nil, err
 			}
@@ -234,8 +234,8 @@ func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish 
 		}
 	}
 	councils := w.councils()
-	if !o.allNamespaces && snapshotFile != "" {
-		ns, err := o.namespace()
+	if !o.AllNamespaces && snapshotFile != "" {
+		ns, err := o.Namespace()
 		if err != nil {
 			return nil, err
 		}
@@ -268,7 +268,7 @@ func (o *options) healthCheckOf(ctx context.Context, w *World, councils []string
 	}
 	hc := &healthCheck{AsAt: at}
 	for _, ns := range councils {
-		cal, err := o.calendarOf(ctx, r, ns)
+		cal, err := o.CalendarOf(ctx, r, ns)
 		if err != nil {
 			return nil, err
 		}

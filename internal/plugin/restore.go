@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 )
 
 // RestoreFieldManager is the field manager of what restore writes.
@@ -94,7 +95,7 @@ func (o *options) restore(ctx context.Context, file string, dryRun bool, concurr
 	if err != nil {
 		return err
 	}
-	if ns := *o.config.Namespace; ns != "" && !o.allNamespaces {
+	if ns := *o.Config.Namespace; ns != "" && !o.AllNamespaces {
 		w = w.council(ns)
 		if len(w.Namespaces) == 0 && len(w.Teams) == 0 {
 			return fmt.Errorf("%s holds no council %s", file, ns)
@@ -108,7 +109,7 @@ func (o *options) restore(ctx context.Context, file string, dryRun bool, concurr
 	if err != nil {
 		return err
 	}
-	out := o.streams.Out
+	out := o.Streams.Out
 	verb := "Restore"
 	if dryRun {
 		verb = "Dry run of a restore (nothing is written)"
@@ -116,7 +117,7 @@ func (o *options) restore(ctx context.Context, file string, dryRun bool, concurr
 	fmt.Fprintf(out, "%s of %s (taken %s) into %s:\n", verb, file, w.TakenAt.UTC().Format(time.RFC3339), strings.Join(w.namespaceNames(), ", "))
 
 	results := make([]writeResult, len(plan.writes))
-	wr := &writer{client: c, dryRun: dryRun, concurrency: concurrency, progress: newProgress(o.streams.ErrOut, time.Now),
+	wr := &writer{client: c, dryRun: dryRun, concurrency: concurrency, progress: newProgress(o.Streams.ErrOut, time.Now),
 		retryWait: 200 * time.Millisecond, fieldManager: RestoreFieldManager}
 	writes := make([]importWrite, len(plan.writes))
 	for i := range plan.writes {
@@ -193,7 +194,7 @@ func (o *options) restore(ctx context.Context, file string, dryRun bool, concurr
 		return fmt.Errorf("the restore stopped with %d objects not written (run it again: what it created is left as it is): %w", notWritten, stopped)
 	case len(refused)+len(rejected) > 0:
 		fmt.Fprintf(out, "%d objects were not restored: make room for them (or correct them) and run the restore again; what it created now is then left as it is.\n", len(refused)+len(rejected))
-		return &ExitError{Code: restoreIncomplete, Err: fmt.Errorf("%d objects not restored", len(refused)+len(rejected))}
+		return &kit.ExitError{Code: restoreIncomplete, Err: fmt.Errorf("%d objects not restored", len(refused)+len(rejected))}
 	}
 	return nil
 }

@@ -24,19 +24,19 @@ func newSnapshotCommand(o *options) *cobra.Command {
 			if file == "" {
 				return errors.New("say where to write it: -f FILE")
 			}
-			c, err := o.client()
+			c, err := o.Client()
 			if err != nil {
 				return err
 			}
 			var namespaces []string
-			if !o.allNamespaces {
-				ns, err := o.namespace()
+			if !o.AllNamespaces {
+				ns, err := o.Namespace()
 				if err != nil {
 					return err
 				}
 				namespaces = []string{ns}
 			}
-			w, err := readWorld(cmd.Context(), c, namespaces, o.now())
+			w, err := readWorld(cmd.Context(), c, namespaces, o.Now())
 			if err != nil {
 				return err
 			}
@@ -56,7 +56,7 @@ func newSnapshotCommand(o *options) *cobra.Command {
 			if approvals {
 				held = fmt.Sprintf(", %d exception approvals with their reasons", len(w.ExceptionApprovals))
 			}
-			fmt.Fprintf(o.streams.ErrOut, "snapshot of %d councils (%d teams, %d practitioners, %d cases, %d quotas%s) written to %s\n",
+			fmt.Fprintf(o.Streams.ErrOut, "snapshot of %d councils (%d teams, %d practitioners, %d cases, %d quotas%s) written to %s\n",
 				len(w.councils()), len(w.Teams), len(w.Practitioners), len(w.Cases), len(w.Quotas), held, file)
 			return nil
 		},

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
@@ -47,7 +48,7 @@ type candidate struct {
 }
 
 func (o *options) suggest(ctx context.Context, name string) error {
-	c, ns, err := o.clientIn()
+	c, ns, err := o.ClientIn()
 	if err != nil {
 		return err
 	}
@@ -60,13 +61,13 @@ func (o *options) suggest(ctx context.Context, name string) error {
 	}
 	// The council read once: the engine says what each candidate would carry, and why a refusal
 	// could or could not be answered by an exception, as the webhook decides it.
-	at := o.now()
+	at := o.Now()
 	w, err := readWorld(ctx, c, []string{ns}, at)
 	if err != nil {
 		return err
 	}
 	r := w.reader()
-	cal, err := o.calendarOf(ctx, r, ns)
+	cal, err := o.CalendarOf(ctx, r, ns)
 	if err != nil {
 		return err
 	}
@@ -127,10 +128,10 @@ func (o *options) suggest(ctx context.Context, name string) error {
 		}
 		return a.Name < b.Name
 	})
-	if o.output == "json" || o.output == "yaml" {
-		return o.print(table{items: out})
+	if o.Output == "json" || o.Output == "yaml" {
+		return o.Print(kit.Table{Items: out})
 	}
-	t := table{headers: []string{"PRACTITIONER", "GRADE", "HEADROOM", "AFTER THE CASE", "ADMISSION"}}
+	t := kit.Table{Headers: []string{"PRACTITIONER", "GRADE", "HEADROOM", "AFTER THE CASE", "ADMISSION"}}
 	for _, cand := range out {
 		verdict := "allowed"
 		if !cand.Allowed {
@@ -138,19 +139,19 @@ func (o *options) suggest(ctx context.Context, name string) error {
 		} else if len(cand.Warnings) > 0 {
 			verdict += " (warning: " + strings.Join(cand.Warnings, "; ") + ")"
 		}
-		t.rows = append(t.rows, []string{cand.Name, cand.Grade, cand.Headroom, orDash(cand.HeadroomAfter), verdict})
+		t.Rows = append(t.Rows, []string{cand.Name, cand.Grade, cand.Headroom, kit.OrDash(cand.HeadroomAfter), verdict})
 	}
 	if len(out) == 0 {
-		fmt.Fprintf(o.streams.Out, "team %s has nobody else to take case %s\n", kase.Spec.Team, name)
-		return &ExitError{Code: exitRefused, Err: fmt.Errorf("nobody")}
+		fmt.Fprintf(o.Streams.Out, "team %s has nobody else to take case %s\n", kase.Spec.Team, name)
+		return &kit.ExitError{Code: exitRefused, Err: fmt.Errorf("nobody")}
 	}
-	if err := o.print(t); err != nil {
+	if err := o.Print(t); err != nil {
 		return err
 	}
 	if out[0].Allowed {
 		return nil
 	}
-	fmt.Fprintf(o.streams.Out, "\nnobody in team %s can take case %s as things stand.\n", kase.Spec.Team, name)
+	fmt.Fprintf(o.Streams.Out, "\nnobody in team %s can take case %s as things stand.\n", kase.Spec.Team, name)
 	var exceptable, away []string
 	for _, cand := range out {
 		switch {
@@ -161,15 +162,15 @@ func (o *options) suggest(ctx context.Context, name string) error {
 		}
 	}
 	if len(exceptable) > 0 {
-		fmt.Fprintf(o.streams.Out, "an approved exception could admit it for %s: annotate the case with %s giving the reason, as someone who may approve.\n",
+		fmt.Fprintf(o.Streams.Out, "an approved exception could admit it for %s: annotate the case with %s giving the reason, as someone who may approve.\n",
 			strings.Join(exceptable, ", "), v1alpha1.ExceptionReasonAnnotation)
 	}
 	if len(away) > 0 {
-		fmt.Fprintf(o.streams.Out, "%s cannot take new work while away: cover from another team, or a practitioner moved into team %s, would be needed.\n",
+		fmt.Fprintf(o.Streams.Out, "%s cannot take new work while away: cover from another team, or a practitioner moved into team %s, would be needed.\n",
 			strings.Join(away, ", "), kase.Spec.Team)
 	}
 	if len(exceptable) == 0 && len(away) == 0 {
-		fmt.Fprintf(o.streams.Out, "the team needs more capacity: cover from another team, a practitioner moved in, or a quota that allows more.\n")
+		fmt.Fprintf(o.Streams.Out, "the team needs more capacity: cover from another team, a practitioner moved in, or a quota that allows more.\n")
 	}
-	return &ExitError{Code: exitRefused, Err: fmt.Errorf("nobody can take case %s", name)}
+	return &kit.ExitError{Code: exitRefused, Err: fmt.Errorf("nobody can take case %s", name)}
 }

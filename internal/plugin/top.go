@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 )
 
 func newTopCommand(o *options) *cobra.Command {
@@ -52,7 +53,7 @@ type practitionerRow struct {
 
 func (o *options) topPractitioners(ctx context.Context, team string) error {
 	var list v1alpha1.PractitionerList
-	if err := o.list(ctx, &list); err != nil {
+	if err := o.List(ctx, &list); err != nil {
 		return err
 	}
 	var rows []practitionerRow
@@ -61,9 +62,9 @@ func (o *options) topPractitioners(ctx context.Context, team string) error {
 			continue
 		}
 		s := p.Status
-		rows = append(rows, practitionerRow{Namespace: p.Namespace, Name: p.Name, Team: p.Spec.Team, Grade: p.Spec.Grade, FTE: orDash(string(p.Spec.FTE)),
-			Available: s.Available, Cases: s.Cases, Children: s.Children, Weight: orDash(string(s.Weight)), Capacity: orDash(string(s.Capacity)),
-			Headroom: orDash(string(s.Headroom)), UtilisationPercent: s.UtilisationPercent, Band: string(s.Band), Quota: s.Quota})
+		rows = append(rows, practitionerRow{Namespace: p.Namespace, Name: p.Name, Team: p.Spec.Team, Grade: p.Spec.Grade, FTE: kit.OrDash(string(p.Spec.FTE)),
+			Available: s.Available, Cases: s.Cases, Children: s.Children, Weight: kit.OrDash(string(s.Weight)), Capacity: kit.OrDash(string(s.Capacity)),
+			Headroom: kit.OrDash(string(s.Headroom)), UtilisationPercent: s.UtilisationPercent, Band: string(s.Band), Quota: s.Quota})
 	}
 	if len(rows) == 0 {
 		return o.nothing("practitioners", team)
@@ -74,22 +75,22 @@ func (o *options) topPractitioners(ctx context.Context, team string) error {
 		}
 		return rows[i].Namespace+"/"+rows[i].Name < rows[j].Namespace+"/"+rows[j].Name
 	})
-	t := table{headers: []string{"PRACTITIONER", "TEAM", "CASES", "CHILDREN", "WEIGHT", "CAPACITY", "HEADROOM", "UTILISATION"},
-		wide: []string{"GRADE", "FTE", "AVAILABLE", "QUOTA"}, items: rows}
-	if o.allNamespaces {
-		t.headers = append([]string{"NAMESPACE"}, t.headers...)
+	t := kit.Table{Headers: []string{"PRACTITIONER", "TEAM", "CASES", "CHILDREN", "WEIGHT", "CAPACITY", "HEADROOM", "UTILISATION"},
+		Wide: []string{"GRADE", "FTE", "AVAILABLE", "QUOTA"}, Items: rows}
+	if o.AllNamespaces {
+		t.Headers = append([]string{"NAMESPACE"}, t.Headers...)
 	}
-	paint := colour(o.streams.Out)
+	paint := kit.Colour(o.Streams.Out)
 	for _, r := range rows {
 		row := []string{r.Name, r.Team, strconv.Itoa(int(r.Cases)), strconv.Itoa(int(r.Children)), r.Weight, r.Capacity, r.Headroom,
-			bar(r.UtilisationPercent, v1alpha1.Band(r.Band), paint)}
-		if o.allNamespaces {
+			kit.Bar(r.UtilisationPercent, v1alpha1.Band(r.Band), paint)}
+		if o.AllNamespaces {
 			row = append([]string{r.Namespace}, row...)
 		}
-		t.rows = append(t.rows, row)
-		t.wideRows = append(t.wideRows, []string{r.Grade, r.FTE, strconv.FormatBool(r.Available), orDash(r.Quota)})
+		t.Rows = append(t.Rows, row)
+		t.WideRows = append(t.WideRows, []string{r.Grade, r.FTE, strconv.FormatBool(r.Available), kit.OrDash(r.Quota)})
 	}
-	return o.print(t)
+	return o.Print(t)
 }
 
 // teamRow is a team as top teams shows it, and as -o json and -o yaml give it.
@@ -115,15 +116,15 @@ type teamRow struct {
 
 func (o *options) topTeams(ctx context.Context) error {
 	var list v1alpha1.TeamList
-	if err := o.list(ctx, &list); err != nil {
+	if err := o.List(ctx, &list); err != nil {
 		return err
 	}
 	var rows []teamRow
 	for _, tm := range list.Items {
 		s := tm.Status
 		rows = append(rows, teamRow{Namespace: tm.Namespace, Name: tm.Name, Practitioners: s.Practitioners, Available: s.AvailablePractitioners,
-			AvailableFTE: orDash(string(s.AvailableFTE)), Cases: s.Cases, Capacity: orDash(string(s.Capacity)), Weight: orDash(string(s.Weight)),
-			Headroom: orDash(string(s.Headroom)), UtilisationPercent: s.UtilisationPercent, Band: string(s.Band), Unallocated: s.Unallocated,
+			AvailableFTE: kit.OrDash(string(s.AvailableFTE)), Cases: s.Cases, Capacity: kit.OrDash(string(s.Capacity)), Weight: kit.OrDash(string(s.Weight)),
+			Headroom: kit.OrDash(string(s.Headroom)), UtilisationPercent: s.UtilisationPercent, Band: string(s.Band), Unallocated: s.Unallocated,
 			OldestUnallocatedDays: s.OldestUnallocatedDays, Overdue: s.OverdueCases, NeedingCover: s.CasesNeedingCover,
 			OverCapacity: s.OverCapacityPractitioners, Quota: s.Quota})
 	}
@@ -136,42 +137,42 @@ func (o *options) topTeams(ctx context.Context) error {
 		}
 		return rows[i].Namespace+"/"+rows[i].Name < rows[j].Namespace+"/"+rows[j].Name
 	})
-	t := table{headers: []string{"TEAM", "CAPACITY", "WEIGHT", "UNALLOCATED", "OLDEST UNALLOCATED", "OVERDUE", "NEEDING COVER", "UTILISATION"},
-		wide: []string{"PRACTITIONERS", "AVAILABLE", "AVAILABLE FTE", "CASES", "HEADROOM", "OVER CAPACITY", "QUOTA"}, items: rows}
-	if o.allNamespaces {
-		t.headers = append([]string{"NAMESPACE"}, t.headers...)
+	t := kit.Table{Headers: []string{"TEAM", "CAPACITY", "WEIGHT", "UNALLOCATED", "OLDEST UNALLOCATED", "OVERDUE", "NEEDING COVER", "UTILISATION"},
+		Wide: []string{"PRACTITIONERS", "AVAILABLE", "AVAILABLE FTE", "CASES", "HEADROOM", "OVER CAPACITY", "QUOTA"}, Items: rows}
+	if o.AllNamespaces {
+		t.Headers = append([]string{"NAMESPACE"}, t.Headers...)
 	}
-	paint := colour(o.streams.Out)
+	paint := kit.Colour(o.Streams.Out)
 	for _, r := range rows {
 		oldest := "-"
 		if r.Unallocated > 0 {
 			oldest = fmt.Sprintf("%dd", r.OldestUnallocatedDays)
 		}
 		row := []string{r.Name, r.Capacity, r.Weight, strconv.Itoa(int(r.Unallocated)), oldest, strconv.Itoa(int(r.Overdue)),
-			strconv.Itoa(int(r.NeedingCover)), bar(r.UtilisationPercent, v1alpha1.Band(r.Band), paint)}
-		if o.allNamespaces {
+			strconv.Itoa(int(r.NeedingCover)), kit.Bar(r.UtilisationPercent, v1alpha1.Band(r.Band), paint)}
+		if o.AllNamespaces {
 			row = append([]string{r.Namespace}, row...)
 		}
-		t.rows = append(t.rows, row)
-		t.wideRows = append(t.wideRows, []string{strconv.Itoa(int(r.Practitioners)), strconv.Itoa(int(r.Available)), r.AvailableFTE,
-			strconv.Itoa(int(r.Cases)), r.Headroom, strconv.Itoa(int(r.OverCapacity)), orDash(r.Quota)})
+		t.Rows = append(t.Rows, row)
+		t.WideRows = append(t.WideRows, []string{strconv.Itoa(int(r.Practitioners)), strconv.Itoa(int(r.Available)), r.AvailableFTE,
+			strconv.Itoa(int(r.Cases)), r.Headroom, strconv.Itoa(int(r.OverCapacity)), kit.OrDash(r.Quota)})
 	}
-	return o.print(t)
+	return o.Print(t)
 }
 
 // nothing says there is nothing to show, where a table would have been; json and yaml get an
 // empty list.
 func (o *options) nothing(what, team string) error {
-	if o.output == "json" || o.output == "yaml" {
-		return o.print(table{items: []any{}})
+	if o.Output == "json" || o.Output == "yaml" {
+		return o.Print(kit.Table{Items: []any{}})
 	}
 	where := "in this namespace"
-	if o.allNamespaces {
+	if o.AllNamespaces {
 		where = "in any namespace"
 	}
 	if team != "" {
 		where = "in team " + team + " " + where
 	}
-	fmt.Fprintf(o.streams.ErrOut, "No %s found %s.\n", what, where)
+	fmt.Fprintf(o.Streams.ErrOut, "No %s found %s.\n", what, where)
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/manifest"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
@@ -87,7 +88,7 @@ func (o *options) verify(ctx context.Context, dir string) error {
 	if len(suites) == 0 {
 		return fmt.Errorf("no suite (apiVersion %s, kind Suite) under %s", SuiteVersion, dir)
 	}
-	out := o.streams.Out
+	out := o.Streams.Out
 	failed := 0
 	for _, path := range suites {
 		start := time.Now()
@@ -120,7 +121,7 @@ func (o *options) verify(ctx context.Context, dir string) error {
 		}
 	}
 	if failed > 0 {
-		return &ExitError{Code: 1, Err: fmt.Errorf("%d suites failed", failed)}
+		return &kit.ExitError{Code: 1, Err: fmt.Errorf("%d suites failed", failed)}
 	}
 	return nil
 }
@@ -220,11 +221,11 @@ func (s *Suite) run(ctx context.Context, base string, o *options) ([]testResult,
 		if t.Namespace == "" && len(councils) == 1 {
 			t.Namespace = councils[0]
 		}
-		cal, err := o.calendarOf(ctx, r, t.Namespace)
+		cal, err := o.CalendarOf(ctx, r, t.Namespace)
 		if err != nil {
 			return nil, err
 		}
-		at := o.now()
+		at := o.Now()
 		if !day.IsZero() {
 			at = cal.Start(day).Add(12 * time.Hour)
 		}

@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/discovery"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 )
 
 // Version is the plugin's release, set at build time (-ldflags "-X ...plugin.Version=v0.2.0");
@@ -41,7 +42,7 @@ func newVersionCommand(o *options) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := versions{Plugin: version(), API: v1alpha1.GroupVersion.String()}
-			cfg, err := o.restConfig()
+			cfg, err := o.RESTConfig()
 			if err != nil {
 				return err
 			}
@@ -52,7 +53,7 @@ func newVersionCommand(o *options) *cobra.Command {
 			groups, err := dc.ServerGroups()
 			if err != nil {
 				// The plugin's own version is worth knowing without a cluster.
-				fmt.Fprintf(o.streams.Out, "kubectl-caseload %s (built for %s)\n", v.Plugin, v.API)
+				fmt.Fprintf(o.Streams.Out, "kubectl-caseload %s (built for %s)\n", v.Plugin, v.API)
 				return fmt.Errorf("ask the cluster which APIs it serves: %w", err)
 			}
 			for _, g := range groups.Groups {
@@ -66,10 +67,10 @@ func newVersionCommand(o *options) *cobra.Command {
 					}
 				}
 			}
-			if o.output == "json" || o.output == "yaml" {
-				return o.print(table{items: v})
+			if o.Output == "json" || o.Output == "yaml" {
+				return o.Print(kit.Table{Items: v})
 			}
-			out := o.streams.Out
+			out := o.Streams.Out
 			fmt.Fprintf(out, "kubectl-caseload %s (built for %s)\n", v.Plugin, v.API)
 			if len(v.Served) == 0 {
 				fmt.Fprintf(out, "the cluster serves no %s API: is caseload-operator installed?\n", v1alpha1.GroupVersion.Group)
