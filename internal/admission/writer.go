@@ -147,10 +147,10 @@ func (w *Writer) DryRun(ctx context.Context, key types.NamespacedName, decide De
 	return err
 }
 
-// drain writes batches for one ledger until mine has its outcome; jobs still waiting then are
-// left to a goroutine, so that no request waits for batches after its own. With mine nil it
-// drains until no job waits.
-func (w *Writer) drain(key types.NamespacedName, q *ledgerQueue, mine *job) {
+// drain writes batches for one ledger until the calling request's own job, callerJob, has its
+// outcome; jobs still waiting then are left to a goroutine, so that no request waits for batches
+// after its own. With callerJob nil it drains until no job waits.
+func (w *Writer) drain(key types.NamespacedName, q *ledgerQueue, callerJob *job) {
 	for {
 		w.mu.Lock()
 		batch := q.pending
@@ -183,7 +183,7 @@ func (w *Writer) drain(key types.NamespacedName, q *ledgerQueue, mine *job) {
 			} else {
 				j.done <- outcomes[i]
 			}
-			answered = answered || j == mine
+			answered = answered || j == callerJob
 		}
 		if answered {
 			w.mu.Lock()

@@ -18,19 +18,25 @@ type Joining struct {
 	Raised bool
 }
 
+// Holder is a practitioner who holds a case, and the role they hold it in.
+type Holder struct {
+	Name string
+	Role Role
+}
+
 // Holders returns every practitioner who holds the case, with their role, each once as
 // MembersOf counts them: a lead also named as a co-worker holds it as lead, and a co-worker named
 // twice holds it once.
-func Holders(c Case) []Joining {
-	var out []Joining
+func Holders(c Case) []Holder {
+	var out []Holder
 	if c.AllocatedTo != "" {
-		out = append(out, Joining{Name: c.AllocatedTo, Role: v1alpha1.RoleLead})
+		out = append(out, Holder{Name: c.AllocatedTo, Role: v1alpha1.RoleLead})
 	}
 	for i, cw := range c.CoWorkers {
 		if cw == c.AllocatedTo || slices.Contains(c.CoWorkers[:i], cw) {
 			continue
 		}
-		out = append(out, Joining{Name: cw, Role: v1alpha1.RoleCoWorker})
+		out = append(out, Holder{Name: cw, Role: v1alpha1.RoleCoWorker})
 	}
 	return out
 }
@@ -46,7 +52,7 @@ func WeighsDifferently(a, b Case) bool {
 // each holder who keeps it (Raised). before is nil for a new case. A change that only keeps or
 // removes people, or changes nothing a weight depends on, is decided for nobody.
 func Joiners(before *Case, after Case) []Joining {
-	had := map[Joining]bool{}
+	had := map[Holder]bool{}
 	raised := false
 	if before != nil {
 		for _, h := range Holders(*before) {
@@ -58,10 +64,9 @@ func Joiners(before *Case, after Case) []Joining {
 	for _, h := range Holders(after) {
 		switch {
 		case !had[h]:
-			out = append(out, h)
+			out = append(out, Joining{Name: h.Name, Role: h.Role})
 		case raised:
-			h.Raised = true
-			out = append(out, h)
+			out = append(out, Joining{Name: h.Name, Role: h.Role, Raised: true})
 		}
 	}
 	return out
@@ -100,17 +105,17 @@ func ChangeOf(old, c *v1alpha1.Case, cal Calendar) Change {
 // Leavers returns who a change from before to after takes off the case: each holder of before
 // who does not hold the open case in the same role after. Closing a case makes every holder a
 // leaver, since a closed case weighs nothing.
-func Leavers(before *Case, after Case) []Joining {
+func Leavers(before *Case, after Case) []Holder {
 	if before == nil {
 		return nil
 	}
-	stays := map[Joining]bool{}
+	stays := map[Holder]bool{}
 	if after.Open() {
 		for _, h := range Holders(after) {
 			stays[h] = true
 		}
 	}
-	var out []Joining
+	var out []Holder
 	for _, h := range Holders(*before) {
 		if !stays[h] {
 			out = append(out, h)
@@ -132,7 +137,7 @@ func Rebased(t TeamView, before *Case, after Case) TeamView {
 		for _, j := range Joiners(before, after) {
 			decided[j.Name] = true
 		}
-		stays := map[Joining]bool{}
+		stays := map[Holder]bool{}
 		for _, h := range Holders(after) {
 			stays[h] = true
 		}

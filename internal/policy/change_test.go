@@ -49,13 +49,13 @@ func TestLeavers(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		before, after *Case
-		want          []Joining
+		want          []Holder
 	}{
 		{"a new case has no leavers", nil, with("jo"), nil},
-		{"unallocating", with("jo", "ali"), with(""), []Joining{{Name: "jo", Role: lead}, {Name: "ali", Role: co}}},
-		{"reallocating", with("jo"), with("sam"), []Joining{{Name: "jo", Role: lead}}},
-		{"a lead becoming co-worker leaves the lead role", with("jo"), with("sam", "jo"), []Joining{{Name: "jo", Role: lead}}},
-		{"closing the case", with("jo", "ali"), closed, []Joining{{Name: "jo", Role: lead}, {Name: "ali", Role: co}}},
+		{"unallocating", with("jo", "ali"), with(""), []Holder{{Name: "jo", Role: lead}, {Name: "ali", Role: co}}},
+		{"reallocating", with("jo"), with("sam"), []Holder{{Name: "jo", Role: lead}}},
+		{"a lead becoming co-worker leaves the lead role", with("jo"), with("sam", "jo"), []Holder{{Name: "jo", Role: lead}}},
+		{"closing the case", with("jo", "ali"), closed, []Holder{{Name: "jo", Role: lead}, {Name: "ali", Role: co}}},
 		{"no change", with("jo", "ali"), with("jo", "ali"), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -67,9 +67,9 @@ type Newcomer struct {
 	Practitioner Practitioner
 	// Holdings are the open cases the practitioner holds now, without this case.
 	Holdings []Holding
-	// Held is the case as it was, when the practitioner already held it in this role: the
-	// allocation is of what the change adds to its weight. Nil for a practitioner who joins.
-	Held *Case
+	// AlreadyHeld is the case as it was, when the practitioner already held it in this role:
+	// the allocation is of what the change adds to its weight. Nil for a practitioner who joins.
+	AlreadyHeld *Case
 }
 
 // NewcomerFor builds the newcomer of a joiner: a member of the team (with their holdings), or
@@ -78,7 +78,7 @@ type Newcomer struct {
 func NewcomerFor(j Joining, t TeamView, other *Practitioner, before *Case) Newcomer {
 	n := Newcomer{Name: j.Name, Role: j.Role}
 	if j.Raised {
-		n.Held = before
+		n.AlreadyHeld = before
 	}
 	if m, ok := t.Member(j.Name); ok {
 		n.Known, n.Practitioner, n.Holdings = true, m.Practitioner, m.Holdings
@@ -105,7 +105,7 @@ type Allocation struct {
 func CheckPractitioners(a Allocation) []Finding {
 	var out []Finding
 	for _, n := range a.Newcomers {
-		if n.Held != nil {
+		if n.AlreadyHeld != nil {
 			continue
 		}
 		f := Finding{Kind: "Practitioner", Name: n.Name, Action: v1alpha1.EnforcementDeny}
@@ -133,22 +133,22 @@ func CheckPractitioners(a Allocation) []Finding {
 // decidedByPolicies reports whether the policies decide for the newcomer: CheckPractitioners
 // has already refused one who is unknown, of another team, or (joining) away that day.
 func decidedByPolicies(n Newcomer, a Allocation) bool {
-	return n.Known && n.Practitioner.Team == a.Case.Team && (n.Held != nil || n.Practitioner.AvailableOn(a.Day))
+	return n.Known && n.Practitioner.Team == a.Case.Team && (n.AlreadyHeld != nil || n.Practitioner.AvailableOn(a.Day))
 }
 
 // describe names the case and its weight for a denial: "case c-1 (ChildProtection, weight 1.5)",
-// or, for a change to a held case, what it was and what it becomes:
+// or, for a change to a case already held, what it was (before) and what it becomes:
 // "case c-1 (ChildInNeed -> ChildProtection, weight 1 -> 1.5)".
-func (p *Policy) describe(c Case, held *Case) string {
+func (p *Policy) describe(c Case, before *Case) string {
 	w := p.Weigh(c).Value
-	if held == nil {
+	if before == nil {
 		return fmt.Sprintf("case %s (%s, weight %s)", c.Name, c.Type, w)
 	}
 	typ := c.Type
-	if held.Type != c.Type {
-		typ = held.Type + " -> " + c.Type
+	if before.Type != c.Type {
+		typ = before.Type + " -> " + c.Type
 	}
-	return fmt.Sprintf("case %s (%s, weight %s -> %s)", c.Name, typ, p.Weigh(*held).Value, w)
+	return fmt.Sprintf("case %s (%s, weight %s -> %s)", c.Name, typ, p.Weigh(*before).Value, w)
 }
 
 // Check applies one policy to an allocation and returns every rule it breaks. Amber, if the
@@ -165,15 +165,15 @@ func (p *Policy) Check(a Allocation) (findings []Finding, warnings []string) {
 		}
 		pr := n.Practitioner
 		carried := p.Carried(a.Case, n.Role)
-		newType := n.Held == nil || n.Held.Type != a.Case.Type
-		if n.Held != nil && carried <= p.Carried(*n.Held, n.Role) && !newType {
+		newType := n.AlreadyHeld == nil || n.AlreadyHeld.Type != a.Case.Type
+		if n.AlreadyHeld != nil && carried <= p.Carried(*n.AlreadyHeld, n.Role) && !newType {
 			continue
 		}
-		desc := p.describe(a.Case, n.Held)
+		desc := p.describe(a.Case, n.AlreadyHeld)
 		c := p.CapacityOf(pr, a.Day)
 		if !c.Covered {
 			msg := fmt.Sprintf("case %s cannot be allocated to %s: grade %s has no cap in this quota, so it allows them no new allocations", a.Case.Name, pr.Name, pr.Grade)
-			if n.Held != nil {
+			if n.AlreadyHeld != nil {
 				msg = fmt.Sprintf("%s would add to what %s carries, but grade %s has no cap in this quota, so it allows them no added weight: "+
 					"allocate the case to a practitioner of a grade the quota caps first, or add a cap for %s to the quota", desc, pr.Name, pr.Grade, pr.Grade)
 			}
@@ -187,7 +187,7 @@ func (p *Policy) Check(a Allocation) (findings []Finding, warnings []string) {
 			add("Practitioner", pr.Name, "practitionerCaps.excludedCaseTypes",
 				fmt.Sprintf("case %s is %s, which a %s may hold only as a co-worker: %s cannot lead it", a.Case.Name, a.Case.Type, pr.Grade, pr.Name), false)
 		}
-		if n.Held != nil && carried <= p.Carried(*n.Held, n.Role) {
+		if n.AlreadyHeld != nil && carried <= p.Carried(*n.AlreadyHeld, n.Role) {
 			continue // a new type that weighs no more: only the exclusion applies
 		}
 		load := p.LoadOf(n.Holdings)
@@ -199,7 +199,7 @@ func (p *Policy) Check(a Allocation) (findings []Finding, warnings []string) {
 		}
 		if after > c.Value {
 			msg := fmt.Sprintf("%s would take %s to %s of %s (%s)", desc, pr.Name, after, c.Value, c.Explanation)
-			if n.Held != nil && !pr.AvailableOn(a.Day) {
+			if n.AlreadyHeld != nil && !pr.AvailableOn(a.Day) {
 				msg += fmt.Sprintf(": %s cannot take more while away, so allocate the case to someone available before changing it", pr.Name)
 			}
 			add("Practitioner", pr.Name, "practitionerCaps.maxWeight", msg,
@@ -207,7 +207,7 @@ func (p *Policy) Check(a Allocation) (findings []Finding, warnings []string) {
 		} else if band := p.BandOf(after, c.Value); band != v1alpha1.BandGreen {
 			warnings = append(warnings, fmt.Sprintf("case %s takes %s to %s of %s (%d%%): %s under CaseloadQuota %s", a.Case.Name, pr.Name, after, c.Value, PercentOf(after, c.Value), band, p.Name))
 		}
-		if n.Held == nil && c.Cap.MaxCases != nil && load.Cases+1 > *c.Cap.MaxCases {
+		if n.AlreadyHeld == nil && c.Cap.MaxCases != nil && load.Cases+1 > *c.Cap.MaxCases {
 			add("Practitioner", pr.Name, "practitionerCaps.maxCases",
 				fmt.Sprintf("case %s would give %s %d open cases; a %s holds at most %d", a.Case.Name, pr.Name, load.Cases+1, pr.Grade, *c.Cap.MaxCases),
 				p.ExceptionMaxPercent > 0 && int64(load.Cases+1)*100 <= p.ExceptionMaxPercent*int64(*c.Cap.MaxCases))
@@ -231,17 +231,17 @@ func (p *Policy) checkTeam(a Allocation) []Finding {
 		carried := p.Carried(a.Case, n.Role)
 		added += carried
 		raised += carried
-		if n.Held != nil {
-			raised -= p.Carried(*n.Held, n.Role)
+		if n.AlreadyHeld != nil {
+			raised -= p.Carried(*n.AlreadyHeld, n.Role)
 		}
 	}
 	if raised <= 0 {
 		return nil
 	}
-	var held *Case
+	var before *Case
 	for _, n := range a.Newcomers {
-		if n.Held != nil {
-			held = n.Held
+		if n.AlreadyHeld != nil {
+			before = n.AlreadyHeld
 		}
 	}
 	tc, _ := p.TeamCapacityOf(a.Team.Members, a.Day)
@@ -249,7 +249,7 @@ func (p *Policy) checkTeam(a Allocation) []Finding {
 	if after <= tc.Value {
 		return nil
 	}
-	msg := fmt.Sprintf("%s would take team %s to %s", p.describe(a.Case, held), a.Team.Name, tc.Over(p, after))
+	msg := fmt.Sprintf("%s would take team %s to %s", p.describe(a.Case, before), a.Team.Name, tc.Over(p, after))
 	return []Finding{{Policy: p.Name, Action: p.Action, Kind: "Team", Name: a.Team.Name, Rule: tc.Rule, Message: msg}}
 }
 

@@ -33,18 +33,18 @@ func WithReservations(t TeamView, rs []Reserved) TeamView {
 	for _, c := range t.Cases {
 		cached[c.Name] = version{c.UID, c.Generation}
 	}
-	type held struct {
+	type holdingKey struct {
 		version
 		practitioner string
 		role         Role
 	}
-	counted := map[held]bool{}
+	counted := map[holdingKey]bool{}
 	extra := map[string][]Holding{}
 	for _, r := range rs {
 		if v, ok := cached[r.Case.Name]; ok && v.uid == r.Case.UID && v.generation >= r.Case.Generation {
 			continue // the cache has caught up
 		}
-		k := held{version{r.Case.UID, r.Case.Generation}, r.Practitioner, r.Role}
+		k := holdingKey{version{r.Case.UID, r.Case.Generation}, r.Practitioner, r.Role}
 		if counted[k] {
 			continue
 		}

@@ -368,11 +368,11 @@ func TestFiguresAndGoverningQuota(t *testing.T) {
 	strict := MustFromSpec("council/strict", v1alpha1.CaseloadQuotaSpec{PractitionerCaps: []v1alpha1.PractitionerCap{{Grade: "SocialWorker", MaxWeight: dec("12")}}})
 	trial := MustFromSpec("council/trial", v1alpha1.CaseloadQuotaSpec{EnforcementAction: v1alpha1.EnforcementDryRun, PractitionerCaps: []v1alpha1.PractitionerCap{{Grade: "SocialWorker", MaxWeight: dec("10")}}})
 	teamOnly := manchester(v1alpha1.EnforcementDeny)
-	got, ok := GoverningForPractitioner([]*Policy{walsall(), strict, trial, teamOnly}, pr, holdings, today)
+	got, ok := FiguresPolicyForPractitioner([]*Policy{walsall(), strict, trial, teamOnly}, pr, holdings, today)
 	if !ok || got.Name != "council/strict" {
 		t.Errorf("the enforcing quota with the least headroom governs (strict: 7.2 - 8), got %v", got)
 	}
-	got, ok = GoverningForPractitioner([]*Policy{trial, teamOnly}, pr, holdings, today)
+	got, ok = FiguresPolicyForPractitioner([]*Policy{trial, teamOnly}, pr, holdings, today)
 	if !ok || got.Name != "council/trial" {
 		t.Errorf("a trial quota shows only where no enforcing quota caps the grade, got %v", got)
 	}

@@ -65,7 +65,7 @@ func (ts TeamState) OverCapacity() bool {
 
 // Team is the team's state on day d.
 func (s Set) Team(t TeamView, d Day) TeamState {
-	p, _ := ForTeam(s, t, d)
+	p, _ := FiguresPolicyForTeam(s, t, d)
 	return TeamState{Policy: p, TeamFigures: p.TeamFiguresOf(t, d), OverdueCases: s.OverdueCases(t, d)}
 }
 
@@ -104,7 +104,7 @@ type PractitionerState struct {
 // Practitioner is the member's state on day d.
 func (s Set) Practitioner(m Member, d Day) PractitionerState {
 	pr := m.Practitioner
-	p, capped := ForPractitioner(s, pr, m.Holdings, d)
+	p, capped := FiguresPolicyForPractitioner(s, pr, m.Holdings, d)
 	st := PractitionerState{Policy: p, Capped: capped, Away: pr.Away(d)}
 	load := p.LoadOf(m.Holdings)
 	st.Figures = Figures{Cases: load.Cases, Children: load.Children, Weight: load.Weight}

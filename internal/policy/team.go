@@ -239,11 +239,11 @@ func (p *Policy) TeamFiguresOf(t TeamView, d Day) TeamFigures {
 	return tf
 }
 
-// Governing picks, from the policies that select a team, the one whose figures status shows:
-// the enforcing (Deny) policy that leaves the least headroom, or, where no enforcing policy
-// applies, the one of the others that does. Ties go to the first by name. ok is false when no
-// policy applies.
-func Governing(policies []*Policy, headroom func(*Policy) (Milli, bool)) (best *Policy, ok bool) {
+// leastHeadroom picks, from the policies that select a team, the one whose figures status
+// shows: the enforcing (Deny) policy that leaves the least headroom, or, where no enforcing
+// policy applies, the one of the others that does. headroom says what a policy leaves and whether
+// it applies at all. Ties go to the first by name. ok is false when no policy applies.
+func leastHeadroom(policies []*Policy, headroom func(*Policy) (Milli, bool)) (best *Policy, ok bool) {
 	var bestRoom Milli
 	for _, enforcing := range []bool{true, false} {
 		for _, p := range policies {
@@ -265,42 +265,35 @@ func Governing(policies []*Policy, headroom func(*Policy) (Milli, bool)) (best *
 	return nil, false
 }
 
-// GoverningForPractitioner is the policy whose figures a practitioner's status shows: among
-// those that cap the practitioner's grade, as Governing chooses.
-func GoverningForPractitioner(policies []*Policy, pr Practitioner, holdings []Holding, d Day) (*Policy, bool) {
-	return Governing(policies, func(p *Policy) (Milli, bool) {
+// FiguresPolicyForPractitioner is the policy a practitioner's figures are shown under, and
+// whether it caps them: of the policies that cap the practitioner's grade, the one leaving the
+// least headroom (enforcing ones first); where none caps the grade, the one that weighs their
+// cases (Weigher), with no capacity. Status and the health-check report both show these figures.
+func FiguresPolicyForPractitioner(policies []*Policy, pr Practitioner, holdings []Holding, d Day) (p *Policy, capped bool) {
+	p, capped = leastHeadroom(policies, func(p *Policy) (Milli, bool) {
 		c := p.CapacityOf(pr, d)
 		if !c.Capped {
 			return 0, false
 		}
 		return c.Value - p.LoadOf(holdings).Weight, true
 	})
-}
-
-// ForPractitioner is the policy a practitioner's figures are shown under, and whether it caps
-// them: the governing policy, or where none caps their grade, the one that weighs their cases
-// (Weigher), with no capacity. Status and the health-check report both show these figures.
-func ForPractitioner(policies []*Policy, pr Practitioner, holdings []Holding, d Day) (p *Policy, capped bool) {
-	if p, ok := GoverningForPractitioner(policies, pr, holdings, d); ok {
-		return p, true
+	if !capped {
+		p = Weigher(policies, "")
 	}
-	return Weigher(policies, ""), false
+	return p, capped
 }
 
-// ForTeam is the policy a team's figures are shown under, and whether it caps the team: the
-// governing policy, or where none caps it, the one that weighs its cases, with no capacity.
-func ForTeam(policies []*Policy, t TeamView, d Day) (p *Policy, capped bool) {
-	if p, ok := GoverningForTeam(policies, t, d); ok {
-		return p, true
-	}
-	return Weigher(policies, ""), false
-}
-
-// GoverningForTeam is the policy whose figures a team's status shows: among those that cap
-// something, as Governing chooses.
-func GoverningForTeam(policies []*Policy, t TeamView, d Day) (*Policy, bool) {
-	return Governing(policies, func(p *Policy) (Milli, bool) {
+// FiguresPolicyForTeam is the policy a team's figures are shown under, and whether it caps the
+// team: of the policies that cap something (practitioners or the team), the one leaving the team
+// the least headroom (enforcing ones first); where none does, the one that weighs its cases
+// (Weigher), with no capacity.
+func FiguresPolicyForTeam(policies []*Policy, t TeamView, d Day) (p *Policy, capped bool) {
+	p, capped = leastHeadroom(policies, func(p *Policy) (Milli, bool) {
 		tc, ok := p.TeamCapacityOf(t.Members, d)
 		return tc.Value - tc.Load.Weight, ok
 	})
+	if !capped {
+		p = Weigher(policies, "")
+	}
+	return p, capped
 }

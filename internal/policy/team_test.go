@@ -179,10 +179,10 @@ func TestAQuotaWithoutCapsGivesNoCapacity(t *testing.T) {
 	if f.Capped || f.Capacity != 0 || f.Band != "" || f.Weight.String() != "6" {
 		t.Errorf("figures under a caps-less quota: %+v", f)
 	}
-	if _, ok := GoverningForTeam([]*Policy{deadlines}, team, today); ok {
+	if _, ok := FiguresPolicyForTeam([]*Policy{deadlines}, team, today); ok {
 		t.Errorf("a caps-less quota governs the team's capacity")
 	}
-	if got, ok := GoverningForTeam([]*Policy{deadlines, walsall()}, team, today); !ok || got.Name != "walsall/children" {
+	if got, ok := FiguresPolicyForTeam([]*Policy{deadlines, walsall()}, team, today); !ok || got.Name != "walsall/children" {
 		t.Errorf("with a capping quota beside it, that one governs: %v", got)
 	}
 	if got := audit(t, deadlines, team, today); len(got) != 0 {

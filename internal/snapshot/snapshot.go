@@ -190,12 +190,12 @@ func readFor(ctx context.Context, r client.Reader, namespace, team string, names
 		case err != nil && !apierrors.IsNotFound(err):
 			return fmt.Errorf("read practitioner %s: %w", name, err)
 		}
-		var held v1alpha1.CaseList
-		if err := r.List(ctx, &held, client.InNamespace(namespace), client.MatchingFields{index.OpenCaseByPractitioner: name}, client.UnsafeDisableDeepCopy); err != nil {
+		var theirs v1alpha1.CaseList
+		if err := r.List(ctx, &theirs, client.InNamespace(namespace), client.MatchingFields{index.OpenCaseByPractitioner: name}, client.UnsafeDisableDeepCopy); err != nil {
 			return fmt.Errorf("list cases of %s: %w", name, err)
 		}
-		for i := range held.Items {
-			keep(&held.Items[i])
+		for i := range theirs.Items {
+			keep(&theirs.Items[i])
 		}
 	}
 	for _, e := range ledger.Spec.Reservations {

@@ -68,14 +68,14 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 	}
 	dryRun := req.DryRun != nil && *req.DryRun
 	leave := func(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live client.Reader) (caseloadv1alpha1.AllocationLedgerSpec, error) {
-		held, err := v.holding(ctx, old, spec, live)
+		casesHeld, err := v.holding(ctx, old, spec, live)
 		if err != nil {
 			return spec, err
 		}
-		if len(held) > 0 {
+		if len(casesHeld) > 0 {
 			return spec, apierrors.NewForbidden(schema.GroupResource{Group: practitionerKind.Group, Resource: "practitioners"}, p.Name,
 				fmt.Errorf("%s still holds %s of team %s: reallocate or close them before moving %s to team %s: %s",
-					p.Name, plural(len(held), "open case"), old.Spec.Team, p.Name, p.Spec.Team, mustMove(held)))
+					p.Name, plural(len(casesHeld), "open case"), old.Spec.Team, p.Name, p.Spec.Team, mustMove(casesHeld)))
 		}
 		if dryRun {
 			return spec, nil
@@ -105,7 +105,7 @@ func (v *PractitionerValidator) holding(ctx context.Context, p *caseloadv1alpha1
 		return nil, admit.Unavailable(fmt.Errorf("list the cases of %s: %w", p.Name, err))
 	}
 	stored := map[string]caseloadv1alpha1.Case{}
-	held := map[string]string{}
+	roleIn := map[string]string{}
 	for _, c := range cases.Items {
 		stored[c.Name] = c
 		if c.Spec.Team != p.Spec.Team || !c.IsOpen() {
@@ -113,7 +113,7 @@ func (v *PractitionerValidator) holding(ctx context.Context, p *caseloadv1alpha1
 		}
 		for _, h := range policy.Holders(policy.CaseFrom(&c, policy.UTC)) {
 			if h.Name == p.Name {
-				held[c.Name] = roleName(h.Role)
+				roleIn[c.Name] = roleName(h.Role)
 			}
 		}
 	}
@@ -124,12 +124,12 @@ func (v *PractitionerValidator) holding(ctx context.Context, p *caseloadv1alpha1
 		if c, ok := stored[r.Case]; live != nil && ok && string(c.UID) == r.CaseUID && c.Generation >= r.Generation {
 			continue // stored: the list says whether they still hold it
 		}
-		if _, ok := held[r.Case]; !ok {
-			held[r.Case] = roleName(r.Role) + ", just allocated"
+		if _, ok := roleIn[r.Case]; !ok {
+			roleIn[r.Case] = roleName(r.Role) + ", just allocated"
 		}
 	}
-	out := make([]string, 0, len(held))
-	for name, role := range held {
+	out := make([]string, 0, len(roleIn))
+	for name, role := range roleIn {
 		out = append(out, fmt.Sprintf("%s (%s)", name, role))
 	}
 	return out, nil
@@ -144,8 +144,8 @@ func roleName(r policy.Role) string {
 
 // ValidateDelete refuses while the practitioner holds open cases, listing them.
 func (v *PractitionerValidator) ValidateDelete(ctx context.Context, p *caseloadv1alpha1.Practitioner) (admission.Warnings, error) {
-	held, err := v.held(ctx, p)
-	if err != nil || len(held) == 0 {
+	casesHeld, err := v.openCasesHeld(ctx, p)
+	if err != nil || len(casesHeld) == 0 {
 		return nil, err
 	}
 	if terminating, err := namespaceTerminating(ctx, v.Live, p.Namespace); err != nil || terminating {
@@ -153,24 +153,24 @@ func (v *PractitionerValidator) ValidateDelete(ctx context.Context, p *caseloadv
 	}
 	return nil, apierrors.NewForbidden(schema.GroupResource{Group: practitionerKind.Group, Resource: "practitioners"}, p.Name,
 		fmt.Errorf("%s still holds %s: reallocate or close them first, so that no case is left without its worker: %s",
-			p.Name, plural(len(held), "open case"), mustMove(held)))
+			p.Name, plural(len(casesHeld), "open case"), mustMove(casesHeld)))
 }
 
-// held lists the open cases the practitioner holds, each with the role held in it.
-func (v *PractitionerValidator) held(ctx context.Context, p *caseloadv1alpha1.Practitioner) ([]string, error) {
+// openCasesHeld lists the open cases the practitioner holds, each with the role held in it.
+func (v *PractitionerValidator) openCasesHeld(ctx context.Context, p *caseloadv1alpha1.Practitioner) ([]string, error) {
 	var cases caseloadv1alpha1.CaseList
 	if err := v.Cache.List(ctx, &cases, client.InNamespace(p.Namespace), client.MatchingFields{index.OpenCaseByPractitioner: p.Name}); err != nil {
 		return nil, admit.Unavailable(fmt.Errorf("list the cases of %s: %w", p.Name, err))
 	}
-	held := make([]string, 0, len(cases.Items))
+	out := make([]string, 0, len(cases.Items))
 	for _, c := range cases.Items {
 		role := caseloadv1alpha1.RoleCoWorker
 		if c.Spec.AllocatedTo == p.Name {
 			role = caseloadv1alpha1.RoleLead
 		}
-		held = append(held, fmt.Sprintf("%s (%s)", c.Name, roleName(role)))
+		out = append(out, fmt.Sprintf("%s (%s)", c.Name, roleName(role)))
 	}
-	return held, nil
+	return out, nil
 }
 
 // namespaceTerminating reports whether the namespace is being deleted. Its objects then go

@@ -56,7 +56,7 @@ var holes = []hole{
 	}
 
 	start := time.Now()`},
-			{"// reasonReused reports", `func slicesContain(js []policy.Joining, name string) bool {
+			{"// reasonReused reports", `func slicesContain(js []policy.Holder, name string) bool {
 	for _, j := range js {
 		if j.Name == name {
 			return true

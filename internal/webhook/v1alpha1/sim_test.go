@@ -299,7 +299,7 @@ func (w *world) step(i int) error {
 	case r < 85:
 		w.deliver(w.replica())
 	case r < 89:
-		w.settle()
+		w.endSomeAdmittedRequests()
 	case r < 94:
 		return w.reconcile(w.replica())
 	case r < 97:
@@ -386,7 +386,7 @@ func (w *world) concurrently() {
 	case 5:
 		err = w.reconcile(r)
 	default:
-		w.settle()
+		w.endSomeAdmittedRequests()
 	}
 	if err != nil {
 		panic(simFailure{err})
@@ -575,8 +575,8 @@ func (w *world) advance(d time.Duration) {
 	w.now = next
 }
 
-// settle ends some requests admitted a while ago: stored, or failed.
-func (w *world) settle() {
+// endSomeAdmittedRequests ends some requests admitted a while ago: stored, or failed.
+func (w *world) endSomeAdmittedRequests() {
 	if len(w.pending) == 0 {
 		return
 	}
@@ -732,7 +732,7 @@ func (w *world) versions(extra *caseloadv1alpha1.Case) map[string][]*caseloadv1a
 }
 
 // holders are who holds a version of a case and in which role.
-func holders(v *caseloadv1alpha1.Case) []policy.Joining {
+func holders(v *caseloadv1alpha1.Case) []policy.Holder {
 	return policy.Holders(policy.CaseFrom(v, policy.UTC))
 }
 
