@@ -16,13 +16,14 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/offline"
 )
 
 // generated is a seeded council of n cases in teams of 160 cases and 20 practitioners, as
 // England's children's services are shaped (320,000 cases, 40,000 practitioners, a few thousand
 // teams), with one quota.
-func generated(n int) *World {
-	w := &World{APIVersion: SnapshotVersion, Kind: "CaseloadSnapshot", TakenAt: metav1.NewTime(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))}
+func generated(n int) *offline.World {
+	w := &offline.World{APIVersion: offline.SnapshotVersion, Kind: "CaseloadSnapshot", TakenAt: metav1.NewTime(time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC))}
 	const ns = "england"
 	w.Namespaces = []corev1.Namespace{{ObjectMeta: metav1.ObjectMeta{Name: ns}}}
 	types := []string{"ChildInNeed", "ChildProtection", "LookedAfter", "EarlyHelp"}
@@ -64,7 +65,7 @@ func BenchmarkPlanOffline(b *testing.B) {
 	}
 	dir := b.TempDir()
 	snap := filepath.Join(dir, "snapshot.json")
-	data, err := generated(n).marshal(true)
+	data, err := generated(n).Marshal(true)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,10 @@
 package plugin
 
-import "time"
+import (
+	"time"
+
+	"caseload.dev/caseload-operator/internal/plugin/offline"
+)
 
 // SetNow stops the plugin's clock at t until the returned function restores it, so that a
 // report's "as at" and the days cases have waited are the same on every run.
@@ -12,4 +16,4 @@ func SetNow(t time.Time) (restore func()) {
 
 // GeneratedWorld is the seeded council of n cases the benchmarks use, for those of package
 // plugin_test.
-func GeneratedWorld(n int) *World { return generated(n) }
+func GeneratedWorld(n int) *offline.World { return generated(n) }

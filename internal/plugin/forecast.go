@@ -13,6 +13,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
+	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
@@ -63,11 +64,11 @@ func (o *options) forecast(ctx context.Context, team string, weeks int) error {
 		return err
 	}
 	at := o.Now()
-	w, err := readWorld(ctx, c, []string{ns}, at)
+	w, err := offline.Read(ctx, c, []string{ns}, at)
 	if err != nil {
 		return err
 	}
-	r := w.reader()
+	r := w.Reader()
 	cal, err := o.CalendarOf(ctx, r, ns)
 	if err != nil {
 		return err
@@ -105,7 +106,7 @@ func (o *options) forecast(ctx context.Context, team string, weeks int) error {
 
 // forecastTeam is the team's forecast for weeks from now, read through r, on the council's
 // calendar.
-func forecastTeam(ctx context.Context, r client.Reader, w *World, cal kit.CouncilCalendar, namespace, team, quota string, weeks int, now time.Time) ([]week, error) {
+func forecastTeam(ctx context.Context, r client.Reader, w *offline.World, cal kit.CouncilCalendar, namespace, team, quota string, weeks int, now time.Time) ([]week, error) {
 	s, err := snapshot.Load(ctx, r, cal.Calendar, namespace, team, now)
 	if err != nil {
 		return nil, err
@@ -149,7 +150,7 @@ func forecastTeam(ctx context.Context, r client.Reader, w *World, cal kit.Counci
 
 // eventsBetween are the absences, reductions and exceptions of the team's members that start or
 // end in [from, to).
-func eventsBetween(s *snapshot.Snapshot, w *World, namespace string, from, to policy.Day, now time.Time) []string {
+func eventsBetween(s *snapshot.Snapshot, w *offline.World, namespace string, from, to policy.Day, now time.Time) []string {
 	in := func(d policy.Day) bool { return !d.IsZero() && !d.Before(from) && d.Before(to) }
 	var out []string
 	for _, m := range s.View.Members {

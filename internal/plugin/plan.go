@@ -20,6 +20,7 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
+	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
@@ -123,10 +124,10 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 			return fmt.Errorf("CaseloadQuota %s/%s cannot be applied: %w", q.Namespace, q.Name, errs.ToAggregate())
 		}
 	}
-	var before *World
+	var before *offline.World
 	against := ""
 	if snapshotFile != "" {
-		if before, err = readSnapshot(snapshotFile); err != nil {
+		if before, err = offline.ReadFile(snapshotFile); err != nil {
 			return err
 		}
 		against = fmt.Sprintf("snapshot %s taken %s", snapshotFile, before.TakenAt.Format(time.RFC3339))
@@ -135,7 +136,7 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 		if err != nil {
 			return err
 		}
-		if before, err = readWorld(ctx, c, councils, o.Now()); err != nil {
+		if before, err = offline.Read(ctx, c, councils, o.Now()); err != nil {
 			return err
 		}
 		against = "the cluster"
@@ -160,7 +161,7 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 	if snapshotFile != "" {
 		at = before.TakenAt.Time
 	}
-	rb, ra := before.reader(), after.reader()
+	rb, ra := before.Reader(), after.Reader()
 	cals := map[string]kit.CouncilCalendar{}
 	for _, t := range before.Teams {
 		if !slices.Contains(councils, t.Namespace) {

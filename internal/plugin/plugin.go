@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"caseload.dev/caseload-operator/internal/plugin/kit"
+	"caseload.dev/caseload-operator/internal/plugin/offline"
 )
 
 // ExitError ends the command with Code, having printed what it had to say.
@@ -65,7 +66,7 @@ func NewCommand(streams genericiooptions.IOStreams, opts ...Option) *cobra.Comma
 	o.AddFlags(cmd)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), newSnapshotCommand(o), newPlanCommand(o), newVerifyCommand(o), newForecastCommand(o))
+	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), offline.NewSnapshotCommand(o.Flags), newPlanCommand(o), newVerifyCommand(o), newForecastCommand(o))
 	cmd.AddCommand(newReportCommand(o), newImportCommand(o), newRestoreCommand(o))
 	return cmd
 }

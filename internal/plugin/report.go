@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
@@ -207,12 +208,12 @@ func fteBand(fte policy.Milli) string {
 // healthCheck reads the councils the flags name, from the cluster or a snapshot, and computes
 // the report.
 func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish bool) (*healthCheck, error) {
-	var w *World
+	var w *offline.World
 	var err error
 	at := o.Now()
 	source := "the cluster"
 	if snapshotFile != "" {
-		if w, err = readSnapshot(snapshotFile); err != nil {
+		if w, err = offline.ReadFile(snapshotFile); err != nil {
 			return nil, err
 		}
 		at, source = w.TakenAt.Time, "snapshot "+snapshotFile
@@ -229,11 +230,11 @@ func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish 
 			}
 			namespaces = []string{ns}
 		}
-		if w, err = readWorld(ctx, c, namespaces, at); err != nil {
+		if w, err = offline.Read(ctx, c, namespaces, at); err != nil {
 			return nil, err
 		}
 	}
-	councils := w.councils()
+	councils := w.Councils()
 	if !o.AllNamespaces && snapshotFile != "" {
 		ns, err := o.Namespace()
 		if err != nil {
@@ -254,8 +255,8 @@ func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish 
 
 // healthCheckOf computes the report of councils from w on the day at falls on in each council's
 // calendar, with the engine's figures as status shows them.
-func (o *options) healthCheckOf(ctx context.Context, w *World, councils []string, at time.Time) (*healthCheck, error) {
-	r := w.reader()
+func (o *options) healthCheckOf(ctx context.Context, w *offline.World, councils []string, at time.Time) (*healthCheck, error) {
+	r := w.Reader()
 	exceptions := map[string]*v1alpha1.CaseException{}
 	for i := range w.Cases {
 		if ex := w.Cases[i].Status.Exception; ex != nil {

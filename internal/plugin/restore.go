@@ -18,6 +18,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
+	"caseload.dev/caseload-operator/internal/plugin/offline"
 )
 
 // RestoreFieldManager is the field manager of what restore writes.
@@ -91,12 +92,12 @@ func newRestoreCommand(o *options) *cobra.Command {
 }
 
 func (o *options) restore(ctx context.Context, file string, dryRun bool, concurrency int) error {
-	w, err := readSnapshot(file)
+	w, err := offline.ReadFile(file)
 	if err != nil {
 		return err
 	}
 	if ns := *o.Config.Namespace; ns != "" && !o.AllNamespaces {
-		w = w.council(ns)
+		w = w.Council(ns)
 		if len(w.Namespaces) == 0 && len(w.Teams) == 0 {
 			return fmt.Errorf("%s holds no council %s", file, ns)
 		}
@@ -114,7 +115,7 @@ func (o *options) restore(ctx context.Context, file string, dryRun bool, concurr
 	if dryRun {
 		verb = "Dry run of a restore (nothing is written)"
 	}
-	fmt.Fprintf(out, "%s of %s (taken %s) into %s:\n", verb, file, w.TakenAt.UTC().Format(time.RFC3339), strings.Join(w.namespaceNames(), ", "))
+	fmt.Fprintf(out, "%s of %s (taken %s) into %s:\n", verb, file, w.TakenAt.UTC().Format(time.RFC3339), strings.Join(w.NamespaceNames(), ", "))
 
 	results := make([]writeResult, len(plan.writes))
 	wr := &writer{client: c, dryRun: dryRun, concurrency: concurrency, progress: newProgress(o.Streams.ErrOut, time.Now),
@@ -220,7 +221,7 @@ type restorePlan struct {
 //     puts someone over their cap is recorded, never refused. A quota the cluster already has
 //     does cap what is restored, and what it refuses is listed.
 //  6. The practitioners held back, with their absences and availability.
-func planRestore(ctx context.Context, c client.Client, w *World, dryRun bool) (*restorePlan, error) {
+func planRestore(ctx context.Context, c client.Client, w *offline.World, dryRun bool) (*restorePlan, error) {
 	have, err := readCluster(ctx, c, w)
 	if err != nil {
 		return nil, err
@@ -449,38 +450,6 @@ func key(o client.Object) string {
 	return o.GetNamespace() + "/" + o.GetName()
 }
 
-// council is the part of w about namespace ns.
-func (w *World) council(ns string) *World {
-	in := func(o client.Object) bool { return o.GetNamespace() == ns }
-	out := &World{APIVersion: w.APIVersion, Kind: w.Kind, TakenAt: w.TakenAt}
-	for i := range w.Namespaces {
-		if w.Namespaces[i].Name == ns {
-			out.Namespaces = append(out.Namespaces, w.Namespaces[i])
-		}
-	}
-	out.Teams = slices.DeleteFunc(slices.Clone(w.Teams), func(t v1alpha1.Team) bool { return !in(&t) })
-	out.Practitioners = slices.DeleteFunc(slices.Clone(w.Practitioners), func(p v1alpha1.Practitioner) bool { return !in(&p) })
-	out.Cases = slices.DeleteFunc(slices.Clone(w.Cases), func(c v1alpha1.Case) bool { return !in(&c) })
-	out.Quotas = slices.DeleteFunc(slices.Clone(w.Quotas), func(q v1alpha1.CaseloadQuota) bool { return !in(&q) })
-	out.ExceptionApprovals = slices.DeleteFunc(slices.Clone(w.ExceptionApprovals), func(a v1alpha1.ExceptionApproval) bool { return !in(&a) })
-	return out
-}
-
-// namespaceNames are the namespaces w holds objects in, sorted.
-func (w *World) namespaceNames() []string {
-	var out []string
-	for _, n := range w.Namespaces {
-		out = append(out, n.Name)
-	}
-	for _, ns := range w.councils() {
-		if !slices.Contains(out, ns) {
-			out = append(out, ns)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
 // clusterHas is what the cluster already holds of a snapshot's councils.
 type clusterHas struct {
 	namespaces    map[string]*corev1.Namespace
@@ -492,11 +461,11 @@ type clusterHas struct {
 }
 
 // readCluster lists, in each namespace w holds, what the cluster has of the kinds restore writes.
-func readCluster(ctx context.Context, c client.Client, w *World) (*clusterHas, error) {
+func readCluster(ctx context.Context, c client.Client, w *offline.World) (*clusterHas, error) {
 	h := &clusterHas{namespaces: map[string]*corev1.Namespace{}, teams: map[string]*v1alpha1.Team{},
 		practitioners: map[string]*v1alpha1.Practitioner{}, cases: map[string]*v1alpha1.Case{},
 		quotas: map[string]*v1alpha1.CaseloadQuota{}, approvals: map[string]v1alpha1.ExceptionApprovalSpec{}}
-	for _, ns := range w.namespaceNames() {
+	for _, ns := range w.NamespaceNames() {
 		var n corev1.Namespace
 		switch err := c.Get(ctx, client.ObjectKey{Name: ns}, &n); {
 		case err == nil:

@@ -12,6 +12,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
+	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
@@ -62,11 +63,11 @@ func (o *options) suggest(ctx context.Context, name string) error {
 	// The council read once: the engine says what each candidate would carry, and why a refusal
 	// could or could not be answered by an exception, as the webhook decides it.
 	at := o.Now()
-	w, err := readWorld(ctx, c, []string{ns}, at)
+	w, err := offline.Read(ctx, c, []string{ns}, at)
 	if err != nil {
 		return err
 	}
-	r := w.reader()
+	r := w.Reader()
 	cal, err := o.CalendarOf(ctx, r, ns)
 	if err != nil {
 		return err

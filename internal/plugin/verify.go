@@ -22,6 +22,7 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
+	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
@@ -179,17 +180,17 @@ func (s *Suite) run(ctx context.Context, base string, o *options) ([]testResult,
 		}
 		return out
 	}
-	var w *World
+	var w *offline.World
 	var err error
 	if s.Snapshot != "" {
-		w, err = readSnapshot(filepath.Join(base, s.Snapshot))
+		w, err = offline.ReadFile(filepath.Join(base, s.Snapshot))
 	} else {
 		w, err = readInventory(rel(s.Inventory))
 	}
 	if err != nil {
 		return nil, err
 	}
-	councils := w.councils()
+	councils := w.Councils()
 	quotas, err := readQuotas(rel(s.Policy), "")
 	if err != nil {
 		return nil, err
@@ -211,7 +212,7 @@ func (s *Suite) run(ctx context.Context, base string, o *options) ([]testResult,
 			return nil, fmt.Errorf("day: %w", err)
 		}
 	}
-	r := w.reader()
+	r := w.Reader()
 	var out []testResult
 	for i, t := range s.Tests {
 		name := t.Name
@@ -352,8 +353,8 @@ func decideOffline(ctx context.Context, r client.Reader, old, kase *v1alpha1.Cas
 
 // readInventory reads manifests of Namespaces, Teams, Practitioners and Cases (quotas are the
 // suite's policy, not its inventory).
-func readInventory(paths []string) (*World, error) {
-	w := &World{APIVersion: SnapshotVersion, Kind: "CaseloadSnapshot"}
+func readInventory(paths []string) (*offline.World, error) {
+	w := &offline.World{APIVersion: offline.SnapshotVersion, Kind: "CaseloadSnapshot"}
 	var files []string
 	for _, p := range paths {
 		found, err := yamlFiles(p)

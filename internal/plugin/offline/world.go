@@ -1,4 +1,8 @@
-package plugin
+// Package offline is councils held in a file: the snapshot `kubectl caseload snapshot` takes of
+// their Teams, Practitioners, Cases and CaseloadQuotas, which plan, verify, report and restore
+// read without a cluster, served to the engine through the operator's own indexes, as its cache
+// serves a cluster.
+package offline
 
 import (
 	"bufio"
@@ -42,9 +46,9 @@ type World struct {
 	ExceptionApprovals []v1alpha1.ExceptionApproval `json:"exceptionApprovals,omitempty"`
 }
 
-// readWorld lists the councils of namespaces (every one when nil) from c, stripped as a
+// Read lists the councils of namespaces (every one when nil) from c, stripped as a
 // snapshot keeps them.
-func readWorld(ctx context.Context, c client.Client, namespaces []string, now time.Time) (*World, error) {
+func Read(ctx context.Context, c client.Client, namespaces []string, now time.Time) (*World, error) {
 	w := &World{APIVersion: SnapshotVersion, Kind: "CaseloadSnapshot", TakenAt: metav1.NewTime(now.UTC().Truncate(time.Second))}
 	scopes := [][]client.ListOption{nil}
 	if namespaces != nil {
@@ -69,7 +73,7 @@ func readWorld(ctx context.Context, c client.Client, namespaces []string, now ti
 		w.Quotas = append(w.Quotas, quotas.Items...)
 	}
 	seen := map[string]bool{}
-	for _, o := range w.objects() {
+	for _, o := range w.Objects() {
 		if ns := o.GetNamespace(); !seen[ns] {
 			seen[ns] = true
 			var n corev1.Namespace
@@ -88,9 +92,9 @@ func readWorld(ctx context.Context, c client.Client, namespaces []string, now ti
 	return w, nil
 }
 
-// readApprovals adds the ExceptionApprovals of the world's councils, read from c.
-func (w *World) readApprovals(ctx context.Context, c client.Client) error {
-	for _, ns := range w.councils() {
+// ReadApprovals adds the ExceptionApprovals of the world's councils, read from c.
+func (w *World) ReadApprovals(ctx context.Context, c client.Client) error {
+	for _, ns := range w.Councils() {
 		var l v1alpha1.ExceptionApprovalList
 		if err := c.List(ctx, &l, client.InNamespace(ns)); err != nil {
 			if apierrors.IsForbidden(err) {
@@ -142,10 +146,10 @@ func (w *World) strip() {
 	}
 }
 
-// marshal is the snapshot file, with no status but a case's unallocatedSince and exception,
+// Marshal is the snapshot file, with no status but a case's unallocatedSince and exception,
 // and no empty metadata: YAML, or JSON when asJSON (which a council of hundreds of thousands of
 // cases should prefer: it is read without building a document tree first).
-func (w *World) marshal(asJSON bool) ([]byte, error) {
+func (w *World) Marshal(asJSON bool) ([]byte, error) {
 	data, err := json.Marshal(w)
 	if err != nil {
 		return nil, err
@@ -182,8 +186,8 @@ func (w *World) marshal(asJSON bool) ([]byte, error) {
 	return yaml.Marshal(doc)
 }
 
-// objects are the world's objects, namespaces first.
-func (w *World) objects() []client.Object {
+// Objects are the world's objects, namespaces first.
+func (w *World) Objects() []client.Object {
 	var out []client.Object
 	for i := range w.Namespaces {
 		out = append(out, &w.Namespaces[i])
@@ -203,8 +207,8 @@ func (w *World) objects() []client.Object {
 	return out
 }
 
-// councils are the namespaces the world holds teams in, sorted.
-func (w *World) councils() []string {
+// Councils are the namespaces the world holds teams in, sorted.
+func (w *World) Councils() []string {
 	var out []string
 	for _, t := range w.Teams {
 		if !slices.Contains(out, t.Namespace) {
@@ -215,12 +219,12 @@ func (w *World) councils() []string {
 	return out
 }
 
-// reader serves the world to the engine as the operator's cache would, through the operator's
+// Reader serves the world to the engine as the operator's cache would, through the operator's
 // indexes, so package snapshot reads it the way the reconcilers and the webhook read a cluster.
-func (w *World) reader() client.Reader { return newWorldReader(w) }
+func (w *World) Reader() client.Reader { return newWorldReader(w) }
 
-// readSnapshot reads a snapshot file, YAML or JSON.
-func readSnapshot(path string) (*World, error) {
+// ReadFile reads a snapshot file, YAML or JSON.
+func ReadFile(path string) (*World, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -245,4 +249,36 @@ func readSnapshot(path string) (*World, error) {
 		return nil, fmt.Errorf("%s is a %s %s, not a CaseloadSnapshot of %s: take it again with this version of kubectl caseload", path, w.APIVersion, w.Kind, SnapshotVersion)
 	}
 	return &w, nil
+}
+
+// Council is the part of w about namespace ns.
+func (w *World) Council(ns string) *World {
+	in := func(o client.Object) bool { return o.GetNamespace() == ns }
+	out := &World{APIVersion: w.APIVersion, Kind: w.Kind, TakenAt: w.TakenAt}
+	for i := range w.Namespaces {
+		if w.Namespaces[i].Name == ns {
+			out.Namespaces = append(out.Namespaces, w.Namespaces[i])
+		}
+	}
+	out.Teams = slices.DeleteFunc(slices.Clone(w.Teams), func(t v1alpha1.Team) bool { return !in(&t) })
+	out.Practitioners = slices.DeleteFunc(slices.Clone(w.Practitioners), func(p v1alpha1.Practitioner) bool { return !in(&p) })
+	out.Cases = slices.DeleteFunc(slices.Clone(w.Cases), func(c v1alpha1.Case) bool { return !in(&c) })
+	out.Quotas = slices.DeleteFunc(slices.Clone(w.Quotas), func(q v1alpha1.CaseloadQuota) bool { return !in(&q) })
+	out.ExceptionApprovals = slices.DeleteFunc(slices.Clone(w.ExceptionApprovals), func(a v1alpha1.ExceptionApproval) bool { return !in(&a) })
+	return out
+}
+
+// NamespaceNames are the namespaces w holds objects in, sorted.
+func (w *World) NamespaceNames() []string {
+	var out []string
+	for _, n := range w.Namespaces {
+		out = append(out, n.Name)
+	}
+	for _, ns := range w.Councils() {
+		if !slices.Contains(out, ns) {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
