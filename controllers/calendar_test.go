@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/builders"
 	"caseload.dev/caseload-operator/internal/policy"
 )
 
@@ -101,8 +102,7 @@ func TestAnUnknownTimeZoneIsReported(t *testing.T) {
 // status stale behind Ready).
 func TestStatusHoldsSumsBeyondSixDigits(t *testing.T) {
 	ns := "generous-trial"
-	q := &v1alpha1.CaseloadQuota{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "walsall"}, Spec: v1alpha1.CaseloadQuotaSpec{
-		PractitionerCaps: []v1alpha1.PractitionerCap{{Grade: "SocialWorker", MaxWeight: "999999"}}}}
+	q := builders.MakeQuota("walsall").Namespace(ns).Cap("SocialWorker", "999999").Obj()
 	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, team(ns, "north"), q,
 		practitioner(ns, "a", "north", "SocialWorker", "1"), practitioner(ns, "b", "north", "SocialWorker", "1"), practitioner(ns, "c", "north", "SocialWorker", "1"))
 	eventually(t, 20*time.Second, func() error {

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/builders"
 	"caseload.dev/caseload-operator/internal/policy"
 )
 
@@ -24,10 +25,8 @@ func TestARestoredCaseKeepsItsException(t *testing.T) {
 		}},
 	}
 	restored := func(change func(*v1alpha1.Case)) *v1alpha1.Case {
-		c := &v1alpha1.Case{
-			ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: "c-1", Generation: 1, CreationTimestamp: metav1.NewTime(now.Add(-time.Hour))},
-			Spec:       v1alpha1.CaseSpec{Reference: "LCS-1", Team: "north", Type: "ChildInNeed", OpenedOn: "2026-11-01", AllocatedTo: "jo"},
-		}
+		c := builders.MakeCase("c-1").Namespace("walsall").Generation(1).Created(now.Add(-time.Hour)).
+			Team("north").Type("ChildInNeed").OpenedOn("2026-11-01").Lead("jo").Obj()
 		if change != nil {
 			change(c)
 		}

@@ -19,51 +19,31 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/builders"
 )
 
 // Builders for the objects of a test council.
 
 func team(ns, name string) *v1alpha1.Team {
-	return &v1alpha1.Team{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"caseload.dev/service": "safeguarding"}},
-		Spec:       v1alpha1.TeamSpec{DisplayName: "North CP", Service: "Child protection"},
-	}
+	return builders.MakeTeam(name).Namespace(ns).DisplayName("North CP").Service("safeguarding", "Child protection").Obj()
 }
 
 func practitioner(ns, name, teamName, grade, fte string) *v1alpha1.Practitioner {
-	return &v1alpha1.Practitioner{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       v1alpha1.PractitionerSpec{Team: teamName, Grade: grade, FTE: fte},
-	}
+	return builders.MakePractitioner(name, teamName, grade).Namespace(ns).FTE(fte).Obj()
 }
 
 func kase(ns, name, teamName, typ string, children int32, lead string, opened string) *v1alpha1.Case {
-	return &v1alpha1.Case{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: v1alpha1.CaseSpec{Reference: "LCS-" + name, Team: teamName, Type: typ, Children: children,
-			OpenedOn: v1alpha1.Date(opened), AllocatedTo: lead},
-	}
+	return builders.MakeCase(name).Namespace(ns).Team(teamName).Type(typ).Children(children).OpenedOn(opened).Lead(lead).Obj()
 }
 
 // walsallQuota caps an experienced worker at sweCap and a newly qualified one at 12, who may
 // not lead child protection; looked-after children wait at most 2 days for a worker.
 func walsallQuota(ns, sweCap string) *v1alpha1.CaseloadQuota {
-	return &v1alpha1.CaseloadQuota{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "walsall"},
-		Spec: v1alpha1.CaseloadQuotaSpec{
-			TeamSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"caseload.dev/service": "safeguarding"}},
-			Weights: v1alpha1.Weights{
-				CaseTypes:       map[string]v1alpha1.CaseWeight{"ChildInNeed": "1", "ChildProtection": "1.5", "LookedAfter": "1.25"},
-				AdditionalChild: "0.5",
-			},
-			PractitionerCaps: []v1alpha1.PractitionerCap{
-				{Grade: "SocialWorker", MaxWeight: v1alpha1.Decimal(sweCap)},
-				{Grade: "NewlyQualified", MaxWeight: "12", ExcludedCaseTypes: []string{"ChildProtection"}},
-			},
-			Timescales:          map[string]v1alpha1.Timescale{"ChildInNeed": {MaxOpenDays: 270}},
-			AllocationDeadlines: map[string]v1alpha1.AllocationDeadline{"LookedAfter": {MaxUnallocatedDays: 2}},
-		},
-	}
+	return builders.MakeQuota("walsall").Namespace(ns).SelectService("safeguarding").
+		Weigh("ChildInNeed", "1").Weigh("ChildProtection", "1.5").Weigh("LookedAfter", "1.25").AdditionalChild("0.5").
+		Cap("SocialWorker", sweCap).Cap("NewlyQualified", "12", "ChildProtection").
+		Timescale("ChildInNeed", 270).AllocationDeadline("LookedAfter", 2).
+		Obj()
 }
 
 func create(t *testing.T, objs ...client.Object) {

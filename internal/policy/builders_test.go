@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/builders"
 )
 
 // Builders keep the tests reading like the policies they encode.
@@ -19,50 +20,36 @@ func i32(n int32) *int32 { return &n }
 // walsall: at most 15 cases for an experienced social worker, 12 for a newly qualified one;
 // every case weighs 1.
 func walsall() *Policy {
-	return MustFromSpec("walsall/children", v1alpha1.CaseloadQuotaSpec{
-		PractitionerCaps: []v1alpha1.PractitionerCap{
-			{Grade: "SocialWorker", MaxWeight: dec("15")},
-			{Grade: "SeniorSocialWorker", MaxWeight: dec("15")},
-			{Grade: "NewlyQualified", MaxWeight: dec("12")},
-		},
-		Exceptions: &v1alpha1.Exceptions{MaxPercent: 120, MaxDays: 28},
-	})
+	return MustFromSpec("walsall/children", builders.MakeQuota("children").
+		Cap("SocialWorker", "15").Cap("SeniorSocialWorker", "15").Cap("NewlyQualified", "12").
+		Exceptions(120, 28).
+		Obj().Spec)
 }
 
 // wirral: 100 points per full-time worker; case types weigh 4 to 10 points; newly qualified
 // workers get 90 points and no child-protection work unless co-worked.
 func wirral() *Policy {
-	return MustFromSpec("wirral/points", v1alpha1.CaseloadQuotaSpec{
-		Weights: v1alpha1.Weights{
-			CaseTypes: map[string]v1alpha1.CaseWeight{
-				"EarlyHelp": "4", "ChildInNeed": "6", "LookedAfter": "7", "ChildProtection": "8", "CareProceedings": "10",
-			},
-			Default:         "5",
-			AdditionalChild: "1",
-			CoWorkerShare:   dec("0.5"),
-		},
-		PractitionerCaps: []v1alpha1.PractitionerCap{
-			{Grade: "SocialWorker", MaxWeight: dec("100")},
-			{Grade: "NewlyQualified", MaxWeight: dec("90"), ExcludedCaseTypes: []string{"ChildProtection", "CareProceedings"}},
-		},
-	})
+	return MustFromSpec("wirral/points", builders.MakeQuota("points").
+		Weigh("EarlyHelp", "4").Weigh("ChildInNeed", "6").Weigh("LookedAfter", "7").Weigh("ChildProtection", "8").Weigh("CareProceedings", "10").
+		DefaultWeight("5").AdditionalChild("1").CoWorkerShare("0.5").
+		Cap("SocialWorker", "100").Cap("NewlyQualified", "90", "ChildProtection", "CareProceedings").
+		Obj().Spec)
 }
 
 // manchester: bring the team average down to 18 per FTE.
 func manchester(action v1alpha1.EnforcementAction) *Policy {
-	return MustFromSpec("manchester/average", v1alpha1.CaseloadQuotaSpec{
-		EnforcementAction: action,
-		TeamCap:           &v1alpha1.TeamCap{MaxAveragePerFTE: decp("18")},
-	})
+	return MustFromSpec("manchester/average", builders.MakeQuota("average").Action(action).TeamMaxAveragePerFTE("18").Obj().Spec)
 }
 
+// worker is an available practitioner of team north, read as the engine reads a Practitioner.
 func worker(name, grade, fte string) Practitioner {
-	return Practitioner{Name: name, Team: "north", Grade: grade, FTE: MustParseMilli(fte), Available: true}
+	return PractitionerFrom(builders.MakePractitioner(name, "north", grade).FTE(fte).Obj())
 }
 
-// caseOf is an open case of team north.
+// caseOf is an open case of team north, of one child and standard complexity, read as the engine
+// reads a Case.
 func caseOf(name, typ string) Case {
-	return Case{Name: name, Type: typ, Complexity: "Standard", Children: 1, Team: "north", OpenedOn: MustParseDay("2026-09-01")}
+	return CaseFrom(builders.MakeCase(name).Team("north").Type(typ).OpenedOn("2026-09-01").Obj(), UTC)
 }
 
 // led gives n open cases of one type, led by the practitioner.

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/builders"
 	admission "caseload.dev/caseload-operator/internal/webhook/v1alpha1"
 )
 
@@ -46,10 +47,7 @@ func (k *council) editPractitioner(name string, edit func(*caseloadv1alpha1.Prac
 // refused with today's figures.
 func TestSicknessLowersACappedTeam(t *testing.T) {
 	k := newCouncil(t)
-	k.quota("safeguarding", caseloadv1alpha1.CaseloadQuotaSpec{
-		PractitionerCaps: []caseloadv1alpha1.PractitionerCap{{Grade: "SocialWorker", MaxWeight: "4"}},
-		TeamCap:          &caseloadv1alpha1.TeamCap{MaxWeight: dec("14")},
-	})
+	k.quota("safeguarding", builders.MakeQuota("safeguarding").Cap("SocialWorker", "4").TeamMaxWeight("14").Obj().Spec)
 	for _, name := range []string{"a", "b", "c", "d", "e"} {
 		k.practitioner(name, "north", "SocialWorker")
 		k.mustAllocate("c-"+name+"-1", "ChildInNeed", name)

@@ -12,7 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
-	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/builders"
 )
 
 func TestMustMoveCapsTheList(t *testing.T) {
@@ -33,11 +33,9 @@ func TestMustMoveCapsTheList(t *testing.T) {
 // TestQuotaErrorsNameTheFields covers what the CRD schema would normally refuse first, in case
 // a schema change lets it through: the webhook still says which field is wrong.
 func TestQuotaErrorsNameTheFields(t *testing.T) {
-	q := &caseloadv1alpha1.CaseloadQuota{ObjectMeta: metav1.ObjectMeta{Namespace: "walsall", Name: "safeguarding"}, Spec: caseloadv1alpha1.CaseloadQuotaSpec{
-		PractitionerCaps: []caseloadv1alpha1.PractitionerCap{{Grade: "SocialWorker", MaxWeight: "15"}, {Grade: "SocialWorker", MaxWeight: "12"}},
-		Bands:            caseloadv1alpha1.Bands{AmberPercent: 110, RedPercent: 100},
-		Exceptions:       &caseloadv1alpha1.Exceptions{MaxPercent: 90},
-	}}
+	q := builders.MakeQuota("safeguarding").Namespace("walsall").
+		Cap("SocialWorker", "15").Cap("SocialWorker", "12").
+		Bands(110, 100).Exceptions(90, 0).Obj()
 	err := quotaErrors(q)
 	if err == nil {
 		t.Fatal("a quota the engine cannot apply was accepted")

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/builders"
 	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/testenv"
@@ -103,8 +104,8 @@ func newCouncil(t *testing.T) *council {
 	}
 	k := &council{t: t, ns: ns, c: c, warnings: w}
 	k.create(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
-	k.create(&caseloadv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "north"}})
-	k.create(&caseloadv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "south"}})
+	k.create(builders.MakeTeam("north").Namespace(ns).Obj())
+	k.create(builders.MakeTeam("south").Namespace(ns).Obj())
 	return k
 }
 
@@ -126,8 +127,7 @@ func (k *council) quota(name string, spec caseloadv1alpha1.CaseloadQuotaSpec) {
 
 func (k *council) practitioner(name, team, grade string, edit ...func(*caseloadv1alpha1.PractitionerSpec)) {
 	k.t.Helper()
-	p := &caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: name},
-		Spec: caseloadv1alpha1.PractitionerSpec{Team: team, Grade: grade}}
+	p := builders.MakePractitioner(name, team, grade).Namespace(k.ns).Obj()
 	for _, e := range edit {
 		e(&p.Spec)
 	}
@@ -135,8 +135,7 @@ func (k *council) practitioner(name, team, grade string, edit ...func(*caseloadv
 }
 
 func newCase(ns, name, typ, to string, coWorkers ...string) *caseloadv1alpha1.Case {
-	return &caseloadv1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec: caseloadv1alpha1.CaseSpec{Reference: "REF-" + name, Team: "north", Type: typ, OpenedOn: "2026-10-01", AllocatedTo: to, CoWorkers: coWorkers}}
+	return builders.MakeCase(name).Namespace(ns).Team("north").Type(typ).OpenedOn("2026-10-01").Lead(to).CoWorkers(coWorkers...).Obj()
 }
 
 // allocate creates a case allocated to a practitioner and returns the refusal, if any.
@@ -232,23 +231,14 @@ func wantRefusal(t *testing.T, err error, want string) {
 	}
 }
 
-func dec(s string) *caseloadv1alpha1.Decimal { d := caseloadv1alpha1.Decimal(s); return &d }
-
-func i32(n int32) *int32 { return &n }
-
 // safeguarding: ChildProtection weighs 1.5, EarlyHelp 0.5, the rest 1; a SocialWorker carries
 // 3 in at most 4 cases, a NewlyQualified 2 and never leads ChildProtection.
 func safeguarding(action caseloadv1alpha1.EnforcementAction) caseloadv1alpha1.CaseloadQuotaSpec {
-	return caseloadv1alpha1.CaseloadQuotaSpec{
-		EnforcementAction: action,
-		Weights: caseloadv1alpha1.Weights{
-			CaseTypes: map[string]caseloadv1alpha1.CaseWeight{"ChildProtection": "1.5", "EarlyHelp": "0.5"},
-		},
-		PractitionerCaps: []caseloadv1alpha1.PractitionerCap{
-			{Grade: "SocialWorker", MaxWeight: "3", MaxCases: i32(4)},
-			{Grade: "NewlyQualified", MaxWeight: "2", ExcludedCaseTypes: []string{"ChildProtection"}},
-		},
-	}
+	return builders.MakeQuota("safeguarding").Action(action).
+		Weigh("ChildProtection", "1.5").Weigh("EarlyHelp", "0.5").
+		Cap("SocialWorker", "3").MaxCases("SocialWorker", 4).
+		Cap("NewlyQualified", "2", "ChildProtection").
+		Obj().Spec
 }
 
 // withExceptions lets a manager approve up to 120% of a cap for at most 14 days.
@@ -318,8 +308,8 @@ func TestEachDenialNamesTheCasePractitionerFiguresAndRule(t *testing.T) {
 
 func TestTeamCaps(t *testing.T) {
 	k := newCouncil(t)
-	k.quota("team-ceiling", caseloadv1alpha1.CaseloadQuotaSpec{TeamCap: &caseloadv1alpha1.TeamCap{MaxWeight: dec("3")}})
-	k.quota("team-average", caseloadv1alpha1.CaseloadQuotaSpec{TeamCap: &caseloadv1alpha1.TeamCap{MaxAveragePerFTE: dec("1.2")}})
+	k.quota("team-ceiling", builders.MakeQuota("team-ceiling").TeamMaxWeight("3").Obj().Spec)
+	k.quota("team-average", builders.MakeQuota("team-average").TeamMaxAveragePerFTE("1.2").Obj().Spec)
 	k.practitioner("jo", "north", "SocialWorker")
 	k.practitioner("ali", "north", "SocialWorker")
 	k.mustAllocate("c-1", "ChildInNeed", "jo")
@@ -671,8 +661,7 @@ func TestDeleteProtection(t *testing.T) {
 func TestObjectsMustNameAnExistingTeam(t *testing.T) {
 	k := newCouncil(t)
 	ctx := context.Background()
-	err := k.c.Create(ctx, &caseloadv1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: "jo"},
-		Spec: caseloadv1alpha1.PractitionerSpec{Team: "nroth", Grade: "SocialWorker"}})
+	err := k.c.Create(ctx, builders.MakePractitioner("jo", "nroth", "SocialWorker").Namespace(k.ns).Obj())
 	want := `admission webhook "vpractitioner.caseload.dev" denied the request: Practitioner.caseload.dev "jo" is invalid: spec.team: Invalid value: "nroth": there is no Team nroth in namespace ` + k.ns + ": create the Team first, or correct the name"
 	if err == nil || err.Error() != want {
 		t.Errorf("practitioner in a missing team: %v\nwant %s", err, want)
@@ -686,7 +675,7 @@ func TestObjectsMustNameAnExistingTeam(t *testing.T) {
 	}
 	// A Team and its members applied together (kubectl apply -f dir/): the cache may not
 	// have the Team yet, and the webhook asks the apiserver before refusing.
-	k.create(&caseloadv1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: "east"}})
+	k.create(builders.MakeTeam("east").Namespace(k.ns).Obj())
 	k.practitioner("ana", "east", "SocialWorker")
 }
 
