@@ -22,7 +22,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
-	"caseload.dev/caseload-operator/internal/plugin"
+	"caseload.dev/caseload-operator/internal/plugin/importer"
 )
 
 // benchImportRuns numbers the councils of BenchmarkImport's runs.
@@ -257,7 +257,7 @@ func applyPlainly(b *testing.B, ns string, cases []extractCase, concurrency int)
 				}
 				u := &unstructured.Unstructured{Object: map[string]any{"apiVersion": v1alpha1.GroupVersion.String(), "kind": "Case",
 					"metadata": map[string]any{"name": kase.name, "namespace": ns}, "spec": spec}}
-				if err := c.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(plugin.ImportFieldManager), client.ForceOwnership); err != nil {
+				if err := c.Apply(context.Background(), client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(importer.FieldManager), client.ForceOwnership); err != nil {
 					select {
 					case errs <- err:
 					default:

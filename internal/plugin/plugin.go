@@ -11,6 +11,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/clock"
 
+	"caseload.dev/caseload-operator/internal/plugin/importer"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
 )
@@ -67,6 +68,6 @@ func NewCommand(streams genericiooptions.IOStreams, opts ...Option) *cobra.Comma
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
 	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), offline.NewSnapshotCommand(o.Flags), newPlanCommand(o), newVerifyCommand(o), newForecastCommand(o))
-	cmd.AddCommand(newReportCommand(o), newImportCommand(o), newRestoreCommand(o))
+	cmd.AddCommand(newReportCommand(o), importer.NewImportCommand(o.Flags), importer.NewRestoreCommand(o.Flags))
 	return cmd
 }

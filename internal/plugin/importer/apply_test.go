@@ -1,4 +1,4 @@
-package plugin
+package importer
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ func managed(manager string, op metav1.ManagedFieldsOperationType, spec string) 
 }
 
 func TestCaseAfterApply(t *testing.T) {
-	imported := managed(ImportFieldManager, metav1.ManagedFieldsOperationApply,
+	imported := managed(FieldManager, metav1.ManagedFieldsOperationApply,
 		`"f:reference":{},"f:team":{},"f:type":{},"f:complexity":{},"f:children":{},"f:openedOn":{},"f:allocatedTo":{},"f:coWorkers":{"v:\"sam\"":{}}`)
 	held := v1alpha1.CaseSpec{Reference: "C-1", Team: "north", Type: "ChildInNeed", Complexity: "Standard", Children: 1, OpenedOn: "2025-01-02",
 		AllocatedTo: "jo", CoWorkers: []string{"sam"}}
@@ -95,7 +95,7 @@ func TestCaseAfterApply(t *testing.T) {
 }
 
 func TestPractitionerAfterApply(t *testing.T) {
-	mine := managed(ImportFieldManager, metav1.ManagedFieldsOperationApply, `"f:team":{},"f:grade":{},"f:fte":{}`)
+	mine := managed(FieldManager, metav1.ManagedFieldsOperationApply, `"f:team":{},"f:grade":{},"f:fte":{}`)
 	theirs := managed("kubectl-edit", metav1.ManagedFieldsOperationUpdate, `"f:fte":{}`)
 	for _, tc := range []struct {
 		name     string

@@ -1,4 +1,9 @@
-package plugin
+// Package importer writes councils into the cluster through admission: `kubectl caseload
+// import`, from a case-management system's CSV extracts (refused whole if they hold personal
+// data), and `kubectl caseload restore`, from a snapshot. Both apply only what differs from the
+// cluster, by server-side apply, each practitioner's allocations in turn, so that admission
+// decides them as it would have decided them one at a time.
+package importer
 
 import (
 	"context"
@@ -21,21 +26,27 @@ const (
 	importIncomplete = 2
 )
 
-// importFlags are import's own flags.
-type importFlags struct {
-	cases, mapping, workers string
-	dryRun                  bool
-	concurrency             int
+// ImportOptions are `kubectl caseload import`'s: the extracts, how to read them, and how to write.
+type ImportOptions struct {
+	*kit.Flags
+	// Cases is the extract of cases; Workers, if given, the workforce extract; Mapping, if
+	// given, the mapping file for extracts whose columns, dates or codes differ from the default.
+	Cases, Mapping, Workers string
+	// DryRun asks admission about every write and writes nothing.
+	DryRun bool
+	// Concurrency is how many writes are in flight at once.
+	Concurrency int
 }
 
-func newImportCommand(o *options) *cobra.Command {
-	var f importFlags
+// NewImportCommand is `kubectl caseload import`.
+func NewImportCommand(f *kit.Flags) *cobra.Command {
+	o := &ImportOptions{Flags: f}
 	cmd := &cobra.Command{
 		Use:   "import --csv FILE [--mapping FILE] [--practitioners FILE] [--dry-run]",
 		Short: "Create or update the council's Cases (and Practitioners) from a case-management system's extract",
 		Long: "kubectl caseload import reads a CSV extract of cases (reference, team, type, complexity, children, opened, " +
 			"closed, allocated_worker, co_workers, or the columns a --mapping file names) and creates or updates a Case for " +
-			"each row, by server-side apply as field manager " + ImportFieldManager + "; with --practitioners it first " +
+			"each row, by server-side apply as field manager " + FieldManager + "; with --practitioners it first " +
 			"creates or updates Practitioners from a workforce extract (worker_id, team, grade, fte). A file with a column " +
 			"that looks like personal data (names, dates of birth, addresses, NHS numbers) is refused whole, before anything " +
 			"is written. Rows that are malformed are rejected, and rows whose allocation admission refuses are listed with " +
@@ -45,21 +56,29 @@ func newImportCommand(o *options) *cobra.Command {
 			"See docs/import.md.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.cases == "" {
-				return errors.New("name the extract of cases: --csv FILE")
+			if err := o.Validate(); err != nil {
+				return err
 			}
-			if f.concurrency < 1 {
-				return fmt.Errorf("--concurrency %d: at least 1", f.concurrency)
-			}
-			return o.importExtracts(cmd.Context(), f, o.Now)
+			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&f.cases, "csv", "", "The extract of cases, CSV with a header line.")
-	cmd.Flags().StringVar(&f.mapping, "mapping", "", "A mapping file (YAML) for an extract whose columns, dates or codes differ from the default.")
-	cmd.Flags().StringVar(&f.workers, "practitioners", "", "A workforce extract, CSV: Practitioners to create or update before the cases.")
-	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "Ask admission about every write by server-side dry run, and write nothing.")
-	cmd.Flags().IntVar(&f.concurrency, "concurrency", 8, "How many writes to have in flight at once.")
+	cmd.Flags().StringVar(&o.Cases, "csv", "", "The extract of cases, CSV with a header line.")
+	cmd.Flags().StringVar(&o.Mapping, "mapping", "", "A mapping file (YAML) for an extract whose columns, dates or codes differ from the default.")
+	cmd.Flags().StringVar(&o.Workers, "practitioners", "", "A workforce extract, CSV: Practitioners to create or update before the cases.")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Ask admission about every write by server-side dry run, and write nothing.")
+	cmd.Flags().IntVar(&o.Concurrency, "concurrency", 8, "How many writes to have in flight at once.")
 	return cmd
+}
+
+// Validate says what is missing or wrong in the flags before any file is read.
+func (o *ImportOptions) Validate() error {
+	if o.Cases == "" {
+		return errors.New("name the extract of cases: --csv FILE")
+	}
+	if o.Concurrency < 1 {
+		return fmt.Errorf("--concurrency %d: at least 1", o.Concurrency)
+	}
+	return nil
 }
 
 // importCounts counts the rows of one kind that were written or left as they were.
@@ -96,21 +115,24 @@ func (s importSummary) incomplete() bool {
 	return len(s.Refused)+len(s.Rejected)+len(s.Undecided) > 0
 }
 
-func (o *options) importExtracts(ctx context.Context, f importFlags, now func() time.Time) error {
+// Run reads the extracts, refuses them whole if they hold personal data, and writes what differs
+// from the cluster: practitioners first, then the cases, each practitioner's allocations in turn.
+func (o *ImportOptions) Run(ctx context.Context) error {
+	f := o
 	m := defaultImportMapping()
-	if f.mapping != "" {
+	if f.Mapping != "" {
 		var err error
-		if m, err = readImportMapping(f.mapping); err != nil {
+		if m, err = readImportMapping(f.Mapping); err != nil {
 			return err
 		}
 	}
-	cases, err := readExtract(f.cases, m.delimiter)
+	cases, err := readExtract(f.Cases, m.delimiter)
 	if err != nil {
 		return err
 	}
 	var workers *extract
-	if f.workers != "" {
-		if workers, err = readExtract(f.workers, m.delimiter); err != nil {
+	if f.Workers != "" {
+		if workers, err = readExtract(f.Workers, m.delimiter); err != nil {
 			return err
 		}
 	}
@@ -123,7 +145,7 @@ func (o *options) importExtracts(ctx context.Context, f importFlags, now func() 
 		return &personalDataError{columns: personal}
 	}
 
-	c, ns, err := o.importClient()
+	c, ns, err := writeClient(o.Flags)
 	if err != nil {
 		return err
 	}
@@ -143,8 +165,8 @@ func (o *options) importExtracts(ctx context.Context, f importFlags, now func() 
 	if err != nil {
 		return err
 	}
-	today := cal.DayOf(now()).String()
-	s := importSummary{Namespace: ns, DryRun: f.dryRun}
+	today := cal.DayOf(o.Now()).String()
+	s := importSummary{Namespace: ns, DryRun: f.DryRun}
 	var wrows []workerRow
 	if workers != nil {
 		var problems []rowProblem
@@ -217,7 +239,7 @@ func (o *options) importExtracts(ctx context.Context, f importFlags, now func() 
 		}
 		iw := importWrite{problemAt: at, kind: "Case", create: current == nil, obj: caseApply(ns, r.name, r.spec),
 			allocates: allocates(current, r.spec), lane: r.spec.Team + "/" + laneHolder(r.spec), opened: r.spec.OpenedOn}
-		if f.dryRun {
+		if f.DryRun {
 			// A dry run creates nobody: admission would refuse a practitioner it cannot find.
 			for _, w := range append([]string{r.spec.AllocatedTo}, r.spec.CoWorkers...) {
 				if newcomers[w] {
@@ -244,7 +266,7 @@ func (o *options) importExtracts(ctx context.Context, f importFlags, now func() 
 	// Practitioners first, for cases to be allocated to; then the writes that allocate nothing
 	// (closing cases frees room); then the allocations, each practitioner's in turn.
 	results := make([]writeResult, len(writes))
-	w := &writer{client: c, dryRun: f.dryRun, concurrency: f.concurrency, progress: newProgress(o.Streams.ErrOut, now), retryWait: 200 * time.Millisecond}
+	w := &writer{client: c, dryRun: f.DryRun, concurrency: f.Concurrency, progress: newProgress(o.Streams.ErrOut, o.Now), retryWait: 200 * time.Millisecond}
 	var stopped error
 	for _, phase := range []struct {
 		what  string
@@ -310,9 +332,9 @@ func (o *options) importExtracts(ctx context.Context, f importFlags, now func() 
 	return nil
 }
 
-// importClient is a client for the import's writes: concurrency, not client-go's default of 5
-// requests a second, bounds them (the apiserver's own flow control protects it).
-func (o *options) importClient() (client.Client, string, error) {
+// writeClient is a client for the writes of an import or a restore: concurrency, not client-go's
+// default of 5 requests a second, bounds them (the apiserver's own flow control protects it).
+func writeClient(o *kit.Flags) (client.Client, string, error) {
 	cfg, err := o.RESTConfig()
 	if err != nil {
 		return nil, "", err
@@ -369,7 +391,7 @@ func readImportTargets(ctx context.Context, c client.Client, ns string) (*import
 }
 
 // sayImportPlan tells, before writing, what the extracts hold and what will be written.
-func (o *options) sayImportPlan(s importSummary, cases, workers *extract, writes []importWrite) {
+func (o *ImportOptions) sayImportPlan(s importSummary, cases, workers *extract, writes []importWrite) {
 	out := o.Streams.ErrOut
 	var created, updated [2]int // practitioners, cases
 	for _, w := range writes {
@@ -406,7 +428,7 @@ func countIn(ps []rowProblem, file string) int {
 }
 
 // sayImport prints the summary: counts, then every row not imported with its line and reason.
-func (o *options) sayImport(s importSummary) error {
+func (o *ImportOptions) sayImport(s importSummary) error {
 	if o.Output == "json" || o.Output == "yaml" {
 		if s.Refused == nil {
 			s.Refused = []rowProblem{}

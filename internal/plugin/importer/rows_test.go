@@ -1,4 +1,4 @@
-package plugin
+package importer
 
 import (
 	"fmt"
@@ -191,7 +191,7 @@ func TestCaseRowsRefuseWhatCannotBeTold(t *testing.T) {
 }
 
 func TestCaseRowsThroughAMapping(t *testing.T) {
-	m, err := newImportMapping(importMappingFile{APIVersion: ImportMappingVersion, Kind: "ImportMapping", Delimiter: "\t", DateLayout: "dd/mm/yyyy",
+	m, err := newImportMapping(importMappingFile{APIVersion: MappingVersion, Kind: "ImportMapping", Delimiter: "\t", DateLayout: "dd/mm/yyyy",
 		Cases: importMappingSection{
 			Columns:           map[string]string{"reference": "ID", "team": "TEAM", "type": "TYPE", "opened": "START", "closed": "END", "allocatedWorker": "WORKER"},
 			CoWorkerSeparator: "|",

@@ -1,4 +1,4 @@
-package plugin
+package importer
 
 import (
 	"context"
@@ -21,9 +21,9 @@ import (
 	"caseload.dev/caseload-operator/internal/policy"
 )
 
-// ImportFieldManager is the field manager of the import's writes: the fields it sets are its own,
+// FieldManager is the field manager of the import's writes: the fields it sets are its own,
 // so a later import with a field left empty removes only what an import set.
-const ImportFieldManager = "kubectl-caseload-import"
+const FieldManager = "kubectl-caseload-import"
 
 // importWrite is one object the import applies: a row of an extract that differs from what the
 // cluster holds.
@@ -76,7 +76,7 @@ func (h heldByOthers) item(value string) bool {
 func othersHold(entries []metav1.ManagedFieldsEntry) heldByOthers {
 	h := heldByOthers{all: len(entries) == 0, fields: map[string]bool{}, items: map[string]bool{}}
 	for _, e := range entries {
-		if e.Subresource != "" || (e.Manager == ImportFieldManager && e.Operation == metav1.ManagedFieldsOperationApply) || e.FieldsV1 == nil {
+		if e.Subresource != "" || (e.Manager == FieldManager && e.Operation == metav1.ManagedFieldsOperationApply) || e.FieldsV1 == nil {
 			continue
 		}
 		var fields struct {
@@ -247,7 +247,7 @@ type writer struct {
 	progress    *progress
 	// retryWait is the first wait before a request that could not be answered is tried again.
 	retryWait time.Duration
-	// fieldManager owns what the writes set: ImportFieldManager unless said otherwise.
+	// fieldManager owns what the writes set: FieldManager unless said otherwise.
 	fieldManager string
 }
 
@@ -298,7 +298,7 @@ func (w *writer) lanes(ctx context.Context, writes []importWrite, lanes [][]int,
 func (w *writer) apply(ctx context.Context, iw *importWrite) (writeResult, error) {
 	manager := w.fieldManager
 	if manager == "" {
-		manager = ImportFieldManager
+		manager = FieldManager
 	}
 	opts := []client.ApplyOption{client.FieldOwner(manager), client.ForceOwnership}
 	if w.dryRun {

@@ -1,4 +1,4 @@
-package plugin
+package importer
 
 import (
 	"fmt"
@@ -15,9 +15,9 @@ import (
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 )
 
-// ImportMappingVersion is the apiVersion of a mapping file. A file of another version is refused
+// MappingVersion is the apiVersion of a mapping file. A file of another version is refused
 // rather than misread.
-const ImportMappingVersion = "import.caseload.dev/v1"
+const MappingVersion = "import.caseload.dev/v1"
 
 // importMappingFile is a mapping file as written: which header of the extract holds each field,
 // how its dates are written, and what its codes mean. What it leaves out keeps the default.
@@ -98,7 +98,7 @@ const defaultDateLayout = "yyyy-mm-dd"
 
 // defaultImportMapping is the mapping of an extract with the default headers.
 func defaultImportMapping() *importMapping {
-	m, err := newImportMapping(importMappingFile{APIVersion: ImportMappingVersion, Kind: "ImportMapping"})
+	m, err := newImportMapping(importMappingFile{APIVersion: MappingVersion, Kind: "ImportMapping"})
 	if err != nil {
 		panic(err)
 	}
@@ -130,9 +130,9 @@ func isTypeName(s string) bool { return len(s) <= v1alpha1.MaxTypeLength && type
 
 // newImportMapping validates f and fills in the defaults.
 func newImportMapping(f importMappingFile) (*importMapping, error) {
-	if f.APIVersion != ImportMappingVersion || f.Kind != "ImportMapping" {
+	if f.APIVersion != MappingVersion || f.Kind != "ImportMapping" {
 		return nil, fmt.Errorf("it is %s %s, not an ImportMapping of %s: start the file with\n  apiVersion: %s\n  kind: ImportMapping",
-			kit.OrDash(f.APIVersion), kit.OrDash(f.Kind), ImportMappingVersion, ImportMappingVersion)
+			kit.OrDash(f.APIVersion), kit.OrDash(f.Kind), MappingVersion, MappingVersion)
 	}
 	m := &importMapping{delimiter: ','}
 	if f.Delimiter != "" {

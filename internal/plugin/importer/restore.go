@@ -1,4 +1,4 @@
-package plugin
+package importer
 
 import (
 	"context"
@@ -59,10 +59,20 @@ type restoreSkipped struct {
 	heldBack int
 }
 
-func newRestoreCommand(o *options) *cobra.Command {
-	var file string
-	var dryRun bool
-	var concurrency int
+// RestoreOptions are `kubectl caseload restore`'s: the snapshot, and how to write it.
+type RestoreOptions struct {
+	*kit.Flags
+	// File is the snapshot, as `kubectl caseload snapshot` wrote it.
+	File string
+	// DryRun says what would be created, asks admission where it can, and writes nothing.
+	DryRun bool
+	// Concurrency is how many writes are in flight at once.
+	Concurrency int
+}
+
+// NewRestoreCommand is `kubectl caseload restore`.
+func NewRestoreCommand(f *kit.Flags) *cobra.Command {
+	o := &RestoreOptions{Flags: f}
 	cmd := &cobra.Command{
 		Use:   "restore -f SNAPSHOT [--dry-run]",
 		Short: "Create a council's teams, practitioners, cases and quotas again from a snapshot, through admission",
@@ -76,22 +86,33 @@ func newRestoreCommand(o *options) *cobra.Command {
 			"council of the file is restored.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if file == "" {
-				return errors.New("say which snapshot to restore: -f FILE")
+			if err := o.Validate(); err != nil {
+				return err
 			}
-			if concurrency < 1 {
-				return fmt.Errorf("--concurrency %d: at least 1", concurrency)
-			}
-			return o.restore(cmd.Context(), file, dryRun, concurrency)
+			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVarP(&file, "filename", "f", "", "The snapshot to restore, as `kubectl caseload snapshot` wrote it (take it with --exception-approvals for a backup).")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "Say what would be created, ask admission about each object by server-side dry run where what it needs is already there, and write nothing.")
-	cmd.Flags().IntVar(&concurrency, "concurrency", 8, "How many writes to have in flight at once.")
+	cmd.Flags().StringVarP(&o.File, "filename", "f", "", "The snapshot to restore, as `kubectl caseload snapshot` wrote it (take it with --exception-approvals for a backup).")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Say what would be created, ask admission about each object by server-side dry run where what it needs is already there, and write nothing.")
+	cmd.Flags().IntVar(&o.Concurrency, "concurrency", 8, "How many writes to have in flight at once.")
 	return cmd
 }
 
-func (o *options) restore(ctx context.Context, file string, dryRun bool, concurrency int) error {
+// Validate says what is missing or wrong in the flags before the snapshot is read.
+func (o *RestoreOptions) Validate() error {
+	if o.File == "" {
+		return errors.New("say which snapshot to restore: -f FILE")
+	}
+	if o.Concurrency < 1 {
+		return fmt.Errorf("--concurrency %d: at least 1", o.Concurrency)
+	}
+	return nil
+}
+
+// Run restores what the cluster lacks of the snapshot's councils (with -n, of that council), a
+// kind at a time, and says what it left out.
+func (o *RestoreOptions) Run(ctx context.Context) error {
+	file, dryRun, concurrency := o.File, o.DryRun, o.Concurrency
 	w, err := offline.ReadFile(file)
 	if err != nil {
 		return err
@@ -102,7 +123,7 @@ func (o *options) restore(ctx context.Context, file string, dryRun bool, concurr
 			return fmt.Errorf("%s holds no council %s", file, ns)
 		}
 	}
-	c, _, err := o.importClient()
+	c, _, err := writeClient(o.Flags)
 	if err != nil {
 		return err
 	}
@@ -118,7 +139,7 @@ func (o *options) restore(ctx context.Context, file string, dryRun bool, concurr
 	fmt.Fprintf(out, "%s of %s (taken %s) into %s:\n", verb, file, w.TakenAt.UTC().Format(time.RFC3339), strings.Join(w.NamespaceNames(), ", "))
 
 	results := make([]writeResult, len(plan.writes))
-	wr := &writer{client: c, dryRun: dryRun, concurrency: concurrency, progress: newProgress(o.Streams.ErrOut, time.Now),
+	wr := &writer{client: c, dryRun: dryRun, concurrency: concurrency, progress: newProgress(o.Streams.ErrOut, o.Now),
 		retryWait: 200 * time.Millisecond, fieldManager: RestoreFieldManager}
 	writes := make([]importWrite, len(plan.writes))
 	for i := range plan.writes {

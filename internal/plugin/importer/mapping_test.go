@@ -1,4 +1,4 @@
-package plugin
+package importer
 
 import (
 	"os"
@@ -29,7 +29,7 @@ func TestGoDateLayout(t *testing.T) {
 		{layout: "dd/mm", err: "it needs the year (yyyy), the month (mm) and the day (dd), once each"},
 		{layout: "dd/mm/yyyy/dd", err: "once each"},
 	} {
-		m, err := newImportMapping(importMappingFile{APIVersion: ImportMappingVersion, Kind: "ImportMapping", DateLayout: tc.layout})
+		m, err := newImportMapping(importMappingFile{APIVersion: MappingVersion, Kind: "ImportMapping", DateLayout: tc.layout})
 		if err != nil {
 			if tc.err == "" || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("layout %q: %v, want %q", tc.layout, err, tc.err)
