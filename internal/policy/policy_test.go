@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/builders"
 )
 
 func TestMilliParsesAndPrintsAsManagersWriteIt(t *testing.T) {
@@ -365,8 +366,8 @@ func TestFiguresAndGoverningQuota(t *testing.T) {
 		t.Errorf("ali at 0.6 FTE with 8 cases: %+v", f)
 	}
 
-	strict := MustFromSpec("council/strict", v1alpha1.CaseloadQuotaSpec{PractitionerCaps: []v1alpha1.PractitionerCap{{Grade: "SocialWorker", MaxWeight: dec("12")}}})
-	trial := MustFromSpec("council/trial", v1alpha1.CaseloadQuotaSpec{EnforcementAction: v1alpha1.EnforcementDryRun, PractitionerCaps: []v1alpha1.PractitionerCap{{Grade: "SocialWorker", MaxWeight: dec("10")}}})
+	strict := MustFromSpec("council/strict", builders.MakeQuota("strict").Cap("SocialWorker", "12").Obj().Spec)
+	trial := MustFromSpec("council/trial", builders.MakeQuota("trial").Action(v1alpha1.EnforcementDryRun).Cap("SocialWorker", "10").Obj().Spec)
 	teamOnly := manchester(v1alpha1.EnforcementDeny)
 	got, ok := FiguresPolicyForPractitioner([]*Policy{walsall(), strict, trial, teamOnly}, pr, holdings, today)
 	if !ok || got.Name != "council/strict" {
@@ -379,10 +380,7 @@ func TestFiguresAndGoverningQuota(t *testing.T) {
 }
 
 func TestTiming(t *testing.T) {
-	p := MustFromSpec("manchester/timescales", v1alpha1.CaseloadQuotaSpec{
-		Timescales:          map[string]v1alpha1.Timescale{"ChildInNeed": {MaxOpenDays: 270}},
-		AllocationDeadlines: map[string]v1alpha1.AllocationDeadline{"ChildInNeed": {MaxUnallocatedDays: 5}},
-	})
+	p := MustFromSpec("manchester/timescales", builders.MakeQuota("timescales").Timescale("ChildInNeed", 270).AllocationDeadline("ChildInNeed", 5).Obj().Spec)
 	c := caseOf("c-1", "ChildInNeed")
 	c.OpenedOn = MustParseDay("2026-02-25")
 	c.AllocatedTo = "jo"

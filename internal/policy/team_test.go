@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/builders"
 )
 
 // fiveOfTwelve is a team of five full-time social workers who can hold 12 each.
@@ -168,9 +169,7 @@ func TestAbsencesBeginAndEnd(t *testing.T) {
 }
 
 func TestAQuotaWithoutCapsGivesNoCapacity(t *testing.T) {
-	deadlines := MustFromSpec("council/deadlines", v1alpha1.CaseloadQuotaSpec{
-		AllocationDeadlines: map[string]v1alpha1.AllocationDeadline{"ChildProtection": {MaxUnallocatedDays: 0}},
-	})
+	deadlines := MustFromSpec("council/deadlines", builders.MakeQuota("deadlines").AllocationDeadline("ChildProtection", 0).Obj().Spec)
 	team := TeamView{Name: "north", Members: members(worker("a", "SocialWorker", "1"))}
 	if _, ok := deadlines.TeamCapacityOf(team.Members, today); ok {
 		t.Errorf("a quota of deadlines alone gives the team a capacity")
