@@ -1,6 +1,11 @@
 // Package plugin is `kubectl caseload`: what a team manager and a platform team reach for instead
 // of reading YAML. It reads the status the operator keeps (so it costs the same for 30 cases or
 // 300,000) and asks the admission webhook itself, by server-side dry run, what it would decide.
+//
+// This package is the root command and the commands not yet in packages of their own (top,
+// explain, suggest, forecast, plan, verify, version). What every command shares is in kit; the
+// snapshot world and the snapshot command in offline; import and restore in importer; the
+// health check in report.
 package plugin
 
 import (
@@ -14,6 +19,7 @@ import (
 	"caseload.dev/caseload-operator/internal/plugin/importer"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
+	"caseload.dev/caseload-operator/internal/plugin/report"
 )
 
 // ExitError ends the command with Code, having printed what it had to say.
@@ -53,9 +59,6 @@ func NewCommand(streams genericiooptions.IOStreams, opts ...Option) *cobra.Comma
 	for _, opt := range opts {
 		opt(o)
 	}
-	if o.Clock == nil {
-		o.Clock = now
-	}
 	cmd := &cobra.Command{
 		Use:           "kubectl-caseload",
 		Short:         "Caseloads, capacity and admission decisions of caseload-operator",
@@ -68,6 +71,6 @@ func NewCommand(streams genericiooptions.IOStreams, opts ...Option) *cobra.Comma
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
 	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), offline.NewSnapshotCommand(o.Flags), newPlanCommand(o), newVerifyCommand(o), newForecastCommand(o))
-	cmd.AddCommand(newReportCommand(o), importer.NewImportCommand(o.Flags), importer.NewRestoreCommand(o.Flags))
+	cmd.AddCommand(report.NewCommand(o.Flags), importer.NewImportCommand(o.Flags), importer.NewRestoreCommand(o.Flags))
 	return cmd
 }

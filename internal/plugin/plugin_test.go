@@ -17,6 +17,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -82,8 +83,19 @@ func run(m *testing.M) int {
 // kubectlCaseload runs the plugin with args and returns what it printed and its exit status.
 func kubectlCaseload(t testing.TB, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runPlugin(args)
+}
+
+// kubectlCaseloadAt runs the plugin as kubectlCaseload does, with its clock stopped at at: a
+// report's "as at" and the days cases have waited are then the same on every run.
+func kubectlCaseloadAt(t testing.TB, at time.Time, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	return runPlugin(args, plugin.WithClock(clocktesting.NewFakePassiveClock(at)))
+}
+
+func runPlugin(args []string, opts ...plugin.Option) (stdout, stderr string, code int) {
 	var out, errOut bytes.Buffer
-	code = plugin.Run(append([]string{"--kubeconfig", kubeconfig}, args...), genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	code = plugin.Run(append([]string{"--kubeconfig", kubeconfig}, args...), genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}, opts...)
 	return out.String(), errOut.String(), code
 }
 

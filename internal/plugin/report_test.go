@@ -17,7 +17,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
-	"caseload.dev/caseload-operator/internal/plugin"
 )
 
 // northshire is a council of three teams built to show everything the health check reports: each
@@ -26,7 +25,7 @@ import (
 // unallocated cases of every wait, cases overdue by timescale and by allocation deadline, and an
 // exception in force. Dates are days before today, so the figures are the same every day; the
 // plugin's clock is stopped at noon today (the returned function restarts it).
-func northshire(t *testing.T) (today time.Time, restore func()) {
+func northshire(t *testing.T) (today, at time.Time) {
 	t.Helper()
 	ctx := context.Background()
 	const ns = "northshire"
@@ -145,7 +144,7 @@ func northshire(t *testing.T) (today time.Time, restore func()) {
 		}
 		return nil
 	})
-	return today, plugin.SetNow(today.Add(12 * time.Hour))
+	return today, today.Add(12 * time.Hour)
 }
 
 // caseWaitingSince is the unallocated case of the council opened on that day.
@@ -193,12 +192,11 @@ func relativeDates(out string, today time.Time) string {
 }
 
 func TestHealthCheckReport(t *testing.T) {
-	today, restore := northshire(t)
-	defer restore()
+	today, at := northshire(t)
 
 	report := func(t *testing.T, args ...string) string {
 		t.Helper()
-		out, errOut, code := kubectlCaseload(t, append([]string{"-n", "northshire", "report"}, args...)...)
+		out, errOut, code := kubectlCaseloadAt(t, at, append([]string{"-n", "northshire", "report"}, args...)...)
 		if code != 0 {
 			t.Fatalf("report %v: exit %d: %s", args, code, errOut)
 		}
@@ -243,7 +241,7 @@ func TestHealthCheckReport(t *testing.T) {
 
 	t.Run("-o writes the report to a file only its owner reads", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "health-check.csv")
-		_, errOut, code := kubectlCaseload(t, "-n", "northshire", "report", "--format", "csv", "-o", file)
+		_, errOut, code := kubectlCaseloadAt(t, at, "-n", "northshire", "report", "--format", "csv", "-o", file)
 		if code != 0 || !strings.Contains(errOut, "written to "+file) {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}

@@ -1,4 +1,7 @@
-package plugin
+// Package report is `kubectl caseload report`: the caseload health check of a council, or of
+// every council, as a document to publish (HTML with charts, Markdown or CSV), with disclosure
+// control for publication. Every figure in it is the engine's, as the operator's status shows it.
+package report
 
 import (
 	"context"
@@ -13,14 +16,32 @@ import (
 	"github.com/spf13/cobra"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
-func newReportCommand(o *options) *cobra.Command {
-	var format, file, snapshotFile string
-	var publish bool
+// Options are `kubectl caseload report`'s: the format, where to write, what to report on, and
+// whether to publish.
+type Options struct {
+	*kit.Flags
+	// Format is html, md or csv.
+	Format string
+	// File is where the report goes: standard output when empty. (-o names a file here: a report
+	// is a document, not a listing.)
+	File string
+	// SnapshotFile, if given, is reported on as of when it was taken, instead of the cluster now.
+	SnapshotFile string
+	// Publish applies disclosure control for a public report.
+	Publish bool
+
+	render func(io.Writer, *healthCheck) error
+}
+
+// NewCommand is `kubectl caseload report`.
+func NewCommand(f *kit.Flags) *cobra.Command {
+	o := &Options{Flags: f}
 	cmd := &cobra.Command{
 		Use:   "report [--format html|md|csv] [-o FILE] [--publish]",
 		Short: "The caseload health check of a council (or, with -A, every council): a report to publish",
@@ -35,53 +56,72 @@ func newReportCommand(o *options) *cobra.Command {
 			"snapshot file as of when it was taken.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			render, ok := reportFormats[format]
-			if !ok {
-				return fmt.Errorf("unknown report format %q: use html, md or csv", format)
-			}
-			if slices.Contains([]string{"table", "wide", "json", "yaml"}, file) {
-				return fmt.Errorf("-o names the file to write the report to, not a format: use --format html, md or csv, and -o FILE")
-			}
-			hc, err := o.healthCheck(cmd.Context(), snapshotFile, publish)
-			if err != nil {
+			if err := o.Complete(); err != nil {
 				return err
 			}
-			out := o.Streams.Out
-			if file != "" {
-				f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				out = f
-			}
-			if err := render(out, hc); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			if file != "" {
-				fmt.Fprintf(o.Streams.ErrOut, "health check of %d councils (%d teams) written to %s\n", len(hc.Councils), hc.teams(), file)
-			}
-			return nil
+			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "md", "The report's format: html (one self-contained file with charts), md or csv.")
+	cmd.Flags().StringVar(&o.Format, "format", "md", "The report's format: html (one self-contained file with charts), md or csv.")
 	// -o names the file, as a report is a document rather than a listing: this command's own
 	// --output takes the place of the format flag of the others.
-	cmd.Flags().StringVarP(&file, "output", "o", "", "Write the report to this file (readable by its owner only) instead of standard output.")
-	cmd.Flags().StringVar(&snapshotFile, "snapshot", "", "Report on a snapshot file (kubectl caseload snapshot) as of when it was taken, instead of the cluster now.")
-	cmd.Flags().BoolVar(&publish, "publish", false, "Apply disclosure control for publication: counts of 1 to 4 as c, no figure about an individual.")
+	cmd.Flags().StringVarP(&o.File, "output", "o", "", "Write the report to this file (readable by its owner only) instead of standard output.")
+	cmd.Flags().StringVar(&o.SnapshotFile, "snapshot", "", "Report on a snapshot file (kubectl caseload snapshot) as of when it was taken, instead of the cluster now.")
+	cmd.Flags().BoolVar(&o.Publish, "publish", false, "Apply disclosure control for publication: counts of 1 to 4 as c, no figure about an individual.")
 	return cmd
 }
 
-// reportFormats render a health check.
-var reportFormats = map[string]func(io.Writer, *healthCheck) error{
+// Complete finds the renderer of the format asked for.
+func (o *Options) Complete() error {
+	o.render = formats[o.Format]
+	return nil
+}
+
+// Validate refuses a format there is no renderer for, and a listing format given as the file.
+func (o *Options) Validate() error {
+	if o.render == nil {
+		return fmt.Errorf("unknown report format %q: use html, md or csv", o.Format)
+	}
+	if slices.Contains([]string{"table", "wide", "json", "yaml"}, o.File) {
+		return fmt.Errorf("-o names the file to write the report to, not a format: use --format html, md or csv, and -o FILE")
+	}
+	return nil
+}
+
+// Run computes the health check and writes it, to the file (readable by its owner only) or to
+// standard output.
+func (o *Options) Run(ctx context.Context) error {
+	hc, err := o.healthCheck(ctx, o.SnapshotFile, o.Publish)
+	if err != nil {
+		return err
+	}
+	out := o.Streams.Out
+	if o.File != "" {
+		f, err := os.OpenFile(o.File, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
+	}
+	if err := o.render(out, hc); err != nil {
+		return err
+	}
+	if o.File != "" {
+		fmt.Fprintf(o.Streams.ErrOut, "health check of %d councils (%d teams) written to %s\n", len(hc.Councils), hc.teams(), o.File)
+	}
+	return nil
+}
+
+// formats render a health check.
+var formats = map[string]func(io.Writer, *healthCheck) error{
 	"md":   writeReportMarkdown,
 	"csv":  writeReportCSV,
 	"html": writeReportHTML,
 }
-
-// now is the plugin's clock; tests set it.
-var now = time.Now
 
 // healthCheck is the report: every council's teams on one day.
 type healthCheck struct {
@@ -207,7 +247,7 @@ func fteBand(fte policy.Milli) string {
 
 // healthCheck reads the councils the flags name, from the cluster or a snapshot, and computes
 // the report.
-func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish bool) (*healthCheck, error) {
+func (o *Options) healthCheck(ctx context.Context, snapshotFile string, publish bool) (*healthCheck, error) {
 	var w *offline.World
 	var err error
 	at := o.Now()
@@ -255,7 +295,7 @@ func (o *options) healthCheck(ctx context.Context, snapshotFile string, publish 
 
 // healthCheckOf computes the report of councils from w on the day at falls on in each council's
 // calendar, with the engine's figures as status shows them.
-func (o *options) healthCheckOf(ctx context.Context, w *offline.World, councils []string, at time.Time) (*healthCheck, error) {
+func (o *Options) healthCheckOf(ctx context.Context, w *offline.World, councils []string, at time.Time) (*healthCheck, error) {
 	r := w.Reader()
 	exceptions := map[string]*v1alpha1.CaseException{}
 	for i := range w.Cases {
