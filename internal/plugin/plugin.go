@@ -3,9 +3,9 @@
 // 300,000) and asks the admission webhook itself, by server-side dry run, what it would decide.
 //
 // This package is the root command and the commands not yet in packages of their own (top,
-// explain, suggest, forecast, plan, verify, version). What every command shares is in kit; the
+// explain, suggest, plan, verify, version). What every command shares is in kit; the
 // snapshot world and the snapshot command in offline; import and restore in importer; the
-// health check in report.
+// health check in report; the weeks ahead in forecast.
 package plugin
 
 import (
@@ -16,6 +16,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/clock"
 
+	"caseload.dev/caseload-operator/internal/plugin/forecast"
 	"caseload.dev/caseload-operator/internal/plugin/importer"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
@@ -70,7 +71,7 @@ func NewCommand(streams genericiooptions.IOStreams, opts ...Option) *cobra.Comma
 	o.AddFlags(cmd)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), offline.NewSnapshotCommand(o.Flags), newPlanCommand(o), newVerifyCommand(o), newForecastCommand(o))
+	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), offline.NewSnapshotCommand(o.Flags), newPlanCommand(o), newVerifyCommand(o), forecast.NewCommand(o.Flags))
 	cmd.AddCommand(report.NewCommand(o.Flags), importer.NewImportCommand(o.Flags), importer.NewRestoreCommand(o.Flags))
 	return cmd
 }

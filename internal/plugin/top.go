@@ -67,7 +67,7 @@ func (o *options) topPractitioners(ctx context.Context, team string) error {
 			Headroom: kit.OrDash(string(s.Headroom)), UtilisationPercent: s.UtilisationPercent, Band: string(s.Band), Quota: s.Quota})
 	}
 	if len(rows) == 0 {
-		return o.nothing("practitioners", team)
+		return o.Nothing("practitioners", team)
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].UtilisationPercent != rows[j].UtilisationPercent {
@@ -129,7 +129,7 @@ func (o *options) topTeams(ctx context.Context) error {
 			OverCapacity: s.OverCapacityPractitioners, Quota: s.Quota})
 	}
 	if len(rows) == 0 {
-		return o.nothing("teams", "")
+		return o.Nothing("teams", "")
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].UtilisationPercent != rows[j].UtilisationPercent {
@@ -158,21 +158,4 @@ func (o *options) topTeams(ctx context.Context) error {
 			strconv.Itoa(int(r.Cases)), r.Headroom, strconv.Itoa(int(r.OverCapacity)), kit.OrDash(r.Quota)})
 	}
 	return o.Print(t)
-}
-
-// nothing says there is nothing to show, where a table would have been; json and yaml get an
-// empty list.
-func (o *options) nothing(what, team string) error {
-	if o.Output == "json" || o.Output == "yaml" {
-		return o.Print(kit.Table{Items: []any{}})
-	}
-	where := "in this namespace"
-	if o.AllNamespaces {
-		where = "in any namespace"
-	}
-	if team != "" {
-		where = "in team " + team + " " + where
-	}
-	fmt.Fprintf(o.Streams.ErrOut, "No %s found %s.\n", what, where)
-	return nil
 }

@@ -88,3 +88,20 @@ func OrDash(s string) string {
 	}
 	return s
 }
+
+// Nothing says there is nothing to show, where a table would have been; json and yaml get an
+// empty list.
+func (f *Flags) Nothing(what, team string) error {
+	if f.Output == "json" || f.Output == "yaml" {
+		return f.Print(Table{Items: []any{}})
+	}
+	where := "in this namespace"
+	if f.AllNamespaces {
+		where = "in any namespace"
+	}
+	if team != "" {
+		where = "in team " + team + " " + where
+	}
+	fmt.Fprintf(f.Streams.ErrOut, "No %s found %s.\n", what, where)
+	return nil
+}

@@ -1,4 +1,7 @@
-package plugin
+// Package forecast is `kubectl caseload forecast`: a team's weeks ahead, each with its capacity,
+// the weight it carries as cases reach their timescales, and what starts or ends, decided by the
+// policy engine on the council's calendar.
+package forecast
 
 import (
 	"context"
@@ -18,8 +21,16 @@ import (
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
-func newForecastCommand(o *options) *cobra.Command {
-	var weeks int
+// Options are `kubectl caseload forecast`'s: the team (every team when empty) and how many weeks.
+type Options struct {
+	*kit.Flags
+	Team  string
+	Weeks int
+}
+
+// NewCommand is `kubectl caseload forecast`.
+func NewCommand(f *kit.Flags) *cobra.Command {
+	o := &Options{Flags: f}
 	cmd := &cobra.Command{
 		Use:   "forecast [TEAM] --weeks N",
 		Short: "Week by week: a team's capacity, cases due to end, absences, reductions and exceptions, and the headroom to plan against",
@@ -30,18 +41,31 @@ func newForecastCommand(o *options) *cobra.Command {
 			"the policy engine, under the quota the team's status names.",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if weeks < 1 || weeks > 104 {
-				return errors.New("--weeks is from 1 to 104")
+			o.Complete(args)
+			if err := o.Validate(); err != nil {
+				return err
 			}
-			team := ""
-			if len(args) == 1 {
-				team = args[0]
-			}
-			return o.forecast(cmd.Context(), team, weeks)
+			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().IntVar(&weeks, "weeks", 8, "How many weeks ahead.")
+	cmd.Flags().IntVar(&o.Weeks, "weeks", 8, "How many weeks ahead.")
 	return cmd
+}
+
+// Complete takes the team from the arguments.
+func (o *Options) Complete(args []string) {
+	o.Team = ""
+	if len(args) == 1 {
+		o.Team = args[0]
+	}
+}
+
+// Validate keeps the forecast to at most two years.
+func (o *Options) Validate() error {
+	if o.Weeks < 1 || o.Weeks > 104 {
+		return errors.New("--weeks is from 1 to 104")
+	}
+	return nil
 }
 
 // week is one week of a team's forecast, as -o json and -o yaml give it.
@@ -58,7 +82,9 @@ type week struct {
 	Events   []string `json:"events,omitempty"`
 }
 
-func (o *options) forecast(ctx context.Context, team string, weeks int) error {
+// Run forecasts the team, or every team of the council, from the council as it is now.
+func (o *Options) Run(ctx context.Context) error {
+	team, weeks := o.Team, o.Weeks
 	c, ns, err := o.ClientIn()
 	if err != nil {
 		return err
@@ -89,7 +115,7 @@ func (o *options) forecast(ctx context.Context, team string, weeks int) error {
 		out = append(out, ws...)
 	}
 	if len(out) == 0 {
-		return o.nothing("teams", team)
+		return o.Nothing("teams", team)
 	}
 	tbl := kit.Table{Headers: []string{"TEAM", "WEEK OF", "CAPACITY", "WEIGHT", "ENDING", "HEADROOM", "WHAT CHANGES"}, Items: out}
 	for _, wk := range out {
