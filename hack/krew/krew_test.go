@@ -44,7 +44,7 @@ func TestManifestMatchesTheReleaseArchives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	built := regexp.MustCompile(`for platform in ([^;]+);`).FindSubmatch(script)
+	built := regexp.MustCompile(`(?m)^platforms="([^"]+)"$`).FindSubmatch(script)
 	if built == nil {
 		t.Fatal("release.sh names no platforms")
 	}

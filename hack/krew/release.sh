@@ -15,7 +15,8 @@ dist=${DIST_DIR:-$root/bin/dist}
 mkdir -p "$dist"
 dist=$(cd "$dist" && pwd)
 manifest=$(sed -e "s|URI_BASE|$base|g" -e "s|VERSION|$version|g" "$root/hack/krew/caseload.yaml" | grep -v '^#')
-for platform in ${PLUGIN_PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64}; do
+platforms="linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64"
+for platform in ${PLUGIN_PLATFORMS:-$platforms}; do
   os=${platform%/*} arch=${platform#*/}
   bin=kubectl-caseload
   [ "$os" = windows ] && bin=kubectl-caseload.exe
