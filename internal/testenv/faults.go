@@ -54,19 +54,28 @@ func child(path string) (int, error) {
 	return 0, fmt.Errorf("no %s runs as a child of this process", want)
 }
 
-// parentOf reads a process's parent from /proc/<pid>/stat, whose second field (the command, in
-// parentheses) may itself hold spaces: the parent is the second field after its closing one.
+// parentOf reads a process's parent from /proc/<pid>/stat.
 func parentOf(pid int) (int, error) {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	fields, err := statFields(pid)
 	if err != nil {
 		return 0, err
 	}
+	return strconv.Atoi(fields[1])
+}
+
+// statFields are the fields of /proc/<pid>/stat after the command, which, in parentheses, may
+// itself hold spaces: fields[0] is the process's state (field 3 of proc(5)), fields[1] its parent.
+func statFields(pid int) ([]string, error) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return nil, err
+	}
 	s := string(stat)
 	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 2 {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
+	if len(fields) < 13 {
+		return nil, fmt.Errorf("/proc/%d/stat: %q", pid, s)
 	}
-	return strconv.Atoi(fields[1])
+	return fields, nil
 }
 
 // RestartAPIServer stops the kube-apiserver and starts it again on the same address with the
@@ -164,14 +173,9 @@ func (e *Env) CPU() (apiserver, etcd time.Duration, err error) {
 // ProcessCPU is the processor time a process has used so far, user and system, from
 // /proc/<pid>/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
 func ProcessCPU(pid int) (time.Duration, error) {
-	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	fields, err := statFields(pid)
 	if err != nil {
 		return 0, err
-	}
-	s := string(stat)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, s)
 	}
 	var ticks int64
 	for _, f := range fields[11:13] {

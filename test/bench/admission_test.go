@@ -677,32 +677,16 @@ func (b *bench) apiserverRequests(t *testing.T) map[string]float64 {
 }
 
 func (b *bench) apiserverWrites(t *testing.T) (ledgers, cases float64) {
-	t.Helper()
-	rc, err := rest.RESTClientFor(restConfigFor(b.env.Config))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := rc.Get().AbsPath("/metrics").DoRaw(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if !strings.HasPrefix(line, "apiserver_request_total{") || strings.Contains(line, `subresource="status"`) {
+	for what, n := range b.apiserverRequests(t) {
+		verb, resource, _ := strings.Cut(what, " ")
+		if verb != "POST" && verb != "PUT" && verb != "PATCH" {
 			continue
 		}
-		write := strings.Contains(line, `verb="POST"`) || strings.Contains(line, `verb="PUT"`) || strings.Contains(line, `verb="PATCH"`)
-		if !write || !strings.Contains(line, `code="20`) {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			continue
-		}
-		switch {
-		case strings.Contains(line, `resource="allocationledgers"`):
-			ledgers += v
-		case strings.Contains(line, `resource="cases"`):
-			cases += v
+		switch resource {
+		case "allocationledgers":
+			ledgers += n
+		case "cases":
+			cases += n
 		}
 	}
 	return ledgers, cases
