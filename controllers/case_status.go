@@ -42,7 +42,7 @@ func caseStatus(c *v1alpha1.Case, in caseInput) (st v1alpha1.CaseStatus, deadlin
 	if in.Team != nil {
 		statusQuota = in.Team.Status.Quota
 	}
-	p := policy.Weigher(in.Policies, statusQuota)
+	p := policy.WeighingPolicy(in.Policies, statusQuota)
 	w := p.Weigh(ec)
 	source := "default weights: no CaseloadQuota selects the team"
 	if p != policy.Default {

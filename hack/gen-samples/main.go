@@ -587,7 +587,7 @@ func allocate(c *council, t *team, caseName, practitioner string) (policy.Decisi
 	v := t.view()
 	after := policy.CaseFrom(cs, policy.UTC)
 	after.AllocatedTo = practitioner
-	n := policy.Newcomer{Name: practitioner, Role: v1alpha1.RoleLead}
+	n := policy.Assignee{Name: practitioner, Role: v1alpha1.RoleLead}
 	for _, m := range v.Members {
 		if m.Practitioner.Name == practitioner {
 			n.Known, n.Practitioner, n.Holdings = true, m.Practitioner, m.Holdings
@@ -597,7 +597,7 @@ func allocate(c *council, t *team, caseName, practitioner string) (policy.Decisi
 	for _, q := range c.quotas {
 		policies = append(policies, policy.MustFromSpec(c.ns+"/"+q.name, q.spec))
 	}
-	return policy.Decide(policies, policy.Allocation{Case: after, Newcomers: []policy.Newcomer{n}, Team: v, Day: asOf}), nil
+	return policy.Decide(policies, policy.Allocation{Case: after, Assignees: []policy.Assignee{n}, Team: v, Day: asOf}), nil
 }
 
 // verifyTour checks each claim of internal/sandbox/tour.go against the generated sample.

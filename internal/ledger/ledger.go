@@ -52,10 +52,10 @@ const Finalizer = "caseload.dev/allocations-in-flight"
 // Entries builds the ledger entries of an admitted allocation: one per practitioner decided for
 // (a raised holder too, so the ledger records the case as it now weighs), with the facts every
 // quota needs to weigh the case, the uid and the generation the change gives the Case, and its
-// weight under the policy that weighs the team's cases (policy.Weigher).
-func Entries(id string, c policy.Case, joiners []policy.Joining, weigher *policy.Policy, exception *v1alpha1.CaseException, now time.Time) []v1alpha1.Reservation {
-	out := make([]v1alpha1.Reservation, 0, len(joiners))
-	for _, j := range joiners {
+// weight under the policy that weighs the team's cases (policy.WeighingPolicy).
+func Entries(id string, c policy.Case, subjects []policy.Subject, weighing *policy.Policy, exception *v1alpha1.CaseException, now time.Time) []v1alpha1.Reservation {
+	out := make([]v1alpha1.Reservation, 0, len(subjects))
+	for _, j := range subjects {
 		r := v1alpha1.Reservation{
 			ID:           id,
 			Team:         c.Team,
@@ -70,8 +70,8 @@ func Entries(id string, c policy.Case, joiners []policy.Joining, weigher *policy
 			AdmittedAt:   metav1.NewTime(now),
 			Exception:    exception,
 		}
-		if weigher != nil {
-			r.Weight = v1alpha1.Figure(weigher.Carried(c, j.Role).String())
+		if weighing != nil {
+			r.Weight = v1alpha1.Figure(weighing.Carried(c, j.Role).String())
 		}
 		out = append(out, r)
 	}

@@ -51,7 +51,7 @@ func TestEntriesRecordWhatEveryQuotaNeeds(t *testing.T) {
 		CaseTypes: map[string]v1alpha1.CaseWeight{"ChildProtection": "1.5"}, CoWorkerShare: "0.5",
 	}})
 	c := policy.Case{Name: "c-1042", UID: "u-1042", Team: "north", Type: "ChildProtection", Complexity: "High", Children: 2, AllocatedTo: "jo", CoWorkers: []string{"ali"}, Generation: 3}
-	rs := Entries("req-1", c, []policy.Joining{{Name: "jo", Role: v1alpha1.RoleLead}, {Name: "ali", Role: v1alpha1.RoleCoWorker}}, p, nil, now)
+	rs := Entries("req-1", c, []policy.Subject{{Name: "jo", Role: v1alpha1.RoleLead}, {Name: "ali", Role: v1alpha1.RoleCoWorker}}, p, nil, now)
 	if len(rs) != 2 {
 		t.Fatalf("want one entry per practitioner decided for, got %d", len(rs))
 	}

@@ -362,8 +362,8 @@ func stateOf(ctx context.Context, r client.Reader, cal policy.Calendar, namespac
 	for _, m := range s.View.Members {
 		c := shape
 		c.AllocatedTo = m.Practitioner.Name
-		j := policy.Joining{Name: m.Practitioner.Name, Role: v1alpha1.RoleLead}
-		d := policy.Decide(s.Policies, policy.Allocation{Case: c, Newcomers: []policy.Newcomer{policy.NewcomerFor(j, s.View, nil, nil)}, Team: s.View, Day: s.Day})
+		j := policy.Subject{Name: m.Practitioner.Name, Role: v1alpha1.RoleLead}
+		d := policy.Decide(s.Policies, policy.Allocation{Case: c, Assignees: []policy.Assignee{policy.AssigneeFor(j, s.View, nil, nil)}, Team: s.View, Day: s.Day})
 		if !d.Allowed() && m.Practitioner.AvailableOn(s.Day) {
 			st.refused[m.Practitioner.Name] = true
 		}

@@ -319,7 +319,7 @@ type offlineDecision struct {
 func decideOffline(ctx context.Context, r client.Reader, old, kase *v1alpha1.Case, cal policy.Calendar, now time.Time) (offlineDecision, error) {
 	var out offlineDecision
 	change := policy.ChangeOf(old, kase, cal)
-	if len(change.Joiners) == 0 {
+	if len(change.Subjects) == 0 {
 		return out, nil // nothing to decide: admission passes it
 	}
 	s, err := snapshot.Load(ctx, r, cal, kase.Namespace, kase.Spec.Team, now)
@@ -331,7 +331,7 @@ func decideOffline(ctx context.Context, r client.Reader, old, kase *v1alpha1.Cas
 			Message: fmt.Sprintf("there is no Team %s in namespace %s", kase.Spec.Team, kase.Namespace)}}
 	} else {
 		others := map[string]policy.Practitioner{}
-		for _, j := range change.Joiners {
+		for _, j := range change.Subjects {
 			if _, member := s.View.Member(j.Name); member {
 				continue
 			}
@@ -343,7 +343,7 @@ func decideOffline(ctx context.Context, r client.Reader, old, kase *v1alpha1.Cas
 				return out, err
 			}
 		}
-		out.Decision = policy.DecideChange(s.Policies, s.View, s.Day, change.Before, change.After, change.Joiners, others)
+		out.Decision = policy.DecideChange(s.Policies, s.View, s.Day, change.Before, change.After, change.Subjects, others)
 	}
 	for _, f := range out.Denials {
 		out.reasons = append(out.reasons, f.String())

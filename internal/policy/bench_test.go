@@ -28,7 +28,7 @@ func BenchmarkDecide(b *testing.B) {
 	policies := []*Policy{wirral(), manchester(v1alpha1.EnforcementDeny)}
 	a := Allocation{
 		Case:      caseOf("c-new", "ChildProtection"),
-		Newcomers: []Newcomer{{Name: "sw-007", Role: v1alpha1.RoleLead, Known: true, Practitioner: team.Members[7].Practitioner, Holdings: team.Members[7].Holdings}},
+		Assignees: []Assignee{{Name: "sw-007", Role: v1alpha1.RoleLead, Known: true, Practitioner: team.Members[7].Practitioner, Holdings: team.Members[7].Holdings}},
 		Team:      team,
 		Day:       today,
 	}

@@ -68,7 +68,7 @@ func allocate(c Case, to Member, role Role, others ...Member) Allocation {
 	members := append([]Member{to}, others...)
 	return Allocation{
 		Case:      c,
-		Newcomers: []Newcomer{{Name: to.Practitioner.Name, Role: role, Known: true, Practitioner: to.Practitioner, Holdings: to.Holdings}},
+		Assignees: []Assignee{{Name: to.Practitioner.Name, Role: role, Known: true, Practitioner: to.Practitioner, Holdings: to.Holdings}},
 		Team:      TeamView{Name: "north", Members: members},
 		Day:       today,
 	}

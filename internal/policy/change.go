@@ -6,10 +6,10 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 )
 
-// Joining is a practitioner a change of a case is decided for: a new lead or co-worker, or one
+// Subject is a practitioner a change of a case is decided for: a new lead or co-worker, or one
 // who keeps the case in the same role while the change may add to its weight. A co-worker
 // promoted to lead joins as lead, since the lead carries more.
-type Joining struct {
+type Subject struct {
 	Name string
 	Role Role
 	// Raised is true for a practitioner who already held the case in this role: the change
@@ -47,11 +47,11 @@ func WeighsDifferently(a, b Case) bool {
 	return a.Type != b.Type || a.Complexity != b.Complexity || a.Children != b.Children
 }
 
-// Joiners returns who a change from before to after is decided for: each holder of after who did
+// Subjects returns who a change from before to after is decided for: each holder of after who did
 // not hold the case in the same role before, and, when the change alters what the case weighs,
 // each holder who keeps it (Raised). before is nil for a new case. A change that only keeps or
 // removes people, or changes nothing a weight depends on, is decided for nobody.
-func Joiners(before *Case, after Case) []Joining {
+func Subjects(before *Case, after Case) []Subject {
 	had := map[Holder]bool{}
 	raised := false
 	if before != nil {
@@ -60,13 +60,13 @@ func Joiners(before *Case, after Case) []Joining {
 		}
 		raised = WeighsDifferently(*before, after)
 	}
-	var out []Joining
+	var out []Subject
 	for _, h := range Holders(after) {
 		switch {
 		case !had[h]:
-			out = append(out, Joining{Name: h.Name, Role: h.Role})
+			out = append(out, Subject{Name: h.Name, Role: h.Role})
 		case raised:
-			out = append(out, Joining{Name: h.Name, Role: h.Role, Raised: true})
+			out = append(out, Subject{Name: h.Name, Role: h.Role, Raised: true})
 		}
 	}
 	return out
@@ -82,9 +82,9 @@ type Change struct {
 	After Case
 	// MovedTeam is true when the change moves the case to another team.
 	MovedTeam bool
-	// Joiners are who the change is decided for (Joiners); none when the case is closed after
+	// Subjects are who the change is decided for (Subjects); none when the case is closed after
 	// it, since a closed case weighs nothing and gives nobody work.
-	Joiners []Joining
+	Subjects []Subject
 }
 
 // ChangeOf is the change from old (nil for a create) to c, with days placed on cal. The
@@ -97,7 +97,7 @@ func ChangeOf(old, c *v1alpha1.Case, cal Calendar) Change {
 		ch.Before = &b
 	}
 	if ch.After.Open() {
-		ch.Joiners = Joiners(ch.Before, ch.After)
+		ch.Subjects = Subjects(ch.Before, ch.After)
 	}
 	return ch
 }
@@ -129,12 +129,12 @@ func Leavers(before *Case, after Case) []Holder {
 // new version, for the holders that keep it in the same role and are not decided for (whose
 // share of it the change leaves alone). Whatever the cache shows of c (nothing, an older version,
 // a reservation from an earlier attempt), c is then counted exactly once per such holder, and
-// the joiners' holdings do not include it: Check adds it for them.
+// the subjects' holdings do not include it: Check adds it for them.
 func Rebased(t TeamView, before *Case, after Case) TeamView {
 	kept := map[string]Role{}
 	if before != nil {
 		decided := map[string]bool{}
-		for _, j := range Joiners(before, after) {
+		for _, j := range Subjects(before, after) {
 			decided[j.Name] = true
 		}
 		stays := map[Holder]bool{}
@@ -215,18 +215,18 @@ func ExceptionDays(policies []*Policy, d Decision) int {
 }
 
 // DecideChange decides a change of a case from before (nil for a new or reopened case) to after
-// for the joiners, on day: the team rebased on the change (Rebased), each joiner a newcomer of it
+// for the subjects, on day: the team rebased on the change (Rebased), each subject an assignee of it
 // (or of others, the practitioners of the namespace outside the team, by name), then every policy
 // (Decide). The admission webhook and the kubectl plugin's verify decide with it alike.
-func DecideChange(policies []*Policy, t TeamView, day Day, before *Case, after Case, joiners []Joining, others map[string]Practitioner) Decision {
+func DecideChange(policies []*Policy, t TeamView, day Day, before *Case, after Case, subjects []Subject, others map[string]Practitioner) Decision {
 	view := Rebased(t, before, after)
-	newcomers := make([]Newcomer, len(joiners))
-	for i, j := range joiners {
+	assignees := make([]Assignee, len(subjects))
+	for i, j := range subjects {
 		var other *Practitioner
 		if pr, ok := others[j.Name]; ok {
 			other = &pr
 		}
-		newcomers[i] = NewcomerFor(j, view, other, before)
+		assignees[i] = AssigneeFor(j, view, other, before)
 	}
-	return Decide(policies, Allocation{Case: after, Newcomers: newcomers, Team: view, Day: day})
+	return Decide(policies, Allocation{Case: after, Assignees: assignees, Team: view, Day: day})
 }

@@ -18,20 +18,20 @@ func TestJoiners(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		before, after *Case
-		want          []Joining
+		want          []Subject
 	}{
 		{"a new unallocated case allocates nothing", nil, with(""), nil},
-		{"a new case brings its lead and co-workers", nil, with("jo", "ali"), []Joining{{Name: "jo", Role: lead}, {Name: "ali", Role: co}}},
-		{"allocating an unallocated case", with(""), with("jo"), []Joining{{Name: "jo", Role: lead}}},
-		{"reallocating to someone else", with("jo"), with("sam"), []Joining{{Name: "sam", Role: lead}}},
-		{"adding a co-worker leaves the lead alone", with("jo"), with("jo", "ali"), []Joining{{Name: "ali", Role: co}}},
-		{"a co-worker promoted to lead joins as lead", with("jo", "ali"), with("ali"), []Joining{{Name: "ali", Role: lead}}},
+		{"a new case brings its lead and co-workers", nil, with("jo", "ali"), []Subject{{Name: "jo", Role: lead}, {Name: "ali", Role: co}}},
+		{"allocating an unallocated case", with(""), with("jo"), []Subject{{Name: "jo", Role: lead}}},
+		{"reallocating to someone else", with("jo"), with("sam"), []Subject{{Name: "sam", Role: lead}}},
+		{"adding a co-worker leaves the lead alone", with("jo"), with("jo", "ali"), []Subject{{Name: "ali", Role: co}}},
+		{"a co-worker promoted to lead joins as lead", with("jo", "ali"), with("ali"), []Subject{{Name: "ali", Role: lead}}},
 		{"unallocating adds nobody", with("jo", "ali"), with(""), nil},
 		{"no change adds nobody", with("jo", "ali"), with("jo", "ali"), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := Joiners(tc.before, *tc.after); !reflect.DeepEqual(got, tc.want) {
-				t.Errorf("Joiners = %v, want %v", got, tc.want)
+			if got := Subjects(tc.before, *tc.after); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Subjects = %v, want %v", got, tc.want)
 			}
 		})
 	}
@@ -148,7 +148,7 @@ func TestAnExceptionStandsWhileItsPractitionerHoldsTheCase(t *testing.T) {
 }
 
 // TestDecideChangeDecidesForTheJoinersOnTheRebasedTeam: a lead change is decided for the new lead
-// only, on the team without the case's old share, and a joiner outside the team is decided as
+// only, on the team without the case's old share, and a subject outside the team is decided as
 // one (refused as of another team).
 func TestDecideChangeDecidesForTheJoinersOnTheRebasedTeam(t *testing.T) {
 	jo := Member{Practitioner: worker("jo", "SocialWorker", "1"), Holdings: led("jo", 14, "ChildInNeed")}
@@ -157,14 +157,14 @@ func TestDecideChangeDecidesForTheJoinersOnTheRebasedTeam(t *testing.T) {
 	before := jo.Holdings[0].Case
 	after := before
 	after.AllocatedTo = "sam"
-	d := DecideChange([]*Policy{walsall()}, team, today, &before, after, Joiners(&before, after), nil)
+	d := DecideChange([]*Policy{walsall()}, team, today, &before, after, Subjects(&before, after), nil)
 	if !d.Allowed() {
 		t.Errorf("sam at 14 of 15 taking one case from jo: %s", d.Reason())
 	}
 	after.AllocatedTo = "kim"
 	kim := worker("kim", "SocialWorker", "1")
 	kim.Team = "south"
-	d = DecideChange([]*Policy{walsall()}, team, today, &before, after, Joiners(&before, after), map[string]Practitioner{"kim": kim})
+	d = DecideChange([]*Policy{walsall()}, team, today, &before, after, Subjects(&before, after), map[string]Practitioner{"kim": kim})
 	if d.Allowed() || !strings.Contains(d.Reason(), "kim is in team south") {
 		t.Errorf("kim of team south: %s", d.Reason())
 	}

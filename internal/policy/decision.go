@@ -57,10 +57,10 @@ func verb(a Action) string {
 	return "denied"
 }
 
-// Newcomer is a practitioner an allocation is decided for: one it adds to a case in a role, or
-// one who holds the case already while the change adds to its weight. Known is false when no
-// Practitioner of that name exists in the namespace.
-type Newcomer struct {
+// Assignee is a Subject as the team knows them: their Practitioner, the open cases they hold,
+// and, for one who holds the case already, the case as it was. An allocation is decided for each.
+// Known is false when no Practitioner of that name exists in the namespace.
+type Assignee struct {
 	Name         string
 	Role         Role
 	Known        bool
@@ -72,11 +72,11 @@ type Newcomer struct {
 	AlreadyHeld *Case
 }
 
-// NewcomerFor builds the newcomer of a joiner: a member of the team (with their holdings), or
+// AssigneeFor builds the assignee of a subject: a member of the team (with their holdings), or
 // one the namespace has in another team (Practitioner set, no holdings), or nobody (nil).
-// before is the case as it was, for a joiner that the change raises.
-func NewcomerFor(j Joining, t TeamView, other *Practitioner, before *Case) Newcomer {
-	n := Newcomer{Name: j.Name, Role: j.Role}
+// before is the case as it was, for a subject that the change raises.
+func AssigneeFor(j Subject, t TeamView, other *Practitioner, before *Case) Assignee {
+	n := Assignee{Name: j.Name, Role: j.Role}
 	if j.Raised {
 		n.AlreadyHeld = before
 	}
@@ -92,8 +92,9 @@ func NewcomerFor(j Joining, t TeamView, other *Practitioner, before *Case) Newco
 type Allocation struct {
 	// Case is the case as it will be once the allocation is admitted.
 	Case Case
-	// Newcomers are the practitioners the change adds as lead or co-worker.
-	Newcomers []Newcomer
+	// Assignees are who the allocation is decided for: each practitioner it adds as lead or
+	// co-worker, and each holder whose share of the case it raises.
+	Assignees []Assignee
 	// Team is the case's team, with every member's current holdings (without this case).
 	Team TeamView
 	Day  Day
@@ -104,7 +105,7 @@ type Allocation struct {
 // the case is decided by the policies alone: while they are away their capacity is 0.)
 func CheckPractitioners(a Allocation) []Finding {
 	var out []Finding
-	for _, n := range a.Newcomers {
+	for _, n := range a.Assignees {
 		if n.AlreadyHeld != nil {
 			continue
 		}
@@ -130,9 +131,9 @@ func CheckPractitioners(a Allocation) []Finding {
 	return out
 }
 
-// decidedByPolicies reports whether the policies decide for the newcomer: CheckPractitioners
+// decidedByPolicies reports whether the policies decide for the assignee: CheckPractitioners
 // has already refused one who is unknown, of another team, or (joining) away that day.
-func decidedByPolicies(n Newcomer, a Allocation) bool {
+func decidedByPolicies(n Assignee, a Allocation) bool {
 	return n.Known && n.Practitioner.Team == a.Case.Team && (n.AlreadyHeld != nil || n.Practitioner.AvailableOn(a.Day))
 }
 
@@ -159,7 +160,7 @@ func (p *Policy) Check(a Allocation) (findings []Finding, warnings []string) {
 	add := func(kind, name, rule, msg string, exceptable bool) {
 		findings = append(findings, Finding{Policy: p.Name, Action: p.Action, Kind: kind, Name: name, Rule: rule, Message: msg, Exceptable: exceptable})
 	}
-	for _, n := range a.Newcomers {
+	for _, n := range a.Assignees {
 		if !decidedByPolicies(n, a) {
 			continue // CheckPractitioners has said why.
 		}
@@ -224,7 +225,7 @@ func (p *Policy) checkTeam(a Allocation) []Finding {
 		return nil
 	}
 	var added, raised Milli
-	for _, n := range a.Newcomers {
+	for _, n := range a.Assignees {
 		if !decidedByPolicies(n, a) {
 			continue
 		}
@@ -239,7 +240,7 @@ func (p *Policy) checkTeam(a Allocation) []Finding {
 		return nil
 	}
 	var before *Case
-	for _, n := range a.Newcomers {
+	for _, n := range a.Assignees {
 		if n.AlreadyHeld != nil {
 			before = n.AlreadyHeld
 		}

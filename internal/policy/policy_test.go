@@ -301,7 +301,7 @@ func TestRulesThatHoldWhateverThePolicy(t *testing.T) {
 	elsewhere.Team = "south"
 	a := Allocation{
 		Case: caseOf("c-1", "ChildInNeed"),
-		Newcomers: []Newcomer{
+		Assignees: []Assignee{
 			{Name: "nobody", Role: v1alpha1.RoleLead},
 			{Name: "off-sick", Role: v1alpha1.RoleCoWorker, Known: true, Practitioner: off},
 			{Name: "moved", Role: v1alpha1.RoleCoWorker, Known: true, Practitioner: elsewhere},
@@ -320,7 +320,7 @@ func TestRulesThatHoldWhateverThePolicy(t *testing.T) {
 		}
 	}
 	if len(d.Denials) != 3 {
-		t.Errorf("each newcomer is refused once, for its own reason: %d denials", len(d.Denials))
+		t.Errorf("each assignee is refused once, for its own reason: %d denials", len(d.Denials))
 	}
 }
 
@@ -465,8 +465,8 @@ func TestWeigherIsTheQuotaManagersRead(t *testing.T) {
 		{"only trial quotas: the first", []*Policy{trial}, "", trial},
 		{"no quota: every case weighs 1", nil, "", Default},
 	} {
-		if got := Weigher(tc.policies, tc.statusQuota); got != tc.want {
-			t.Errorf("%s: Weigher = %q, want %q", tc.name, got.Name, tc.want.Name)
+		if got := WeighingPolicy(tc.policies, tc.statusQuota); got != tc.want {
+			t.Errorf("%s: WeighingPolicy = %q, want %q", tc.name, got.Name, tc.want.Name)
 		}
 	}
 	if got := Default.Weigh(caseOf("c-1", "CareProceedings")).Value.String(); got != "1" {

@@ -23,11 +23,11 @@ func (p *Policy) QuotaName() string {
 	return p.Name
 }
 
-// Weigher is the policy a team's cases are weighed by wherever one weight is shown (a Case's
+// WeighingPolicy is the policy a team's cases are weighed by wherever one weight is shown (a Case's
 // status, the ledger's reservations): the quota the Team's status names, whose figures managers
 // read; before the team has status, the first enforcing quota by name, else the first; Default
 // when no quota selects the team.
-func Weigher(policies []*Policy, statusQuota string) *Policy {
+func WeighingPolicy(policies []*Policy, statusQuota string) *Policy {
 	for _, p := range policies {
 		if statusQuota != "" && p.QuotaName() == statusQuota {
 			return p
@@ -268,7 +268,7 @@ func leastHeadroom(policies []*Policy, headroom func(*Policy) (Milli, bool)) (be
 // FiguresPolicyForPractitioner is the policy a practitioner's figures are shown under, and
 // whether it caps them: of the policies that cap the practitioner's grade, the one leaving the
 // least headroom (enforcing ones first); where none caps the grade, the one that weighs their
-// cases (Weigher), with no capacity. Status and the health-check report both show these figures.
+// cases (WeighingPolicy), with no capacity. Status and the health-check report both show these figures.
 func FiguresPolicyForPractitioner(policies []*Policy, pr Practitioner, holdings []Holding, d Day) (p *Policy, capped bool) {
 	p, capped = leastHeadroom(policies, func(p *Policy) (Milli, bool) {
 		c := p.CapacityOf(pr, d)
@@ -278,7 +278,7 @@ func FiguresPolicyForPractitioner(policies []*Policy, pr Practitioner, holdings 
 		return c.Value - p.LoadOf(holdings).Weight, true
 	})
 	if !capped {
-		p = Weigher(policies, "")
+		p = WeighingPolicy(policies, "")
 	}
 	return p, capped
 }
@@ -286,14 +286,14 @@ func FiguresPolicyForPractitioner(policies []*Policy, pr Practitioner, holdings 
 // FiguresPolicyForTeam is the policy a team's figures are shown under, and whether it caps the
 // team: of the policies that cap something (practitioners or the team), the one leaving the team
 // the least headroom (enforcing ones first); where none does, the one that weighs its cases
-// (Weigher), with no capacity.
+// (WeighingPolicy), with no capacity.
 func FiguresPolicyForTeam(policies []*Policy, t TeamView, d Day) (p *Policy, capped bool) {
 	p, capped = leastHeadroom(policies, func(p *Policy) (Milli, bool) {
 		tc, ok := p.TeamCapacityOf(t.Members, d)
 		return tc.Value - tc.Load.Weight, ok
 	})
 	if !capped {
-		p = Weigher(policies, "")
+		p = WeighingPolicy(policies, "")
 	}
 	return p, capped
 }

@@ -162,7 +162,7 @@ func TestAbsencesBeginAndEnd(t *testing.T) {
 	}
 	// An absent practitioner takes no new allocation, and the denial says until when.
 	d := Decide([]*Policy{p}, Allocation{Case: caseOf("c-1", "ChildInNeed"), Day: MustParseDay("2026-12-03"),
-		Newcomers: []Newcomer{{Name: "jo", Role: v1alpha1.RoleLead, Known: true, Practitioner: jo}}, Team: TeamView{Name: "north"}})
+		Assignees: []Assignee{{Name: "jo", Role: v1alpha1.RoleLead, Known: true, Practitioner: jo}}, Team: TeamView{Name: "north"}})
 	if d.Reason() != "jo is absent (ParentalLeave from 2026-12-01 until 2026-12-14): no new allocations until they return" || d.Denials[0].Rule != "spec.absences" {
 		t.Errorf("denial %q (%+v)", d.Reason(), d.Denials)
 	}
@@ -197,18 +197,18 @@ func TestEditsThatAddWeightAreDecided(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		after Case
-		want  []Joining
+		want  []Subject
 	}{
-		{"complexity raised", raise(func(c *Case) { c.Complexity = "High" }), []Joining{{Name: "jo", Role: lead, Raised: true}, {Name: "ali", Role: co, Raised: true}}},
-		{"type changed", raise(func(c *Case) { c.Type = "ChildProtection" }), []Joining{{Name: "jo", Role: lead, Raised: true}, {Name: "ali", Role: co, Raised: true}}},
-		{"a sibling joins", raise(func(c *Case) { c.Children = 2 }), []Joining{{Name: "jo", Role: lead, Raised: true}, {Name: "ali", Role: co, Raised: true}}},
+		{"complexity raised", raise(func(c *Case) { c.Complexity = "High" }), []Subject{{Name: "jo", Role: lead, Raised: true}, {Name: "ali", Role: co, Raised: true}}},
+		{"type changed", raise(func(c *Case) { c.Type = "ChildProtection" }), []Subject{{Name: "jo", Role: lead, Raised: true}, {Name: "ali", Role: co, Raised: true}}},
+		{"a sibling joins", raise(func(c *Case) { c.Children = 2 }), []Subject{{Name: "jo", Role: lead, Raised: true}, {Name: "ali", Role: co, Raised: true}}},
 		{"a new co-worker with a raise", raise(func(c *Case) { c.Children, c.CoWorkers = 2, []string{"ali", "sam"} }),
-			[]Joining{{Name: "jo", Role: lead, Raised: true}, {Name: "ali", Role: co, Raised: true}, {Name: "sam", Role: co}}},
+			[]Subject{{Name: "jo", Role: lead, Raised: true}, {Name: "ali", Role: co, Raised: true}, {Name: "sam", Role: co}}},
 		{"closing decides nobody", raise(func(c *Case) { c.ClosedOn = today }), nil},
 		{"unallocating decides nobody", raise(func(c *Case) { c.AllocatedTo, c.CoWorkers = "", nil }), nil},
 	} {
-		if got := Joiners(&held, tc.after); !equalJoinings(got, tc.want) {
-			t.Errorf("%s: Joiners = %+v, want %+v", tc.name, got, tc.want)
+		if got := Subjects(&held, tc.after); !equalJoinings(got, tc.want) {
+			t.Errorf("%s: Subjects = %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
 
@@ -228,13 +228,13 @@ func TestEditsThatAddWeightAreDecided(t *testing.T) {
 	other.AllocatedTo = "jo"
 	decide := func(after Case) Decision {
 		rebased := Rebased(TeamView{Name: "north", Members: MembersOf([]Practitioner{jo}, []Case{other, held})}, &held, after)
-		var ns []Newcomer
-		for _, j := range Joiners(&held, after) {
+		var ns []Assignee
+		for _, j := range Subjects(&held, after) {
 			if j.Name == "jo" {
-				ns = append(ns, NewcomerFor(j, rebased, nil, &held))
+				ns = append(ns, AssigneeFor(j, rebased, nil, &held))
 			}
 		}
-		return Decide([]*Policy{p}, Allocation{Case: after, Newcomers: ns, Team: rebased, Day: today})
+		return Decide([]*Policy{p}, Allocation{Case: after, Assignees: ns, Team: rebased, Day: today})
 	}
 	high := raise(func(c *Case) { c.Complexity = "High" })
 	want := "case c-7 takes jo to 3 of 3 (100%): Amber under CaseloadQuota council/points"
@@ -285,7 +285,7 @@ func TestEditsThatAddWeightAreDecided(t *testing.T) {
 	}
 }
 
-func equalJoinings(a, b []Joining) bool {
+func equalJoinings(a, b []Subject) bool {
 	if len(a) != len(b) {
 		return false
 	}

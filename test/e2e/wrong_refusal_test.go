@@ -389,7 +389,7 @@ func (m *caseload) decide(before, after *caseloadv1alpha1.Case) policy.Decision 
 		b = &bc
 	}
 	a := policy.CaseFrom(after, m.cal)
-	return policy.DecideChange([]*policy.Policy{m.pol}, m.view(), m.day, b, a, policy.Joiners(b, a), nil)
+	return policy.DecideChange([]*policy.Policy{m.pol}, m.view(), m.day, b, a, policy.Subjects(b, a), nil)
 }
 
 // step is one request of the plan: a new case, or a case given to another practitioner.

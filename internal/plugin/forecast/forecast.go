@@ -137,7 +137,7 @@ func forecastTeam(ctx context.Context, r client.Reader, w *offline.World, cal ki
 	if err != nil {
 		return nil, err
 	}
-	p := policy.Weigher(s.Policies, quota)
+	p := policy.WeighingPolicy(s.Policies, quota)
 	if p == nil {
 		p = policy.Default
 	}

@@ -219,7 +219,7 @@ func applyObject(kind, namespace, name string, spec map[string]any) *unstructure
 // want as an allocation: someone takes the case on, or more of its weight, as policy.ChangeOf
 // says for the webhook.
 func allocates(existing *v1alpha1.Case, want v1alpha1.CaseSpec) bool {
-	return len(policy.ChangeOf(existing, &v1alpha1.Case{Spec: want}, policy.UTC).Joiners) > 0
+	return len(policy.ChangeOf(existing, &v1alpha1.Case{Spec: want}, policy.UTC).Subjects) > 0
 }
 
 // writeOutcome is what became of one write.

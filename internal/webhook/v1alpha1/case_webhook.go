@@ -95,8 +95,8 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 	// for the decision itself. Closing a case, or recording who held a closed one (imported
 	// from the council's records, say), is decided for nobody.
 	change := policy.ChangeOf(old, c, policy.UTC)
-	before, after, joiners, movedTeam := change.Before, change.After, change.Joiners, change.MovedTeam
-	if len(joiners) == 0 {
+	before, after, subjects, movedTeam := change.Before, change.After, change.Subjects, change.MovedTeam
+	if len(subjects) == 0 {
 		// Giving work up changes no ledger: an entry goes only once a cache shows its case
 		// stored, so a change that fails after admission never leaves its old version uncounted.
 		if old == nil || movedTeam {
@@ -106,7 +106,7 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 	}
 
 	start := time.Now()
-	warnings, err := v.allocate(ctx, c, before, after, joiners, reasonReused(old, c))
+	warnings, err := v.allocate(ctx, c, before, after, subjects, reasonReused(old, c))
 	decisionSeconds.Observe(time.Since(start).Seconds())
 	switch {
 	case err == nil:
@@ -123,7 +123,7 @@ func (v *CaseValidator) validate(ctx context.Context, old, c *caseloadv1alpha1.C
 // request is a dry run, records it in the ledger with the batch it joins; after a lost
 // compare-and-swap the batch is decided again with the fresher ledger, and before a refusal it is
 // decided again from what the apiserver holds.
-func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, before *policy.Case, after policy.Case, joiners []policy.Joining, reused bool) (admission.Warnings, error) {
+func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, before *policy.Case, after policy.Case, subjects []policy.Subject, reused bool) (admission.Warnings, error) {
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return nil, apierrors.NewInternalError(err)
@@ -144,7 +144,7 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 	}
 	after.Generation = c.Generation
 	after.UID = string(c.UID)
-	a := &allocation{v: v, req: req, c: c, cal: cal, before: before, after: after, joiners: joiners, reason: reason, reused: reused,
+	a := &allocation{v: v, req: req, c: c, cal: cal, before: before, after: after, subjects: subjects, reason: reason, reused: reused,
 		dryRun: req.DryRun != nil && *req.DryRun}
 
 	if a.dryRun {
@@ -165,16 +165,16 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 // allocation is one request's allocation while its batch is decided, perhaps several times: what
 // stays the same however often it is decided, and what the latest decision found.
 type allocation struct {
-	v       *CaseValidator
-	req     admission.Request
-	c       *caseloadv1alpha1.Case
-	cal     policy.Calendar
-	before  *policy.Case
-	after   policy.Case
-	joiners []policy.Joining
-	reason  string // the exception reason the request gives, if any
-	reused  bool   // the reason is the one an earlier allocation of the case gave
-	dryRun  bool
+	v        *CaseValidator
+	req      admission.Request
+	c        *caseloadv1alpha1.Case
+	cal      policy.Calendar
+	before   *policy.Case
+	after    policy.Case
+	subjects []policy.Subject
+	reason   string // the exception reason the request gives, if any
+	reused   bool   // the reason is the one an earlier allocation of the case gave
+	dryRun   bool
 	// mayApprove is why the user may not approve an exception ("" when they may): asked at most
 	// once per request, however often the batch is decided.
 	mayApprove *string
@@ -207,11 +207,11 @@ func (a *allocation) decide(ctx context.Context, spec caseloadv1alpha1.Allocatio
 // evaluate asks the engine about the allocation on the team as counted with spec's entries.
 func (a *allocation) evaluate(ctx context.Context, spec caseloadv1alpha1.AllocationLedgerSpec, live client.Reader, now time.Time) (*snapshot.Snapshot, error) {
 	evaluating := time.Now()
-	snap, others, err := a.v.team(ctx, a.cal, a.c, a.joiners, spec, live, now)
+	snap, others, err := a.v.team(ctx, a.cal, a.c, a.subjects, spec, live, now)
 	if err != nil {
 		return nil, err
 	}
-	a.decision = policy.DecideChange(snap.Policies, snap.View, snap.Day, a.before, a.after, a.joiners, others)
+	a.decision = policy.DecideChange(snap.Policies, snap.View, snap.Day, a.before, a.after, a.subjects, others)
 	evaluationSeconds.Observe(time.Since(evaluating).Seconds())
 	a.warnings = append(admission.Warnings{}, a.decision.Warnings...)
 	for _, q := range snap.Unparsable {
@@ -234,11 +234,11 @@ func (a *allocation) approve(ctx context.Context, snap *snapshot.Snapshot, now t
 	}
 	switch {
 	case !d.Exceptable():
-		return denial(c, a.joiners, d, "")
+		return denial(c, a.subjects, d, "")
 	case a.reason == "":
-		return denial(c, a.joiners, d, exceptionHint(c.Namespace))
+		return denial(c, a.subjects, d, exceptionHint(c.Namespace))
 	case a.reused:
-		return denialWithException(c, a.joiners, d, reusedReason())
+		return denialWithException(c, a.subjects, d, reusedReason())
 	}
 	if a.mayApprove == nil {
 		why, err := a.v.Approvals.Refusal(ctx, a.req.UserInfo, c.Namespace)
@@ -248,7 +248,7 @@ func (a *allocation) approve(ctx context.Context, snap *snapshot.Snapshot, now t
 		a.mayApprove = &why
 	}
 	if *a.mayApprove != "" {
-		return denialWithException(c, a.joiners, d, *a.mayApprove)
+		return denialWithException(c, a.subjects, d, *a.mayApprove)
 	}
 	a.exception = approvedException(a.req.UserInfo.Username, a.reason, policy.ExceptionDays(snap.Policies, d), now)
 	a.exception.Practitioner = d.OverCap()
@@ -259,29 +259,29 @@ func (a *allocation) approve(ctx context.Context, snap *snapshot.Snapshot, now t
 
 // reserve is spec with the allocation's entries added: one per practitioner it is decided for.
 func (a *allocation) reserve(spec caseloadv1alpha1.AllocationLedgerSpec, snap *snapshot.Snapshot, now time.Time) caseloadv1alpha1.AllocationLedgerSpec {
-	spec.Reservations = ledger.Add(spec.Reservations, ledger.Entries(string(a.req.UID), a.after, a.joiners, policy.Weigher(snap.Policies, snap.Team.Status.Quota), a.exception, now))
+	spec.Reservations = ledger.Add(spec.Reservations, ledger.Entries(string(a.req.UID), a.after, a.subjects, policy.WeighingPolicy(snap.Policies, snap.Team.Status.Quota), a.exception, now))
 	return spec
 }
 
 // grant is what follows an allocation the ledger records: a line in the log and, for an
 // exception, an Event about the practitioner taken over the cap.
 func (a *allocation) grant(ctx context.Context) {
-	a.v.Log.V(1).Info("allocation admitted and reserved", "case", a.c.Name, "namespace", a.c.Namespace, "practitioners", names(a.joiners), "exception", a.exception != nil)
+	a.v.Log.V(1).Info("allocation admitted and reserved", "case", a.c.Name, "namespace", a.c.Namespace, "practitioners", names(a.subjects), "exception", a.exception != nil)
 	if a.exception != nil {
-		a.v.recordException(ctx, a.c, a.joiners, a.exception, a.decision)
+		a.v.recordException(ctx, a.c, a.subjects, a.exception, a.decision)
 	}
 }
 
 // team is the case's team as a decision counts it: from the cache (or the apiserver when live),
-// with spec's entries counted, and the joiners that are not its members as the apiserver has them
-// (others). A joiner the ledger lists as leaving the team is one of the others, in the team they
+// with spec's entries counted, and the subjects that are not its members as the apiserver has them
+// (others). A subject the ledger lists as leaving the team is one of the others, in the team they
 // are moving to, whatever a cache shows.
-func (v *CaseValidator) team(ctx context.Context, cal policy.Calendar, c *caseloadv1alpha1.Case, joiners []policy.Joining, spec caseloadv1alpha1.AllocationLedgerSpec,
+func (v *CaseValidator) team(ctx context.Context, cal policy.Calendar, c *caseloadv1alpha1.Case, subjects []policy.Subject, spec caseloadv1alpha1.AllocationLedgerSpec,
 	live client.Reader, now time.Time) (*snapshot.Snapshot, map[string]policy.Practitioner, error) {
 	var snap *snapshot.Snapshot
 	var err error
 	if live == nil {
-		snap, err = snapshot.LoadFor(ctx, v.Cache, cal, c.Namespace, c.Spec.Team, names(joiners), now)
+		snap, err = snapshot.LoadFor(ctx, v.Cache, cal, c.Namespace, c.Spec.Team, names(subjects), now)
 	}
 	if live == nil && err == nil && snap.Team == nil {
 		live = v.Live // a team created a moment ago that the cache does not show yet
@@ -302,7 +302,7 @@ func (v *CaseValidator) team(ctx context.Context, cal policy.Calendar, c *caselo
 	if apiserver == nil {
 		apiserver = v.Live
 	}
-	others, err := v.joinersOutsideTeam(ctx, apiserver, snap, c.Namespace, joiners)
+	others, err := v.subjectsOutsideTeam(ctx, apiserver, snap, c.Namespace, subjects)
 	if err != nil {
 		return nil, nil, admit.Unavailable(err)
 	}
@@ -338,14 +338,14 @@ func ledgerOf(c *caseloadv1alpha1.Case) types.NamespacedName {
 	return types.NamespacedName{Namespace: c.Namespace, Name: c.Spec.Team}
 }
 
-// joinersOutsideTeam reads the joiners snap does not show as practitioners of its team from the
+// subjectsOutsideTeam reads the subjects snap does not show as practitioners of its team from the
 // apiserver: created a moment ago, of another team, or unknown (left out). The decision then counts
 // one created a moment ago as a member, with the open cases snap shows naming them and their
 // entries in the ledger, which holds every allocation admitted to them that a cache may not show
 // yet.
-func (v *CaseValidator) joinersOutsideTeam(ctx context.Context, apiserver client.Reader, snap *snapshot.Snapshot, namespace string, joiners []policy.Joining) (map[string]policy.Practitioner, error) {
+func (v *CaseValidator) subjectsOutsideTeam(ctx context.Context, apiserver client.Reader, snap *snapshot.Snapshot, namespace string, subjects []policy.Subject) (map[string]policy.Practitioner, error) {
 	out := map[string]policy.Practitioner{}
-	for _, j := range joiners {
+	for _, j := range subjects {
 		if _, member := snap.View.Member(j.Name); member {
 			continue
 		}
@@ -365,7 +365,7 @@ func (v *CaseValidator) joinersOutsideTeam(ctx context.Context, apiserver client
 // might still be refused after this webhook), so the Event is about the practitioner who
 // takes the case over the cap, with the Case as the related object. The manager's reason is
 // in the ledger and the Case's status, not in the Event, which more people can read.
-func (v *CaseValidator) recordException(ctx context.Context, c *caseloadv1alpha1.Case, joiners []policy.Joining, e *caseloadv1alpha1.CaseException, d policy.Decision) {
+func (v *CaseValidator) recordException(ctx context.Context, c *caseloadv1alpha1.Case, subjects []policy.Subject, e *caseloadv1alpha1.CaseException, d policy.Decision) {
 	if v.Events == nil {
 		return
 	}
@@ -375,7 +375,7 @@ func (v *CaseValidator) recordException(ctx context.Context, c *caseloadv1alpha1
 			over[f.Name] = true
 		}
 	}
-	for _, j := range joiners {
+	for _, j := range subjects {
 		if !over[j.Name] {
 			continue
 		}
@@ -392,8 +392,8 @@ func (v *CaseValidator) recordException(ctx context.Context, c *caseloadv1alpha1
 
 // denial turns the engine's denials into a 422 with a field path per reason: kubectl prints
 // each on a line of its own. hint, if any, is added to the last reason.
-func denial(c *caseloadv1alpha1.Case, joiners []policy.Joining, d policy.Decision, hint string) error {
-	errs := denialErrors(c, joiners, d)
+func denial(c *caseloadv1alpha1.Case, subjects []policy.Subject, d policy.Decision, hint string) error {
+	errs := denialErrors(c, subjects, d)
 	if hint != "" && len(errs) > 0 {
 		last := errs[len(errs)-1]
 		last.Detail += "; " + hint
@@ -402,26 +402,26 @@ func denial(c *caseloadv1alpha1.Case, joiners []policy.Joining, d policy.Decisio
 }
 
 // denialWithException adds why the exception asked for in the annotation cannot be granted.
-func denialWithException(c *caseloadv1alpha1.Case, joiners []policy.Joining, d policy.Decision, why string) error {
-	errs := denialErrors(c, joiners, d)
+func denialWithException(c *caseloadv1alpha1.Case, subjects []policy.Subject, d policy.Decision, why string) error {
+	errs := denialErrors(c, subjects, d)
 	errs = append(errs, field.Forbidden(reasonPath, why))
 	return apierrors.NewInvalid(caseKind, c.Name, errs)
 }
 
-func denialErrors(c *caseloadv1alpha1.Case, joiners []policy.Joining, d policy.Decision) field.ErrorList {
+func denialErrors(c *caseloadv1alpha1.Case, subjects []policy.Subject, d policy.Decision) field.ErrorList {
 	var errs field.ErrorList
 	for _, f := range d.Denials {
-		errs = append(errs, field.Forbidden(pathOf(c, joiners, f), f.String()))
+		errs = append(errs, field.Forbidden(pathOf(c, subjects, f), f.String()))
 	}
 	return errs
 }
 
 // pathOf is the field that makes the allocation refused: spec.allocatedTo or spec.coWorkers[i]
-// of the practitioner the finding is about, or, for a team-wide finding, of the first joiner.
-func pathOf(c *caseloadv1alpha1.Case, joiners []policy.Joining, f policy.Finding) *field.Path {
+// of the practitioner the finding is about, or, for a team-wide finding, of the first subject.
+func pathOf(c *caseloadv1alpha1.Case, subjects []policy.Subject, f policy.Finding) *field.Path {
 	name := f.Name
-	if f.Kind != "Practitioner" && len(joiners) > 0 {
-		name = joiners[0].Name
+	if f.Kind != "Practitioner" && len(subjects) > 0 {
+		name = subjects[0].Name
 	}
 	spec := field.NewPath("spec")
 	if name == c.Spec.AllocatedTo {
@@ -459,7 +459,7 @@ func requireTeam(ctx context.Context, cache, live client.Reader, kind schema.Gro
 	return nil
 }
 
-func names(js []policy.Joining) []string {
+func names(js []policy.Subject) []string {
 	out := make([]string, len(js))
 	for i, j := range js {
 		out[i] = j.Name

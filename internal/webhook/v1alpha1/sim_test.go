@@ -758,7 +758,7 @@ func (w *world) checkSafe(r *simReplica, old, c *caseloadv1alpha1.Case) error {
 		b := policy.CaseFrom(old, policy.UTC)
 		before = &b
 	}
-	for _, j := range policy.Joiners(before, policy.CaseFrom(c, policy.UTC)) {
+	for _, j := range policy.Subjects(before, policy.CaseFrom(c, policy.UTC)) {
 		var pr caseloadv1alpha1.Practitioner
 		if w.api.get(simKey{"Practitioner", simNS, j.Name}, &pr) != nil {
 			continue
@@ -893,9 +893,9 @@ func (w *world) checkRefusal(r *simReplica, old, c *caseloadv1alpha1.Case, verr 
 	}
 	after := policy.CaseFrom(c, policy.UTC)
 	after.UID, after.Generation = string(c.UID), c.Generation
-	joiners := policy.Joiners(before, after)
+	subjects := policy.Subjects(before, after)
 	others := map[string]policy.Practitioner{}
-	for _, j := range joiners {
+	for _, j := range subjects {
 		if _, member := snap.View.Member(j.Name); member {
 			continue
 		}
@@ -910,7 +910,7 @@ func (w *world) checkRefusal(r *simReplica, old, c *caseloadv1alpha1.Case, verr 
 			others[d.Practitioner] = pr
 		}
 	}
-	d := policy.DecideChange(policies, snap.View, snap.Day, before, after, joiners, others)
+	d := policy.DecideChange(policies, snap.View, snap.Day, before, after, subjects, others)
 	if d.Allowed() {
 		w.say("debug: %s", w.describe(r, c.Spec.Team))
 		return w.fail("wrong refusal: %s fits what the apiserver holds (its ledger included), but was refused: %v", c.Name, verr)
