@@ -138,14 +138,10 @@ func (v *CaseValidator) allocate(ctx context.Context, c *caseloadv1alpha1.Case, 
 	if err := requireTeam(ctx, v.Cache, v.Live, caseKind, c.Namespace, c.Name, c.Spec.Team); err != nil {
 		return nil, err
 	}
-	reason := strings.TrimSpace(c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation])
-	if len(reason) > caseloadv1alpha1.MaxExceptionReason {
-		return nil, reasonTooLong(c, reason)
+	a := v.newAllocation(req, c, cal, before, after, subjects, reused)
+	if len(a.reason) > caseloadv1alpha1.MaxExceptionReason {
+		return nil, reasonTooLong(c, a.reason)
 	}
-	after.Generation = c.Generation
-	after.UID = string(c.UID)
-	a := &allocation{v: v, req: req, c: c, cal: cal, before: before, after: after, subjects: subjects, reason: reason, reused: reused,
-		dryRun: req.DryRun != nil && *req.DryRun}
 
 	if a.dryRun {
 		// A dry run writes nothing: it is decided alone, as a batch would decide it.
@@ -183,6 +179,15 @@ type allocation struct {
 	decision  policy.Decision
 	warnings  admission.Warnings
 	exception *caseloadv1alpha1.CaseException
+}
+
+// newAllocation is the allocation req makes of c: after, for the subjects, on cal's days, with
+// the exception reason c gives (reused when the version before gave the same).
+func (v *CaseValidator) newAllocation(req admission.Request, c *caseloadv1alpha1.Case, cal policy.Calendar, before *policy.Case, after policy.Case, subjects []policy.Subject, reused bool) *allocation {
+	after.Generation = c.Generation
+	after.UID = string(c.UID)
+	return &allocation{v: v, req: req, c: c, cal: cal, before: before, after: after, subjects: subjects, reused: reused,
+		reason: strings.TrimSpace(c.Annotations[caseloadv1alpha1.ExceptionReasonAnnotation]), dryRun: req.DryRun != nil && *req.DryRun}
 }
 
 // decide is one decision of the allocation on the ledger's spec, in three phases: evaluate it on
