@@ -80,14 +80,14 @@ func (o *options) topPractitioners(ctx context.Context, team string) error {
 	if o.AllNamespaces {
 		t.Headers = append([]string{"NAMESPACE"}, t.Headers...)
 	}
-	paint := kit.Colour(o.Streams.Out)
 	for _, r := range rows {
 		row := []string{r.Name, r.Team, strconv.Itoa(int(r.Cases)), strconv.Itoa(int(r.Children)), r.Weight, r.Capacity, r.Headroom,
-			kit.Bar(r.UtilisationPercent, v1alpha1.Band(r.Band), paint)}
+			kit.Bar(r.UtilisationPercent, v1alpha1.Band(r.Band))}
 		if o.AllNamespaces {
 			row = append([]string{r.Namespace}, row...)
 		}
 		t.Rows = append(t.Rows, row)
+		t.Bands = append(t.Bands, v1alpha1.Band(r.Band))
 		t.WideRows = append(t.WideRows, []string{r.Grade, r.FTE, strconv.FormatBool(r.Available), kit.OrDash(r.Quota)})
 	}
 	return o.Print(t)
@@ -142,18 +142,18 @@ func (o *options) topTeams(ctx context.Context) error {
 	if o.AllNamespaces {
 		t.Headers = append([]string{"NAMESPACE"}, t.Headers...)
 	}
-	paint := kit.Colour(o.Streams.Out)
 	for _, r := range rows {
 		oldest := "-"
 		if r.Unallocated > 0 {
 			oldest = fmt.Sprintf("%dd", r.OldestUnallocatedDays)
 		}
 		row := []string{r.Name, r.Capacity, r.Weight, strconv.Itoa(int(r.Unallocated)), oldest, strconv.Itoa(int(r.Overdue)),
-			strconv.Itoa(int(r.NeedingCover)), kit.Bar(r.UtilisationPercent, v1alpha1.Band(r.Band), paint)}
+			strconv.Itoa(int(r.NeedingCover)), kit.Bar(r.UtilisationPercent, v1alpha1.Band(r.Band))}
 		if o.AllNamespaces {
 			row = append([]string{r.Namespace}, row...)
 		}
 		t.Rows = append(t.Rows, row)
+		t.Bands = append(t.Bands, v1alpha1.Band(r.Band))
 		t.WideRows = append(t.WideRows, []string{strconv.Itoa(int(r.Practitioners)), strconv.Itoa(int(r.Available)), r.AvailableFTE,
 			strconv.Itoa(int(r.Cases)), r.Headroom, strconv.Itoa(int(r.OverCapacity)), kit.OrDash(r.Quota)})
 	}

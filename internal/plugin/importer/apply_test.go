@@ -3,7 +3,6 @@ package importer
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
-	"caseload.dev/caseload-operator/internal/plugin/kit"
 )
 
 // managed is a managedFields entry of manager holding the spec fields given as FieldsV1 JSON.
@@ -187,10 +185,7 @@ func TestProgress(t *testing.T) {
 		}
 	})
 	t.Run("a bar redrawn in place on a terminal", func(t *testing.T) {
-		was := kit.IsTerminal
-		defer func() { kit.IsTerminal = was }()
-		kit.IsTerminal = func(io.Writer) bool { return true }
-		var out bytes.Buffer
+		var out terminal
 		p := newProgress(&out, now)
 		p.begin("cases", 4)
 		for range 4 {
@@ -213,3 +208,8 @@ func TestProgress(t *testing.T) {
 		}
 	})
 }
+
+// terminal is a buffer that says it is a terminal (kit.IsTerminal).
+type terminal struct{ bytes.Buffer }
+
+func (*terminal) IsTerminal() bool { return true }

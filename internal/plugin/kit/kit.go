@@ -152,8 +152,12 @@ func Colour(out io.Writer) bool {
 	return IsTerminal(out)
 }
 
-// IsTerminal reports whether out is a terminal.
-var IsTerminal = func(out io.Writer) bool {
+// IsTerminal reports whether out is a terminal: a file that is one, or a writer that says it is
+// (IsTerminal() bool), as a test's stand-in for one does.
+func IsTerminal(out io.Writer) bool {
+	if t, ok := out.(interface{ IsTerminal() bool }); ok {
+		return t.IsTerminal()
+	}
 	f, ok := out.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

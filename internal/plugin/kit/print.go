@@ -1,10 +1,14 @@
 package kit
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
-	"text/tabwriter"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/printers"
 
 	"sigs.k8s.io/yaml"
 
@@ -12,15 +16,17 @@ import (
 )
 
 // Table is what a command prints: a row per item under headers (with the wide columns after
-// them for -o wide), or the items themselves for -o json and -o yaml. The last column may be
-// coloured: nothing is aligned after it.
+// them for -o wide), or the items themselves for -o json and -o yaml. The last column is the
+// one a band colours on a terminal: Bands, when set, holds each row's.
 type Table struct {
 	Headers, Wide  []string
 	Rows, WideRows [][]string
+	Bands          []v1alpha1.Band
 	Items          any
 }
 
-// Print writes t in the format --output names.
+// Print writes t in the format --output names. Tables go through cli-runtime's table printer,
+// as kubectl's own do; on a terminal each row's last cell then takes its band's colour.
 func (f *Flags) Print(t Table) error {
 	out := f.Streams.Out
 	switch f.Output {
@@ -39,46 +45,93 @@ func (f *Flags) Print(t Table) error {
 	default:
 		return fmt.Errorf("unknown output format %q: use table, wide, json or yaml", f.Output)
 	}
-	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	headers := t.Headers
-	if f.Output == "wide" && len(t.Wide) > 0 {
-		headers = insertWide(t.Headers, t.Wide)
+	var buf bytes.Buffer
+	if err := printers.NewTablePrinter(printers.PrintOptions{Wide: f.Output == "wide"}).PrintObj(t.metaTable(), &buf); err != nil {
+		return err
 	}
-	fmt.Fprintln(w, strings.Join(headers, "\t"))
-	for i, row := range t.Rows {
-		if f.Output == "wide" && i < len(t.WideRows) {
-			row = insertWide(row, t.WideRows[i])
+	if len(t.Bands) == 0 || !Colour(out) {
+		_, err := out.Write(buf.Bytes())
+		return err
+	}
+	lines := strings.SplitAfter(buf.String(), "\n")
+	for i, line := range lines {
+		if i > 0 && i <= len(t.Rows) && i-1 < len(t.Bands) {
+			row := t.Rows[i-1]
+			line = paint(line, row[len(row)-1], t.Bands[i-1])
 		}
-		fmt.Fprintln(w, strings.Join(row, "\t"))
+		if _, err := io.WriteString(out, line); err != nil {
+			return err
+		}
 	}
-	return w.Flush()
+	return nil
 }
 
-// insertWide puts the wide columns before the last one, which stays last (it may be coloured).
-func insertWide(row, wide []string) []string {
-	if len(row) == 0 {
-		return wide
+// metaTable is t as the apiserver would serve it: the wide columns at priority 1, before the
+// last column, which stays last.
+func (t Table) metaTable() *metav1.Table {
+	var mt metav1.Table
+	column := func(name string, priority int32) {
+		mt.ColumnDefinitions = append(mt.ColumnDefinitions, metav1.TableColumnDefinition{Name: name, Type: "string", Priority: priority})
 	}
-	out := append(append([]string{}, row[:len(row)-1]...), wide...)
-	return append(out, row[len(row)-1])
+	n := len(t.Headers)
+	for _, h := range t.Headers[:max(n-1, 0)] {
+		column(h, 0)
+	}
+	for _, h := range t.Wide {
+		column(h, 1)
+	}
+	if n > 0 {
+		column(t.Headers[n-1], 0)
+	}
+	for i, row := range t.Rows {
+		var cells []any
+		for _, c := range row[:max(len(row)-1, 0)] {
+			cells = append(cells, c)
+		}
+		if i < len(t.WideRows) {
+			for _, c := range t.WideRows[i] {
+				cells = append(cells, c)
+			}
+		} else {
+			for range t.Wide {
+				cells = append(cells, "")
+			}
+		}
+		if len(row) > 0 {
+			cells = append(cells, row[len(row)-1])
+		}
+		mt.Rows = append(mt.Rows, metav1.TableRow{Cells: cells})
+	}
+	return &mt
 }
 
-// Bar draws utilisation as 20 cells, with the percentage and the band, in the band's colour
-// when paint is true. A caseload over capacity fills the bar and says by how much.
-func Bar(percent int32, band v1alpha1.Band, paint bool) string {
+// bandColours are the terminal colours of the bands.
+var bandColours = map[v1alpha1.Band]string{v1alpha1.BandGreen: "32", v1alpha1.BandAmber: "33", v1alpha1.BandRed: "31"}
+
+// paint colours cell, the end of line, in band's colour.
+func paint(line, cell string, band v1alpha1.Band) string {
+	code := bandColours[band]
+	body, nl := strings.CutSuffix(line, "\n")
+	at := strings.LastIndex(body, cell)
+	if code == "" || cell == "" || at < 0 || at+len(cell) != len(body) {
+		return line
+	}
+	out := body[:at] + "\x1b[" + code + "m" + cell + "\x1b[0m"
+	if nl {
+		out += "\n"
+	}
+	return out
+}
+
+// Bar draws utilisation as 20 cells, with the percentage and the band. A caseload over capacity
+// fills the bar and says by how much.
+func Bar(percent int32, band v1alpha1.Band) string {
 	filled := int(min(max(percent, 0), 100)) / 5
 	text := fmt.Sprintf("%s%s %3d%%", strings.Repeat("█", filled), strings.Repeat("░", 20-filled), percent)
 	if band != "" {
 		text += " " + string(band)
 	}
-	if !paint {
-		return text
-	}
-	code := map[v1alpha1.Band]string{v1alpha1.BandGreen: "32", v1alpha1.BandAmber: "33", v1alpha1.BandRed: "31"}[band]
-	if code == "" {
-		return text
-	}
-	return "\x1b[" + code + "m" + text + "\x1b[0m"
+	return text
 }
 
 // OrDash is s, or "-" for a figure the status does not have yet.
