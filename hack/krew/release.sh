@@ -23,7 +23,7 @@ for platform in ${PLUGIN_PLATFORMS:-$platforms}; do
   work=$(mktemp -d)
   echo "release: building $bin for $os/$arch"
   (cd "$root" && CGO_ENABLED=0 GOOS=$os GOARCH=$arch go build -trimpath \
-    -ldflags "-s -w -X caseload.dev/caseload-operator/internal/plugin.Version=$version" -o "$work/$bin" ./cmd/kubectl-caseload)
+    -ldflags "-s -w -X caseload.dev/caseload-operator/internal/plugin/version.Version=$version" -o "$work/$bin" ./cmd/kubectl-caseload)
   archive=kubectl-caseload_${version}_${os}_${arch}.tar.gz
   tar -C "$work" -czf "$dist/$archive" "$bin"
   rm -rf "$work"

@@ -21,6 +21,7 @@ import (
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/plugin/report"
+	"caseload.dev/caseload-operator/internal/plugin/version"
 )
 
 // ExitError ends the command with Code, having printed what it had to say.
@@ -71,7 +72,7 @@ func NewCommand(streams genericiooptions.IOStreams, opts ...Option) *cobra.Comma
 	o.AddFlags(cmd)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), offline.NewSnapshotCommand(o.Flags), newPlanCommand(o), newVerifyCommand(o), forecast.NewCommand(o.Flags))
+	cmd.AddCommand(version.NewCommand(o.Flags), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), offline.NewSnapshotCommand(o.Flags), newPlanCommand(o), newVerifyCommand(o), forecast.NewCommand(o.Flags))
 	cmd.AddCommand(report.NewCommand(o.Flags), importer.NewImportCommand(o.Flags), importer.NewRestoreCommand(o.Flags))
 	return cmd
 }
