@@ -151,3 +151,42 @@ func (p *Policy) OverCapacity(pr Practitioner, holdings []Holding, d Day) bool {
 func ExceptionInForce(c Case, ex v1alpha1.CaseException, now time.Time) bool {
 	return ex.ExpiresAt.Time.After(now) && ExceptionStands(c, ex.Practitioner)
 }
+
+// Week is a team's week ahead as the set projects it: what its members carry on the week's
+// first day if every case closes when its timescale says it is due, the capacity that day
+// (Capped false when the weighing policy caps nothing), and the weight of the cases due to end
+// within the week.
+type Week struct {
+	From     Day
+	Capacity TeamCapacity
+	Capped   bool
+	Ending   Milli
+}
+
+// Weeks projects the team from today for n weeks, weighed by p (WeighingPolicy). A case counts
+// until it is due under the strictest policy of the set; one already overdue is open still, and
+// nothing says when it will close, so it counts throughout.
+func (s Set) Weeks(p *Policy, t TeamView, today Day, n int) []Week {
+	out := make([]Week, 0, n)
+	for k := range n {
+		from, to := today.AddDays(7*k), today.AddDays(7*(k+1))
+		wk := Week{From: from}
+		members := make([]Member, len(t.Members))
+		for i, m := range t.Members {
+			var kept []Holding
+			for _, h := range m.Holdings {
+				due := s.Timing(h.Case, today).DueBy
+				if due.IsZero() || due.Before(today) || !due.Before(from) {
+					kept = append(kept, h)
+					if !due.IsZero() && !due.Before(today) && due.Before(to) {
+						wk.Ending += p.Carried(h.Case, h.Role)
+					}
+				}
+			}
+			members[i] = Member{Practitioner: m.Practitioner, Holdings: kept}
+		}
+		wk.Capacity, wk.Capped = p.TeamCapacityOf(members, from)
+		out = append(out, wk)
+	}
+	return out
+}

@@ -129,6 +129,9 @@ type TeamCapacity struct {
 	Load        TeamLoad
 }
 
+// Headroom is what the team could still take on under this capacity: negative when it is over.
+func (tc TeamCapacity) Headroom() Milli { return tc.Value - tc.Load.Weight }
+
 // TeamCapacityOf is the one rule for a team's capacity, used alike by status, admission and the
 // audit: the tightest of the bounds the policy sets, each on the day d,
 //   - teamCap.maxWeight;
@@ -290,7 +293,7 @@ func FiguresPolicyForPractitioner(policies []*Policy, pr Practitioner, holdings 
 func FiguresPolicyForTeam(policies []*Policy, t TeamView, d Day) (p *Policy, capped bool) {
 	p, capped = leastHeadroom(policies, func(p *Policy) (Milli, bool) {
 		tc, ok := p.TeamCapacityOf(t.Members, d)
-		return tc.Value - tc.Load.Weight, ok
+		return tc.Headroom(), ok
 	})
 	if !capped {
 		p = WeighingPolicy(policies, "")

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -410,5 +411,45 @@ func TestFiguresAsLargeAsTheSchemaAllowsNeverOverflow(t *testing.T) {
 	}
 	if back, err := ParseMilli(f.Weight.String()); err != nil || back != f.Weight {
 		t.Errorf("a sixteen-digit figure does not parse back: %v", err)
+	}
+}
+
+// TestWeeksAheadDropCasesWhenTheStrictestTimescaleSaysTheyAreDue: jo (cap 15) holds three
+// child-in-need cases opened on 1 September: one due in 10 days under the strict quota (and later
+// under the loose one), one past its timescale already, and one of a type without a timescale.
+// The due case ends within week 2 and weighs nothing from week 3; the overdue one and the one
+// never due count throughout; a team with no cap has no capacity in any week.
+func TestWeeksAheadDropCasesWhenTheStrictestTimescaleSaysTheyAreDue(t *testing.T) {
+	opened := today.AddDays(-100)
+	strict := MustFromSpec("walsall/strict", builders.MakeQuota("strict").Cap("SocialWorker", "15").Timescale("ChildInNeed", 110).Obj().Spec)
+	loose := MustFromSpec("walsall/loose", builders.MakeQuota("loose").Action(v1alpha1.EnforcementDryRun).Timescale("ChildInNeed", 200).Obj().Spec)
+	held := func(name, typ string, openedOn Day) Holding {
+		c := caseOf(name, typ)
+		c.OpenedOn, c.AllocatedTo = openedOn, "jo"
+		return Holding{Case: c, Role: v1alpha1.RoleLead}
+	}
+	team := TeamView{Name: "north", Members: []Member{{Practitioner: worker("jo", "SocialWorker", "1"), Holdings: []Holding{
+		held("due", "ChildInNeed", opened), held("overdue", "ChildInNeed", opened.AddDays(-30)), held("never", "EarlyHelp", opened),
+	}}}}
+	weeks := Set{loose, strict}.Weeks(strict, team, today, 3)
+	type figures struct {
+		from                   string
+		capacity, load, ending string
+		capped                 bool
+	}
+	var got []figures
+	for _, w := range weeks {
+		got = append(got, figures{w.From.String(), w.Capacity.Value.String(), w.Capacity.Load.Weight.String(), w.Ending.String(), w.Capped})
+	}
+	want := []figures{
+		{"2026-11-22", "15", "3", "0", true},
+		{"2026-11-29", "15", "3", "1", true},
+		{"2026-12-06", "15", "2", "0", true},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("weeks\n got %+v\nwant %+v", got, want)
+	}
+	if w := (Set{loose}).Weeks(loose, team, today, 1); w[0].Capped {
+		t.Errorf("a quota without caps gave week 1 a capacity: %+v", w[0].Capacity)
 	}
 }

@@ -141,34 +141,13 @@ func forecastTeam(ctx context.Context, r client.Reader, w *offline.World, cal ki
 	if p == nil {
 		p = policy.Default
 	}
-	// A case is due when its status says: by the strictest quota's timescale.
-	set := policy.Set(s.Policies)
-	due := func(c policy.Case) policy.Day { return set.Timing(c, s.Day).DueBy }
 	var out []week
-	for k := range weeks {
-		from, to := s.Day.AddDays(7*k), s.Day.AddDays(7*(k+1))
-		members := make([]policy.Member, len(s.View.Members))
-		var ending policy.Milli
-		for i, m := range s.View.Members {
-			var kept []policy.Holding
-			for _, h := range m.Holdings {
-				// A case counts until its timescale says it is due; one already overdue is open
-				// still, and nothing says when it will close, so it counts throughout.
-				d := due(h.Case)
-				if d.IsZero() || d.Before(s.Day) || !d.Before(from) {
-					kept = append(kept, h)
-					if !d.IsZero() && !d.Before(s.Day) && !d.Before(from) && d.Before(to) {
-						ending += p.Carried(h.Case, h.Role)
-					}
-				}
-			}
-			members[i] = policy.Member{Practitioner: m.Practitioner, Holdings: kept}
+	for _, pw := range policy.Set(s.Policies).Weeks(p, s.View, s.Day, weeks) {
+		wk := week{Namespace: namespace, Team: team, From: pw.From.String(), TimeZone: cal.Name(), Capacity: "-", Weight: "-", Headroom: "-", Ending: pw.Ending.String()}
+		if tc := pw.Capacity; pw.Capped {
+			wk.Capacity, wk.Weight, wk.Headroom = tc.Value.String(), tc.Load.Weight.String(), tc.Headroom().String()
 		}
-		wk := week{Namespace: namespace, Team: team, From: from.String(), TimeZone: cal.Name(), Capacity: "-", Weight: "-", Headroom: "-", Ending: ending.String()}
-		if tc, ok := p.TeamCapacityOf(members, from); ok {
-			wk.Capacity, wk.Weight, wk.Headroom = tc.Value.String(), tc.Load.Weight.String(), (tc.Value - tc.Load.Weight).String()
-		}
-		wk.Events = eventsBetween(s, w, namespace, from, to, now)
+		wk.Events = eventsBetween(s, w, namespace, pw.From, pw.From.AddDays(7), now)
 		out = append(out, wk)
 	}
 	return out, nil
