@@ -207,8 +207,8 @@ func TestACouncilsWeek(t *testing.T) {
 		if err := env.Client.Update(ctx, jo); err != nil {
 			t.Fatal(err)
 		}
-		expectPractitioner(t, ns, "jo", "cases=11 weight=13 capacity=0 headroom=-13 util=0 band=Red cover=11")
-		expectEvent(t, ns, "OverCapacity", "jo is Red")
+		expectPractitioner(t, ns, "jo", "cases=11 weight=13 capacity=0 headroom=-13 util=0 band=Away cover=11")
+		expectEvent(t, ns, "NeedsCover", "jo is away and holds 11 open cases that need cover")
 		var cases v1alpha1.CaseList
 		if err := env.Client.List(ctx, &cases, client.InNamespace(ns)); err != nil {
 			t.Fatal(err)

@@ -53,8 +53,12 @@ var (
 	}, []string{"namespace", "practitioner", "team", "band"})
 )
 
-// bands are the values of the band label, in order.
-var bands = []v1alpha1.Band{v1alpha1.BandGreen, v1alpha1.BandAmber, v1alpha1.BandRed}
+// teamBands and practitionerBands are the values of the band label, in order: a practitioner
+// may be Away, a team may not.
+var (
+	teamBands         = []v1alpha1.Band{v1alpha1.BandGreen, v1alpha1.BandAmber, v1alpha1.BandRed}
+	practitionerBands = append(teamBands[:len(teamBands):len(teamBands)], v1alpha1.BandAway)
+)
 
 func init() {
 	metrics.Registry.MustRegister(teamWeight, teamCapacity, teamUnallocated, teamOverdue, teamPractitioners, teamBand,
@@ -81,11 +85,11 @@ func recordTeam(namespace, team string, st *v1alpha1.TeamStatus, counts map[stri
 	for _, b := range policy.BandCounts {
 		teamPractitioners.WithLabelValues(namespace, team, b).Set(float64(counts[b]))
 	}
-	setBand(teamBand, st.Band, namespace, team)
+	setBand(teamBand, teamBands, st.Band, namespace, team)
 }
 
-// setBand sets a band state set: 1 for band, 0 for the others, under the leading labels.
-func setBand(v *prometheus.GaugeVec, band v1alpha1.Band, labels ...string) {
+// setBand sets a band state set of bands: 1 for band, 0 for the others, under the leading labels.
+func setBand(v *prometheus.GaugeVec, bands []v1alpha1.Band, band v1alpha1.Band, labels ...string) {
 	for _, b := range bands {
 		on := 0.0
 		if b == band {
@@ -126,7 +130,7 @@ func recordPractitioner(namespace, name string, st *v1alpha1.PractitionerStatus,
 	if st.Capacity != "" {
 		practitionerCapacity.WithLabelValues(namespace, name, team).Set(figure(string(st.Capacity)))
 	}
-	setBand(practitionerBand, st.Band, namespace, name, team)
+	setBand(practitionerBand, practitionerBands, st.Band, namespace, name, team)
 }
 
 func forgetPractitioner(namespace, name string) {

@@ -94,16 +94,22 @@ func (r *PractitionerReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	return requeueAt(now, next), nil
 }
 
-// announce records an Event when the practitioner goes Red or comes back from it.
+// announce records an Event when the practitioner goes Red or comes back from it, or goes away
+// holding cases that then need cover (which is not coming back within capacity).
 func (r *PractitionerReconciler) announce(p *v1alpha1.Practitioner, st v1alpha1.PractitionerStatus) {
 	if r.Recorder == nil || p.Status.Band == st.Band {
 		return
 	}
 	switch {
+	case st.Band == v1alpha1.BandAway:
+		if st.CasesNeedingCover > 0 {
+			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, "NeedsCover", "Audit",
+				"%s is away and holds %s that need cover; nothing is reassigned", p.Name, plural(int(st.CasesNeedingCover), "open case"))
+		}
 	case st.Band == v1alpha1.BandRed:
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, "OverCapacity", "Audit",
 			"%s is Red: weight %s of capacity %s (CaseloadQuota %s)", p.Name, st.Weight, st.Capacity, st.Quota)
-	case p.Status.Band == v1alpha1.BandRed:
+	case p.Status.Band == v1alpha1.BandRed && st.Band != v1alpha1.BandAway:
 		r.Recorder.Eventf(p, nil, corev1.EventTypeNormal, "BackWithinCapacity", "Audit",
 			"%s is back to %s: weight %s of capacity %s (CaseloadQuota %s)", p.Name, st.Band, st.Weight, st.Capacity, st.Quota)
 	}

@@ -254,19 +254,19 @@ func TestPractitionerStatus(t *testing.T) {
 			conditions:   "NeedsCover=False/NoCoverNeeded OverCapacity=False/WithinCapacity Ready=True/Reconciled",
 		},
 		{
-			name:         "absent and holding cases: Red, the cases need cover, and it is not their breach",
+			name:         "absent and holding cases: Away, the cases need cover, and it is not their breach",
 			practitioner: builders.MakePractitioner("jo", "north", "SocialWorker").Absence(v1alpha1.AbsenceSickness, "2026-11-20", "2026-11-27"),
 			cases:        2,
 			quotas:       []*builders.QuotaWrapper{walsallCaps()},
-			want:         "quota=walsall available=false cases=2 weight=2 capacity=0 headroom=-2 util=0 band=Red cover=2",
+			want:         "quota=walsall available=false cases=2 weight=2 capacity=0 headroom=-2 util=0 band=Away cover=2",
 			conditions:   "NeedsCover=True/CasesNeedCover OverCapacity=False/Away Ready=True/Reconciled",
 			next:         "2026-11-28",
 		},
 		{
-			name:         "on leave holding nothing: no cover needed",
+			name:         "on leave holding nothing: Away, no cover needed",
 			practitioner: builders.MakePractitioner("jo", "north", "SocialWorker").Unavailable(),
 			quotas:       []*builders.QuotaWrapper{walsallCaps()},
-			want:         "quota=walsall available=false cases=0 weight=0 capacity=0 headroom=0 util=0 band=Green cover=0",
+			want:         "quota=walsall available=false cases=0 weight=0 capacity=0 headroom=0 util=0 band=Away cover=0",
 			conditions:   "NeedsCover=False/NoCoverNeeded OverCapacity=False/Away Ready=True/Reconciled",
 		},
 		{

@@ -37,8 +37,10 @@ type SignedFigure string
 // +kubebuilder:validation:MaxLength=10
 type Date string
 
-// Band says how full a caseload is against capacity.
-// +kubebuilder:validation:Enum=Green;Amber;Red
+// Band says how full a caseload is against capacity. A practitioner who is away has a band of
+// their own, Away: their capacity is 0 while they are away, and the cases they hold need cover
+// (condition NeedsCover), which is not their breach.
+// +kubebuilder:validation:Enum=Green;Amber;Red;Away
 type Band string
 
 const (
@@ -48,6 +50,9 @@ const (
 	BandAmber Band = "Amber"
 	// BandRed is above the red threshold, or holding cases with no capacity at all.
 	BandRed Band = "Red"
+	// BandAway is a practitioner's band on a day they are absent or unavailable. A Team is never
+	// Away.
+	BandAway Band = "Away"
 )
 
 // Condition types used in the status of every reconciled kind. Ready follows kstatus: it is

@@ -153,7 +153,9 @@ type PractitionerStatus struct {
 	// +optional
 	UtilisationPercent int32 `json:"utilisationPercent"`
 
-	// band is Green, Amber or Red.
+	// band is Green, Amber or Red by utilisation, or Away on a day the practitioner is absent or
+	// unavailable: then the cases they hold need cover (condition NeedsCover), and they are not
+	// over capacity.
 	// +optional
 	Band Band `json:"band,omitempty"`
 

@@ -103,7 +103,7 @@ type TeamStatus struct {
 	// +optional
 	UtilisationPercent int32 `json:"utilisationPercent"`
 
-	// band is Green, Amber or Red.
+	// band is Green, Amber or Red by utilisation; a team is never Away.
 	// +optional
 	Band Band `json:"band,omitempty"`
 

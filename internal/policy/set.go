@@ -69,14 +69,13 @@ func (s Set) Team(t TeamView, d Day) TeamState {
 	return TeamState{Policy: p, TeamFigures: p.TeamFiguresOf(t, d), OverdueCases: s.OverdueCases(t, d)}
 }
 
-// Band counts: a team's practitioners are counted under the band their status shows, with two
-// more names.
+// Band counts: a team's practitioners are counted under the band their status shows, Away
+// included, and under one more name.
 const (
 	// CountedNone counts a practitioner whose grade no policy of the set caps: status shows no band.
 	CountedNone = "None"
-	// CountedAway counts a practitioner who is away and holds no open case. Status shows Green,
-	// 0 of 0; counted so, the team would look to have room it has not.
-	CountedAway = "Away"
+	// CountedAway counts a practitioner who is away, whether or not they hold cases: their band.
+	CountedAway = string(v1alpha1.BandAway)
 )
 
 // BandCounts are the names a team's practitioners are counted under, in the order to show them.
@@ -96,8 +95,7 @@ type PractitionerState struct {
 	// One who is away is not: their capacity is 0 and the cases they hold need cover.
 	OverCapacity bool
 	// CountedAs is the name the practitioner is counted under in a team's band counts: their
-	// band (an away practitioner who holds cases is Red, as status shows), CountedAway or
-	// CountedNone.
+	// band (Away for one who is away), or CountedNone.
 	CountedAs string
 }
 
@@ -108,19 +106,17 @@ func (s Set) Practitioner(m Member, d Day) PractitionerState {
 	st := PractitionerState{Policy: p, Capped: capped, Away: pr.Away(d)}
 	load := p.LoadOf(m.Holdings)
 	st.Figures = Figures{Cases: load.Cases, Children: load.Children, Weight: load.Weight}
-	switch {
-	case !capped:
+	if !capped {
 		st.CountedAs = CountedNone
 		return st
-	case st.Away != "" && load.Cases == 0:
-		st.CountedAs = CountedAway
 	}
 	st.Capacity = p.CapacityOf(pr, d)
 	st.Figures = p.figures(load, st.Capacity.Value)
 	st.OverCapacity = p.OverCapacity(pr, m.Holdings, d)
-	if st.CountedAs == "" {
-		st.CountedAs = string(st.Figures.Band)
+	if st.Away != "" {
+		st.Figures.Band = v1alpha1.BandAway
 	}
+	st.CountedAs = string(st.Figures.Band)
 	return st
 }
 

@@ -453,3 +453,25 @@ func TestWeeksAheadDropCasesWhenTheStrictestTimescaleSaysTheyAreDue(t *testing.T
 		t.Errorf("a quota without caps gave week 1 a capacity: %+v", w[0].Capacity)
 	}
 }
+
+// TestAnAbsentPractitionerIsAwayNotRed: jo, absent, holds two cases with a capacity of 0 while
+// away. Their band is Away, as is the name they are counted under, and they are not over
+// capacity; the day they are back, the same load is Green again.
+func TestAnAbsentPractitionerIsAwayNotRed(t *testing.T) {
+	jo := PractitionerFrom(builders.MakePractitioner("jo", "north", "SocialWorker").Absence(v1alpha1.AbsenceSickness, "2026-11-20", "2026-11-27").Obj())
+	m := Member{Practitioner: jo, Holdings: led("jo", 2, "ChildInNeed")}
+	for _, tc := range []struct {
+		day     Day
+		band    v1alpha1.Band
+		over    bool
+		counted string
+	}{
+		{today, v1alpha1.BandAway, false, CountedAway},
+		{MustParseDay("2026-11-28"), v1alpha1.BandGreen, false, string(v1alpha1.BandGreen)},
+	} {
+		st := Set{walsall()}.Practitioner(m, tc.day)
+		if st.Figures.Band != tc.band || st.OverCapacity != tc.over || st.CountedAs != tc.counted || st.Figures.Weight.String() != "2" {
+			t.Errorf("%s: band %s, over %t, counted %s, weight %s; want %s, %t, %s, 2", tc.day, st.Figures.Band, st.OverCapacity, st.CountedAs, st.Figures.Weight, tc.band, tc.over, tc.counted)
+		}
+	}
+}
