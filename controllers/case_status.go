@@ -9,6 +9,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // caseInput is everything a case's status is computed from.
@@ -139,7 +140,7 @@ func deadlineText(days int) string {
 	if days == 0 {
 		return "0 days: it must never be unallocated"
 	}
-	return fmt.Sprintf("%d days", days)
+	return words.Count(days, "day")
 }
 
 // exceptionRecord is the ExceptionApproval for the exception of ledger entry r on case c,

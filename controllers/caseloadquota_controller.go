@@ -20,6 +20,7 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // +kubebuilder:rbac:groups=caseload.dev,resources=caseloadquotas/status,verbs=patch
@@ -110,9 +111,9 @@ func (r *CaseloadQuotaReconciler) announce(q *v1alpha1.CaseloadQuota, st v1alpha
 	case q.Status.Violations == 0 && st.Violations > 0:
 		first := st.ViolationList[0]
 		r.Recorder.Eventf(q, nil, corev1.EventTypeWarning, "ViolationsFound", "Audit",
-			"%d violations (enforcementAction %s), first: %s %s breaks %s: %s", st.Violations, enforcement(q), first.Kind, first.Name, first.Rule, first.Message)
+			"%s (enforcementAction %s), first: %s %s breaks %s: %s", words.Count(int(st.Violations), "violation"), enforcement(q), first.Kind, first.Name, first.Rule, first.Message)
 	case q.Status.Violations > 0 && st.Violations == 0:
-		r.Recorder.Eventf(q, nil, corev1.EventTypeNormal, "ViolationsCleared", "Audit", "no violations across %d teams", st.Teams)
+		r.Recorder.Eventf(q, nil, corev1.EventTypeNormal, "ViolationsCleared", "Audit", "no violations across %s", words.Count(int(st.Teams), "team"))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // maxListedViolations is how many violations a quota's status lists; the count covers them all.
@@ -48,7 +49,7 @@ func quotaStatus(q *v1alpha1.CaseloadQuota, invalid string, teams []string, audi
 		st = prev
 		st.Teams = int32(len(teams))
 		st.Conditions = append([]metav1.Condition(nil), prev.Conditions...)
-		kstatus(&st.Conditions, gen, "", ReasonWaitingForAudits, fmt.Sprintf("waiting for %d of %d teams to be audited", waiting, len(teams)))
+		kstatus(&st.Conditions, gen, "", ReasonWaitingForAudits, fmt.Sprintf("waiting for %d of %s to be audited", waiting, words.Count(len(teams), "team")))
 		return st
 	}
 
@@ -67,9 +68,9 @@ func quotaStatus(q *v1alpha1.CaseloadQuota, invalid string, teams []string, audi
 	}
 	if len(findings) > 0 {
 		finding(&st.Conditions, gen, v1alpha1.ConditionPolicyViolated, true, ReasonViolationsFound,
-			fmt.Sprintf("%d violations across %d teams (enforcementAction %s)", len(findings), len(teams), enforcement(q)))
+			fmt.Sprintf("%s across %s (enforcementAction %s)", words.Count(len(findings), "violation"), words.Count(len(teams), "team"), enforcement(q)))
 	} else {
-		finding(&st.Conditions, gen, v1alpha1.ConditionPolicyViolated, false, ReasonNoViolations, fmt.Sprintf("no violations across %d teams", len(teams)))
+		finding(&st.Conditions, gen, v1alpha1.ConditionPolicyViolated, false, ReasonNoViolations, fmt.Sprintf("no violations across %s", words.Count(len(teams), "team")))
 	}
 	kstatus(&st.Conditions, gen, "", "", "")
 	return st

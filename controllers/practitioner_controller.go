@@ -20,6 +20,7 @@ import (
 	"caseload.dev/caseload-operator/internal/index"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // PractitionerReconciler keeps a Practitioner's status current: cases, weight, capacity,
@@ -104,7 +105,7 @@ func (r *PractitionerReconciler) announce(p *v1alpha1.Practitioner, st v1alpha1.
 	case st.Band == v1alpha1.BandAway:
 		if st.CasesNeedingCover > 0 {
 			r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, "NeedsCover", "Audit",
-				"%s is away and holds %s that need cover; nothing is reassigned", p.Name, plural(int(st.CasesNeedingCover), "open case"))
+				"%s is away and holds %s that need cover; nothing is reassigned", p.Name, words.Count(int(st.CasesNeedingCover), "open case"))
 		}
 	case st.Band == v1alpha1.BandRed:
 		r.Recorder.Eventf(p, nil, corev1.EventTypeWarning, "OverCapacity", "Audit",

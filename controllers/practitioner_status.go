@@ -8,6 +8,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // practitionerInput is everything a practitioner's status is computed from.
@@ -69,7 +70,7 @@ func practitionerStatus(prev v1alpha1.PractitionerStatus, generation int64, in p
 	}
 	if away != "" && f.Cases > 0 {
 		finding(&st.Conditions, generation, v1alpha1.ConditionNeedsCover, true, ReasonNeedsCover,
-			fmt.Sprintf("%s is %s and holds %s that need cover; nothing is reassigned", pr.Name, away, plural(f.Cases, "open case")))
+			fmt.Sprintf("%s is %s and holds %s that need cover; nothing is reassigned", pr.Name, away, words.Count(f.Cases, "open case")))
 	} else {
 		finding(&st.Conditions, generation, v1alpha1.ConditionNeedsCover, false, ReasonCovered, "no case held needs cover")
 	}

@@ -10,6 +10,7 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // teamStatus computes a team's status from its snapshot (whose view counts the ledger's
@@ -60,7 +61,7 @@ func teamStatus(prev v1alpha1.TeamStatus, generation int64, s *snapshot.Snapshot
 	away := tf.Practitioners - tf.AvailablePractitioners
 	if tf.CasesNeedingCover > 0 {
 		finding(&st.Conditions, generation, v1alpha1.ConditionNeedsCover, true, ReasonNeedsCover,
-			fmt.Sprintf("%s away today hold %s that need cover; nothing is reassigned", plural(away, "practitioner"), plural(tf.CasesNeedingCover, "open case")))
+			fmt.Sprintf("%s away today hold %s that need cover; nothing is reassigned", words.Count(away, "practitioner"), words.Count(tf.CasesNeedingCover, "open case")))
 	} else {
 		finding(&st.Conditions, generation, v1alpha1.ConditionNeedsCover, false, ReasonCovered,
 			fmt.Sprintf("no open case is held by a practitioner away today (%d away)", away))
@@ -75,13 +76,6 @@ func stalledByZone(problem string) string {
 		return ""
 	}
 	return ReasonUnknownTimeZone
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // teamAudits computes every selecting quota's audit of the team, keyed by quota.

@@ -23,6 +23,7 @@ import (
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/ledger"
 	"caseload.dev/caseload-operator/internal/snapshot"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // The ledger's writes are batched, as Kubernetes' ResourceQuota admission batches the requests
@@ -290,7 +291,7 @@ func (w *Writer) commit(key types.NamespacedName, known *caseloadv1alpha1.Alloca
 				return nil, nil, Unavailable(err)
 			}
 		default:
-			return nil, nil, Unavailable(fmt.Errorf("record %d allocations in the ledger of team %s after %d attempts: %w", len(batch), key.Name, attempt, err))
+			return nil, nil, Unavailable(fmt.Errorf("record %s in the ledger of team %s after %s: %w", words.Count(len(batch), "allocation"), key.Name, words.Count(attempt, "attempt"), err))
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // AuditRules are the rules an audit can find broken, as Finding.Rule names them: metrics show
@@ -57,7 +58,7 @@ func (p *Policy) Audit(t TeamView, d Day) []Finding {
 		if timing.PastAllocationDeadline {
 			waited := d.DaysSince(c.WaitingSince())
 			add("Case", c.Name, "allocationDeadlines",
-				fmt.Sprintf("case %s (%s) has waited %d days unallocated; its deadline is %d days", c.Name, c.Type, waited, p.AllocationDeadlines[c.Type]))
+				fmt.Sprintf("case %s (%s) has waited %s unallocated; its deadline is %s", c.Name, c.Type, words.Count(waited, "day"), words.Count(p.AllocationDeadlines[c.Type], "day")))
 		}
 	}
 	SortFindings(out)

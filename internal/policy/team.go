@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // Default weighs cases where no quota selects a team: every case weighs 1 and nobody is capped.
@@ -149,7 +150,7 @@ func (p *Policy) TeamCapacityOf(members []Member, d Day) (tc TeamCapacity, ok bo
 	tc.Value = -1
 	away := ""
 	if tc.Load.Away > 0 {
-		away = fmt.Sprintf("; %d of %d members away", tc.Load.Away, tc.Load.Members)
+		away = fmt.Sprintf("; %d of %s away", tc.Load.Away, words.Count(tc.Load.Members, "member"))
 	}
 	bound := func(value Milli, source v1alpha1.CapacitySource, rule, why string) {
 		if tc.Value < 0 || value < tc.Value {

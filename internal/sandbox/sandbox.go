@@ -26,6 +26,7 @@ import (
 	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/webhook/certs"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // Options say where the sandbox finds its parts and where it writes.
@@ -265,11 +266,12 @@ func load(ctx context.Context, c client.Client, dir string, say func(string, ...
 		}
 	}
 	if len(created) == 0 {
-		say("sample council from %s already there (kept in the data directory): %d objects left as they are", dir, existing)
+		say("sample council from %s already there (kept in the data directory): %s left as they are", dir, words.Count(existing, "object"))
 		return nil
 	}
-	say("sample council loaded from %s: %d namespaces, %d teams, %d practitioners, %d cases and, last, %d quotas",
-		dir, created["Namespace"], created["Team"], created["Practitioner"], created["Case"], created["CaseloadQuota"])
+	say("sample council loaded from %s: %s, %s, %s, %s and, last, %s", dir, words.Count(created["Namespace"], "namespace"),
+		words.Count(created["Team"], "team"), words.Count(created["Practitioner"], "practitioner"), words.Count(created["Case"], "case"),
+		words.Count(created["CaseloadQuota"], "quota"))
 	if existing > 0 {
 		say("%d sample objects were already there (kept in the data directory) and were left as they are", existing)
 	}

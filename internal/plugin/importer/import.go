@@ -17,6 +17,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // Exit codes of import: everything applied or unchanged, an error stopped it, some rows were
@@ -325,9 +326,9 @@ func (o *ImportOptions) Run(ctx context.Context) error {
 	}
 	switch {
 	case stopped != nil:
-		return fmt.Errorf("the import stopped, %d writes not made: %w", s.NotWritten, stopped)
+		return fmt.Errorf("the import stopped, %s not made: %w", words.Count(s.NotWritten, "write"), stopped)
 	case s.incomplete():
-		return &kit.ExitError{Code: importIncomplete, Err: fmt.Errorf("%d rows not imported", len(s.Refused)+len(s.Rejected)+len(s.Undecided))}
+		return &kit.ExitError{Code: importIncomplete, Err: fmt.Errorf("%s not imported", words.Count(len(s.Refused)+len(s.Rejected)+len(s.Undecided), "row"))}
 	}
 	return nil
 }
@@ -410,10 +411,10 @@ func (o *ImportOptions) sayImportPlan(s importSummary, cases, workers *extract, 
 		verb = "to ask admission about (dry run)"
 	}
 	if workers != nil {
-		fmt.Fprintf(out, "%s: %d rows, %d new and %d changed %s, %d unchanged, %d rejected\n", workers.file, len(workers.records)+len(workers.malformed),
+		fmt.Fprintf(out, "%s: %s, %d new and %d changed %s, %d unchanged, %d rejected\n", workers.file, words.Count(len(workers.records)+len(workers.malformed), "row"),
 			created[0], updated[0], verb, s.Practitioners.Unchanged, countIn(s.Rejected, workers.file))
 	}
-	fmt.Fprintf(out, "%s: %d rows, %d new and %d changed %s, %d unchanged, %d rejected\n", cases.file, len(cases.records)+len(cases.malformed),
+	fmt.Fprintf(out, "%s: %s, %d new and %d changed %s, %d unchanged, %d rejected\n", cases.file, words.Count(len(cases.records)+len(cases.malformed), "row"),
 		created[1], updated[1], verb, s.Cases.Unchanged, countIn(s.Rejected, cases.file))
 }
 
@@ -473,7 +474,8 @@ func (o *ImportOptions) sayImport(s importSummary) error {
 	list("Not decided in a dry run", s.Undecided)
 	list("Admitted with warnings", s.Warnings)
 	if s.KeptFromOthers > 0 {
-		fmt.Fprintf(out, "%d cases keep a closed date, lead or co-worker that the extract leaves empty and someone other than the import set: the import leaves them alone.\n", s.KeptFromOthers)
+		fmt.Fprintf(out, "Left alone, as someone other than the import set them: the closed date, lead or co-worker of %s, which the extract leaves empty.\n",
+			words.Count(s.KeptFromOthers, "case"))
 	}
 	written := s.Cases.Created + s.Cases.Updated
 	if s.Practitioners != nil {
@@ -484,13 +486,13 @@ func (o *ImportOptions) sayImport(s importSummary) error {
 	}
 	switch {
 	case s.Stopped != "":
-		fmt.Fprintf(out, "The import stopped before %d writes: run it again once the error below is put right; what was written is then left as it is.\n", s.NotWritten)
+		fmt.Fprintf(out, "The import stopped before %s: run it again once the error below is put right; what was written is then left as it is.\n", words.Count(s.NotWritten, "write"))
 	case s.incomplete() && s.DryRun:
-		fmt.Fprintf(out, "%d rows would not be imported: correct them in the extract (or make room for the allocations) first.\n",
-			len(s.Refused)+len(s.Rejected)+len(s.Undecided))
+		fmt.Fprintf(out, "%s would not be imported: correct them in the extract (or make room for the allocations) first.\n",
+			words.Count(len(s.Refused)+len(s.Rejected)+len(s.Undecided), "row"))
 	case s.incomplete():
-		fmt.Fprintf(out, "%d rows were not imported: correct them in the extract (or make room for the allocations) and import again; the rows imported now will then be unchanged.\n",
-			len(s.Refused)+len(s.Rejected)+len(s.Undecided))
+		fmt.Fprintf(out, "%s not imported: correct them in the extract (or make room for the allocations) and import again; the rows imported now will then be unchanged.\n",
+			words.Count(len(s.Refused)+len(s.Rejected)+len(s.Undecided), "row")+" "+words.Of(len(s.Refused)+len(s.Rejected)+len(s.Undecided), "was"))
 	case written == 0 && !s.DryRun:
 		fmt.Fprintln(out, "Nothing changed: the cluster already holds what the extracts say.")
 	case written == 0:

@@ -19,6 +19,7 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // RestoreFieldManager is the field manager of what restore writes.
@@ -205,7 +206,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		if dryRun {
 			given = "would be given"
 		}
-		fmt.Fprintf(out, "  %d practitioners away %s their absences and availability after the cases they hold, which admission would not otherwise allocate to them\n", n, given)
+		fmt.Fprintf(out, "  %s away %s their absences and availability after the cases they hold, which admission would not otherwise allocate to them\n", words.Count(n, "practitioner"), given)
 	}
 	sayList(out, "Refused by admission, not restored", refused)
 	sayList(out, "Rejected by the API, not restored", rejected)
@@ -213,10 +214,11 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	sayNotRestored(out, plan.skipped)
 	switch {
 	case stopped != nil:
-		return fmt.Errorf("the restore stopped with %d objects not written (run it again: what it created is left as it is): %w", notWritten, stopped)
+		return fmt.Errorf("the restore stopped with %s not written (run it again: what it created is left as it is): %w", words.Count(notWritten, "object"), stopped)
 	case len(refused)+len(rejected) > 0:
-		fmt.Fprintf(out, "%d objects were not restored: make room for them (or correct them) and run the restore again; what it created now is then left as it is.\n", len(refused)+len(rejected))
-		return &kit.ExitError{Code: restoreIncomplete, Err: fmt.Errorf("%d objects not restored", len(refused)+len(rejected))}
+		n := len(refused) + len(rejected)
+		fmt.Fprintf(out, "%s %s not restored: make room for them (or correct them) and run the restore again; what it created now is then left as it is.\n", words.Count(n, "object"), words.Of(n, "was"))
+		return &kit.ExitError{Code: restoreIncomplete, Err: fmt.Errorf("%s not restored", words.Count(n, "object"))}
 	}
 	return nil
 }
@@ -405,10 +407,10 @@ func sayNotRestored(out io.Writer, s restoreSkipped) {
 	fmt.Fprintln(out, "  AllocationLedgers: a snapshot holds none. They are the operator's record of allocations in flight; the operator starts each team's afresh.")
 	fmt.Fprintln(out, "  status: the operator recomputes it. A case waiting for a worker counts its wait from the day it opened, never less than it waited.")
 	if s.exceptions > 0 {
-		fmt.Fprintf(out, "  the exceptions of %d cases: the snapshot keeps no ExceptionApprovals (take it with --exception-approvals), so their status will not show who let them go over the cap, or until when\n", s.exceptions)
+		fmt.Fprintf(out, "  the exceptions of %s: the snapshot keeps no ExceptionApprovals (take it with --exception-approvals), so their status will not show who let them go over the cap, or until when\n", words.Count(s.exceptions, "case"))
 	}
 	if s.reasons > 0 {
-		fmt.Fprintf(out, "  the %s annotation of %d cases: it approved the allocation it came with, and would ask for an exception anew\n", v1alpha1.ExceptionReasonAnnotation, s.reasons)
+		fmt.Fprintf(out, "  the %s annotation of %s: it approved the allocation it came with, and would ask for an exception anew\n", v1alpha1.ExceptionReasonAnnotation, words.Count(s.reasons, "case"))
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"caseload.dev/caseload-operator/internal/plugin/kit"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // SnapshotOptions are `kubectl caseload snapshot`'s: where to write, and whether to keep the
@@ -98,9 +99,9 @@ func (o *SnapshotOptions) Run(ctx context.Context) error {
 	}
 	held := ""
 	if o.Approvals {
-		held = fmt.Sprintf(", %d exception approvals with their reasons", len(w.ExceptionApprovals))
+		held = fmt.Sprintf(", %s with their reasons", words.Count(len(w.ExceptionApprovals), "exception approval"))
 	}
-	fmt.Fprintf(o.Streams.ErrOut, "snapshot of %d councils (%d teams, %d practitioners, %d cases, %d quotas%s) written to %s\n",
-		len(w.Councils()), len(w.Teams), len(w.Practitioners), len(w.Cases), len(w.Quotas), held, o.File)
+	fmt.Fprintf(o.Streams.ErrOut, "snapshot of %s (%s, %s, %s, %s%s) written to %s\n", words.Count(len(w.Councils()), "council"),
+		words.Count(len(w.Teams), "team"), words.Count(len(w.Practitioners), "practitioner"), words.Count(len(w.Cases), "case"), words.Count(len(w.Quotas), "quota"), held, o.File)
 	return nil
 }

@@ -102,7 +102,7 @@ func TestRaisingAHeldCaseIsDecided(t *testing.T) {
 	denied := "spec.allocatedTo: Forbidden: case c-1 (ChildProtection, weight 1.5 -> 2.25) would take jo to 3.25 of 3 (SocialWorker cap 3 x FTE 1): denied by CaseloadQuota " + k.ns + "/safeguarding"
 	wantRefusal(t, k.update("c-1", raise), refusal("c-1", denied+
 		"; this is within the exceptions the quota allows: a user who may approve caseloadquotas in namespace "+k.ns+
-		` (RBAC verb "approve" on caseloadquotas.caseload.dev), such as the team manager can admit it with the annotation caseload.dev/exception-reason giving the reason`))
+		` (RBAC verb "approve" on caseloadquotas.caseload.dev; usually the team manager) can admit it with the annotation caseload.dev/exception-reason giving the reason`))
 
 	// A change that adds nothing is never decided: lowering it, even over the cap, passes.
 	if err := k.update("c-2", func(c *caseloadv1alpha1.Case) { c.Spec.Complexity = caseloadv1alpha1.ComplexityLow }); err != nil {
@@ -131,7 +131,7 @@ func TestRaisingAHeldCaseIsDecided(t *testing.T) {
 	wantRefusal(t, k.update("c-2", func(c *caseloadv1alpha1.Case) { c.Spec.Complexity = caseloadv1alpha1.ComplexityStandard }), refusal("c-2",
 		"spec.allocatedTo: Forbidden: case c-2 (ChildInNeed, weight 0.5 -> 1) would take jo to 3.25 of 3 (SocialWorker cap 3 x FTE 1): denied by CaseloadQuota "+k.ns+"/safeguarding"+
 			"; this is within the exceptions the quota allows: a user who may approve caseloadquotas in namespace "+k.ns+
-			` (RBAC verb "approve" on caseloadquotas.caseload.dev), such as the team manager can admit it with the annotation caseload.dev/exception-reason giving the reason`))
+			` (RBAC verb "approve" on caseloadquotas.caseload.dev; usually the team manager) can admit it with the annotation caseload.dev/exception-reason giving the reason`))
 
 	// The team manager may approve it.
 	k.create(&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: k.ns, Name: "manager"}, Rules: []rbacv1.PolicyRule{
@@ -316,7 +316,7 @@ func TestExceptionsAreAPersonsDecisionForOneAllocation(t *testing.T) {
 		return c
 	}
 	denied := "spec.allocatedTo: Forbidden: case %s (ChildInNeed, weight 1) would take jo to 3.5 of 3 (SocialWorker cap 3 x FTE 1): denied by CaseloadQuota " + k.ns + "/safeguarding"
-	approver := "a user who may approve caseloadquotas in namespace " + k.ns + ` (RBAC verb "approve" on caseloadquotas.caseload.dev), such as the team manager`
+	approver := "a user who may approve caseloadquotas in namespace " + k.ns + ` (RBAC verb "approve" on caseloadquotas.caseload.dev; usually the team manager)`
 
 	wantRefusal(t, serviceAccountClient(t, "gitops-controller").Create(context.Background(), over("c-from-git", "continuity")), refusal("c-from-git",
 		fmt.Sprintf(denied, "c-from-git"),

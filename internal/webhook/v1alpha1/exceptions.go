@@ -87,7 +87,7 @@ func approvedException(user, reason string, days int, now time.Time) *caseloadv1
 // whoMayApprove completes a denial that an exception could have admitted, for the person who
 // now has to find an approver.
 func whoMayApprove(namespace string) string {
-	return fmt.Sprintf("a user who may approve caseloadquotas in namespace %s (RBAC verb %q on caseloadquotas.caseload.dev), such as the team manager", namespace, ApproveVerb)
+	return fmt.Sprintf("a user who may approve caseloadquotas in namespace %s (RBAC verb %q on caseloadquotas.caseload.dev; usually the team manager)", namespace, ApproveVerb)
 }
 
 // exceptionHint is added to a denial that an exception could admit when none was asked for.

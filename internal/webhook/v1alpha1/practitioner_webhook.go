@@ -18,6 +18,7 @@ import (
 	admit "caseload.dev/caseload-operator/internal/admission"
 	"caseload.dev/caseload-operator/internal/index"
 	"caseload.dev/caseload-operator/internal/policy"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // +kubebuilder:webhook:path=/validate-caseload-dev-v1alpha1-practitioner,mutating=false,failurePolicy=fail,sideEffects=None,groups=caseload.dev,resources=practitioners,verbs=create;update;delete,versions=v1alpha1,name=vpractitioner.caseload.dev,admissionReviewVersions=v1,timeoutSeconds=10,matchPolicy=Equivalent,patch=`{"matchConditions":[{"name":"creates-deletes-and-team-moves","expression":"request.operation != 'UPDATE' || oldObject.spec.team != object.spec.team"}]}`
@@ -75,7 +76,7 @@ func (v *PractitionerValidator) ValidateUpdate(ctx context.Context, old, p *case
 		if len(casesHeld) > 0 {
 			return spec, apierrors.NewForbidden(schema.GroupResource{Group: practitionerKind.Group, Resource: "practitioners"}, p.Name,
 				fmt.Errorf("%s still holds %s of team %s: reallocate or close them before moving %s to team %s: %s",
-					p.Name, plural(len(casesHeld), "open case"), old.Spec.Team, p.Name, p.Spec.Team, mustMove(casesHeld)))
+					p.Name, words.Count(len(casesHeld), "open case"), old.Spec.Team, p.Name, p.Spec.Team, mustMove(casesHeld)))
 		}
 		if dryRun {
 			return spec, nil
@@ -153,7 +154,7 @@ func (v *PractitionerValidator) ValidateDelete(ctx context.Context, p *caseloadv
 	}
 	return nil, apierrors.NewForbidden(schema.GroupResource{Group: practitionerKind.Group, Resource: "practitioners"}, p.Name,
 		fmt.Errorf("%s still holds %s: reallocate or close them first, so that no case is left without its worker: %s",
-			p.Name, plural(len(casesHeld), "open case"), mustMove(casesHeld)))
+			p.Name, words.Count(len(casesHeld), "open case"), mustMove(casesHeld)))
 }
 
 // openCasesHeld lists the open cases the practitioner holds, each with the role held in it.
@@ -193,11 +194,4 @@ func mustMove(items []string) string {
 		return strings.Join(items, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(items[:mustMoveShown], ", "), len(items)-mustMoveShown)
-}
-
-func plural(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

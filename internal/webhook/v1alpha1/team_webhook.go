@@ -13,6 +13,7 @@ import (
 	caseloadv1alpha1 "caseload.dev/caseload-operator/api/v1alpha1"
 	admit "caseload.dev/caseload-operator/internal/admission"
 	"caseload.dev/caseload-operator/internal/index"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // Only deletes are sent: a Team's spec has nothing the schema cannot check, and every call
@@ -59,14 +60,14 @@ func (v *TeamValidator) ValidateDelete(ctx context.Context, t *caseloadv1alpha1.
 		for i, p := range members.Items {
 			names[i] = p.Name
 		}
-		parts = append(parts, fmt.Sprintf("%s (%s)", plural(n, "practitioner"), mustMove(names)))
+		parts = append(parts, fmt.Sprintf("%s (%s)", words.Count(n, "practitioner"), mustMove(names)))
 	}
 	if n := len(cases.Items); n > 0 {
 		names := make([]string, n)
 		for i, c := range cases.Items {
 			names[i] = c.Name
 		}
-		parts = append(parts, fmt.Sprintf("%s (%s)", plural(n, "open case"), mustMove(names)))
+		parts = append(parts, fmt.Sprintf("%s (%s)", words.Count(n, "open case"), mustMove(names)))
 	}
 	return nil, apierrors.NewForbidden(schema.GroupResource{Group: caseloadv1alpha1.GroupVersion.Group, Resource: "teams"}, t.Name,
 		fmt.Errorf("team %s still has %s: move them to another team or close the cases first", t.Name, strings.Join(parts, " and ")))

@@ -528,7 +528,7 @@ func TestExceptionsNeedAnApprover(t *testing.T) {
 		return c
 	}
 	denied := "spec.allocatedTo: Forbidden: case %s (ChildInNeed, weight 1) would take jo to 3.5 of 3 (SocialWorker cap 3 x FTE 1): denied by CaseloadQuota " + k.ns + "/safeguarding"
-	approver := "a user who may approve caseloadquotas in namespace " + k.ns + ` (RBAC verb "approve" on caseloadquotas.caseload.dev), such as the team manager`
+	approver := "a user who may approve caseloadquotas in namespace " + k.ns + ` (RBAC verb "approve" on caseloadquotas.caseload.dev; usually the team manager)`
 
 	t.Run("without the annotation the denial says an exception is possible", func(t *testing.T) {
 		c := over("c-plain")
