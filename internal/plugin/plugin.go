@@ -2,8 +2,9 @@
 // of reading YAML. It reads the status the operator keeps (so it costs the same for 30 cases or
 // 300,000) and asks the admission webhook itself, by server-side dry run, what it would decide.
 //
-// This package is the root command and the commands not yet in packages of their own (top,
-// explain, suggest, plan, verify, version). What every command shares is in kit; the
+// This package is the root command and the commands not yet in packages of their own (plan,
+// verify, version). What every command shares is in kit; caseloads against capacity in top;
+// admission's answer about an allocation in explain, and who could take a case in suggest; the
 // snapshot world and the snapshot command in offline; import and restore in importer; the
 // health check in report; the weeks ahead in forecast.
 package plugin
@@ -16,11 +17,14 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/clock"
 
+	"caseload.dev/caseload-operator/internal/plugin/explain"
 	"caseload.dev/caseload-operator/internal/plugin/forecast"
 	"caseload.dev/caseload-operator/internal/plugin/importer"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/plugin/report"
+	"caseload.dev/caseload-operator/internal/plugin/suggest"
+	"caseload.dev/caseload-operator/internal/plugin/top"
 	"caseload.dev/caseload-operator/internal/plugin/version"
 )
 
@@ -72,7 +76,7 @@ func NewCommand(streams genericiooptions.IOStreams, opts ...Option) *cobra.Comma
 	o.AddFlags(cmd)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	cmd.AddCommand(version.NewCommand(o.Flags), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), offline.NewSnapshotCommand(o.Flags), newPlanCommand(o), newVerifyCommand(o), forecast.NewCommand(o.Flags))
+	cmd.AddCommand(version.NewCommand(o.Flags), top.NewCommand(o.Flags), explain.NewCommand(o.Flags), suggest.NewCommand(o.Flags), offline.NewSnapshotCommand(o.Flags), newPlanCommand(o), newVerifyCommand(o), forecast.NewCommand(o.Flags))
 	cmd.AddCommand(report.NewCommand(o.Flags), importer.NewImportCommand(o.Flags), importer.NewRestoreCommand(o.Flags))
 	return cmd
 }

@@ -1,4 +1,8 @@
-package plugin
+// Package suggest is `kubectl caseload suggest`: who in a case's team could take it, asked of
+// the admission webhook by a server-side dry run for each practitioner, ranked by the headroom
+// they would have left; and when nobody could, what an exception or cover would take, as the
+// policy engine decides it.
+package suggest
 
 import (
 	"context"
@@ -11,24 +15,48 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/explain"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
-func newSuggestCommand(o *options) *cobra.Command {
+// exitNobody is suggest's exit status when nobody in the team could take the case.
+const exitNobody = 1
+
+// Options are `kubectl caseload suggest`'s: the case.
+type Options struct {
+	*kit.Flags
+	Case string
+}
+
+// NewCommand is `kubectl caseload suggest`.
+func NewCommand(f *kit.Flags) *cobra.Command {
+	o := &Options{Flags: f}
 	return &cobra.Command{
 		Use:   "suggest CASE",
 		Short: "Who in the case's team could take it, most room left after it first",
 		Long: "kubectl caseload suggest asks the admission webhook, by a server-side dry run for each practitioner of the case's " +
 			"team, whether they could lead the case, so grade exclusions, availability, absences and every Deny quota count " +
 			"as they would for the real allocation. Those who could are ranked by the headroom they would have left. When " +
-			"nobody could, it says so, and what an exception or cover would take.",
+			"nobody could, it says so, and what an exception or cover would take. Exit status 0 when someone could, 1 when nobody.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return o.suggest(cmd.Context(), args[0]) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Complete(args)
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
 	}
 }
+
+// Complete takes the case from the arguments.
+func (o *Options) Complete(args []string) { o.Case = args[0] }
+
+// Validate has nothing to check before the case is read: whether it is open is the cluster's to say.
+func (o *Options) Validate() error { return nil }
 
 // candidate is a practitioner suggest considered, as -o json and -o yaml give them.
 type candidate struct {
@@ -48,7 +76,9 @@ type candidate struct {
 	exceptable, away bool
 }
 
-func (o *options) suggest(ctx context.Context, name string) error {
+// Run asks admission about each practitioner of the case's team, and prints them ranked.
+func (o *Options) Run(ctx context.Context) error {
+	name := o.Case
 	c, ns, err := o.ClientIn()
 	if err != nil {
 		return err
@@ -97,21 +127,19 @@ func (o *options) suggest(ctx context.Context, name string) error {
 			after := set.Practitioner(policy.Member{Practitioner: p, Holdings: holdings}, team.Day)
 			cand.after, cand.known, cand.HeadroomAfter = after.Figures.Headroom, true, after.Figures.Headroom.String()
 		}
-		v, err := o.dryRun(ctx, c, changed, func(latest *v1alpha1.Case) {
-			latest.Spec.AllocatedTo, latest.Spec.CoWorkers = changed.Spec.AllocatedTo, changed.Spec.CoWorkers
-		})
+		a, err := explain.Ask(ctx, o.Flags, c, changed)
 		if err != nil {
 			return err
 		}
-		cand.Allowed, cand.Warnings = v.Allowed, v.Warnings
-		for _, r := range v.Reasons {
+		cand.Allowed, cand.Warnings = a.Allowed, a.Warnings
+		for _, r := range a.Reasons {
 			cand.Reasons = append(cand.Reasons, r.Message)
 		}
-		if !v.Allowed {
-			d, err := decideOffline(ctx, r, &kase, changed, cal.Calendar, at)
-			if err != nil {
-				return err
-			}
+		if !a.Allowed {
+			// The engine's decision about the same change, on the team as read: the candidate is
+			// its member, so the change is decided for them alone, as the webhook decides it.
+			change := policy.ChangeOf(&kase, changed, cal.Calendar)
+			d := policy.DecideChange(team.Policies, team.View, team.Day, change.Before, change.After, change.Subjects, nil)
 			cand.exceptable = d.Exceptable()
 			cand.away = slices.ContainsFunc(d.Denials, policy.Finding.Away)
 		}
@@ -129,6 +157,13 @@ func (o *options) suggest(ctx context.Context, name string) error {
 		}
 		return a.Name < b.Name
 	})
+	return o.print(kase, out)
+}
+
+// print writes the candidates, and when nobody could take the case, what it would take; it
+// ends with exit status 1 then.
+func (o *Options) print(kase v1alpha1.Case, out []candidate) error {
+	name, teamName := kase.Name, kase.Spec.Team
 	if o.Output == "json" || o.Output == "yaml" {
 		return o.Print(kit.Table{Items: out})
 	}
@@ -143,8 +178,8 @@ func (o *options) suggest(ctx context.Context, name string) error {
 		t.Rows = append(t.Rows, []string{cand.Name, cand.Grade, cand.Headroom, kit.OrDash(cand.HeadroomAfter), verdict})
 	}
 	if len(out) == 0 {
-		fmt.Fprintf(o.Streams.Out, "team %s has nobody else to take case %s\n", kase.Spec.Team, name)
-		return &kit.ExitError{Code: exitRefused, Err: fmt.Errorf("nobody")}
+		fmt.Fprintf(o.Streams.Out, "team %s has nobody else to take case %s\n", teamName, name)
+		return &kit.ExitError{Code: exitNobody, Err: fmt.Errorf("nobody")}
 	}
 	if err := o.Print(t); err != nil {
 		return err
@@ -152,7 +187,7 @@ func (o *options) suggest(ctx context.Context, name string) error {
 	if out[0].Allowed {
 		return nil
 	}
-	fmt.Fprintf(o.Streams.Out, "\nnobody in team %s can take case %s as things stand.\n", kase.Spec.Team, name)
+	fmt.Fprintf(o.Streams.Out, "\nnobody in team %s can take case %s as things stand.\n", teamName, name)
 	var exceptable, away []string
 	for _, cand := range out {
 		switch {
@@ -168,10 +203,10 @@ func (o *options) suggest(ctx context.Context, name string) error {
 	}
 	if len(away) > 0 {
 		fmt.Fprintf(o.Streams.Out, "%s cannot take new work while away: cover from another team, or a practitioner moved into team %s, would be needed.\n",
-			strings.Join(away, ", "), kase.Spec.Team)
+			strings.Join(away, ", "), teamName)
 	}
 	if len(exceptable) == 0 && len(away) == 0 {
 		fmt.Fprintf(o.Streams.Out, "the team needs more capacity: cover from another team, a practitioner moved in, or a quota that allows more.\n")
 	}
-	return &kit.ExitError{Code: exitRefused, Err: fmt.Errorf("nobody can take case %s", name)}
+	return &kit.ExitError{Code: exitNobody, Err: fmt.Errorf("nobody can take case %s", name)}
 }

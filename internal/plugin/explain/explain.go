@@ -1,4 +1,9 @@
-package plugin
+// Package explain is `kubectl caseload explain`: what the operator's admission webhook would
+// decide about allocating a case, asked by a server-side dry run of that very change, with every
+// reason and its figures in the webhook's own words. Nothing is written.
+//
+// Ask is that question, for the commands that put it for several practitioners (suggest).
+package explain
 
 import (
 	"context"
@@ -17,14 +22,22 @@ import (
 
 // Exit codes of explain: allowed, refused, and could not ask.
 const (
-	exitAllowed = 0
-	exitRefused = 1
-	exitUnknown = 2
+	ExitAllowed = 0
+	ExitRefused = 1
+	ExitUnknown = 2
 )
 
-func newExplainCommand(o *options) *cobra.Command {
-	var to string
-	var coWorkers []string
+// Options are `kubectl caseload explain`'s: the case, who would lead it, and who would co-work it.
+type Options struct {
+	*kit.Flags
+	Case      string
+	To        string
+	CoWorkers []string
+}
+
+// NewCommand is `kubectl caseload explain`.
+func NewCommand(f *kit.Flags) *cobra.Command {
+	o := &Options{Flags: f}
 	cmd := &cobra.Command{
 		Use:   "explain CASE --to PRACTITIONER [--co-worker PRACTITIONER]...",
 		Short: "What admission would decide about allocating a case, and every reason with its figures",
@@ -33,15 +46,27 @@ func newExplainCommand(o *options) *cobra.Command {
 			"own, and nothing is written. Exit status 0 when it would be allowed, 1 when refused, 2 when it could not be asked.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if to == "" && len(coWorkers) == 0 {
-				return errors.New("say who the case would go to: --to PRACTITIONER, --co-worker PRACTITIONER, or both")
+			o.Complete(args)
+			if err := o.Validate(); err != nil {
+				return err
 			}
-			return o.explain(cmd.Context(), args[0], to, coWorkers)
+			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&to, "to", "", "The practitioner who would lead the case.")
-	cmd.Flags().StringSliceVar(&coWorkers, "co-worker", nil, "A practitioner who would co-work the case (repeat for more).")
+	cmd.Flags().StringVar(&o.To, "to", "", "The practitioner who would lead the case.")
+	cmd.Flags().StringSliceVar(&o.CoWorkers, "co-worker", nil, "A practitioner who would co-work the case (repeat for more).")
 	return cmd
+}
+
+// Complete takes the case from the arguments.
+func (o *Options) Complete(args []string) { o.Case = args[0] }
+
+// Validate asks for someone to allocate the case to.
+func (o *Options) Validate() error {
+	if o.To == "" && len(o.CoWorkers) == 0 {
+		return errors.New("say who the case would go to: --to PRACTITIONER, --co-worker PRACTITIONER, or both")
+	}
+	return nil
 }
 
 // verdict is what explain found, as -o json and -o yaml give it.
@@ -58,22 +83,23 @@ type verdict struct {
 	Unchanged bool `json:"unchanged,omitempty"`
 }
 
-func (o *options) explain(ctx context.Context, name, to string, coWorkers []string) error {
+// Run asks admission about the allocation, prints its answer and ends with its exit status.
+func (o *Options) Run(ctx context.Context) error {
 	c, ns, err := o.ClientIn()
 	if err != nil {
 		return err
 	}
 	var kase v1alpha1.Case
-	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &kase); err != nil {
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: o.Case}, &kase); err != nil {
 		return err
 	}
-	v := verdict{Namespace: ns, Case: name, To: to, CoWorkers: coWorkers}
+	v := verdict{Namespace: ns, Case: o.Case, To: o.To, CoWorkers: o.CoWorkers}
 	changed := kase.DeepCopy()
-	if to != "" {
-		changed.Spec.AllocatedTo = to
-		changed.Spec.CoWorkers = slices.DeleteFunc(changed.Spec.CoWorkers, func(w string) bool { return w == to })
+	if o.To != "" {
+		changed.Spec.AllocatedTo = o.To
+		changed.Spec.CoWorkers = slices.DeleteFunc(changed.Spec.CoWorkers, func(w string) bool { return w == o.To })
 	}
-	for _, w := range coWorkers {
+	for _, w := range o.CoWorkers {
 		if w != changed.Spec.AllocatedTo && !slices.Contains(changed.Spec.CoWorkers, w) {
 			changed.Spec.CoWorkers = append(changed.Spec.CoWorkers, w)
 		}
@@ -82,52 +108,58 @@ func (o *options) explain(ctx context.Context, name, to string, coWorkers []stri
 		v.Allowed, v.Unchanged = true, true
 		return o.say(v)
 	}
-	decided, err := o.dryRun(ctx, c, changed, func(latest *v1alpha1.Case) {
-		latest.Spec.AllocatedTo, latest.Spec.CoWorkers = changed.Spec.AllocatedTo, changed.Spec.CoWorkers
-	})
+	a, err := Ask(ctx, o.Flags, c, changed)
 	if err != nil {
-		fmt.Fprintf(o.Streams.ErrOut, "could not ask admission about case %s: %v\n", name, err)
-		return &kit.ExitError{Code: exitUnknown, Err: err}
+		fmt.Fprintf(o.Streams.ErrOut, "could not ask admission about case %s: %v\n", o.Case, err)
+		return &kit.ExitError{Code: ExitUnknown, Err: err}
 	}
-	v.Allowed, v.Reasons, v.Warnings = decided.Allowed, decided.Reasons, decided.Warnings
+	v.Allowed, v.Reasons, v.Warnings = a.Allowed, a.Reasons, a.Warnings
 	return o.say(v)
 }
 
-// dryRun asks admission about changed, the Case as it would be, writing nothing: allowed, or
-// refused with the webhook's reasons, with its warnings either way. If the Case changed
-// meanwhile (the operator writes its status), change is made again to the latest version and
-// asked again. An error is a question that could not be asked (the webhook down, say).
-func (o *options) dryRun(ctx context.Context, c client.Client, changed *v1alpha1.Case, change func(*v1alpha1.Case)) (verdict, error) {
-	var v verdict
+// Answer is admission's answer about a change of a case: allowed, or refused with the webhook's
+// reasons, with its warnings either way.
+type Answer struct {
+	Allowed  bool
+	Reasons  []kit.Reason
+	Warnings []string
+}
+
+// Ask asks admission about changed, the Case allocated as it would be, writing nothing. If the
+// Case changed meanwhile (the operator writes its status), the latest version is allocated so
+// and asked again. An error is a question that could not be asked (the webhook down, say).
+func Ask(ctx context.Context, f *kit.Flags, c client.Client, changed *v1alpha1.Case) (Answer, error) {
+	var a Answer
 	var err error
+	allocatedTo, coWorkers := changed.Spec.AllocatedTo, changed.Spec.CoWorkers
 	for range 5 {
-		o.Warnings.Take()
+		f.Warnings.Take()
 		err = c.Update(ctx, changed, client.DryRunAll)
-		v.Warnings = o.Warnings.Take()
+		a.Warnings = f.Warnings.Take()
 		if !apierrors.IsConflict(err) {
 			break
 		}
 		latest := &v1alpha1.Case{}
 		if err := c.Get(ctx, client.ObjectKeyFromObject(changed), latest); err != nil {
-			return v, err
+			return a, err
 		}
-		change(latest)
+		latest.Spec.AllocatedTo, latest.Spec.CoWorkers = allocatedTo, coWorkers
 		changed = latest
 	}
 	if err == nil {
-		v.Allowed = true
-		return v, nil
+		a.Allowed = true
+		return a, nil
 	}
 	reasons, refused := kit.AdmissionRefusal(err)
 	if !refused {
-		return v, err
+		return a, err
 	}
-	v.Reasons = reasons
-	return v, nil
+	a.Reasons = reasons
+	return a, nil
 }
 
 // say prints the verdict and ends with its exit status.
-func (o *options) say(v verdict) error {
+func (o *Options) say(v verdict) error {
 	if o.Output == "json" || o.Output == "yaml" {
 		if err := o.Print(kit.Table{Items: v}); err != nil {
 			return err
@@ -163,7 +195,7 @@ func (o *options) say(v verdict) error {
 		}
 	}
 	if !v.Allowed {
-		return &kit.ExitError{Code: exitRefused, Err: errors.New("refused")}
+		return &kit.ExitError{Code: ExitRefused, Err: errors.New("refused")}
 	}
 	return nil
 }
