@@ -326,7 +326,7 @@ func TestKubectlCaseload(t *testing.T) {
 	dir := t.TempDir()
 	snap := filepath.Join(dir, "walsall.yaml")
 	t.Run("snapshot writes the council without status, for its owner only", func(t *testing.T) {
-		if _, errOut, code := kubectlCaseload(t, "-n", "walsall", "snapshot", "-f", snap); code != 0 || !strings.Contains(errOut, "(2 teams, 2 practitioners, 4 cases, 1 quotas)") {
+		if _, errOut, code := kubectlCaseload(t, "-n", "walsall", "snapshot", "-f", snap); code != 0 || !strings.Contains(errOut, "snapshot of 1 council (2 teams, 2 practitioners, 4 cases, 1 quota)") {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
 		info, err := os.Stat(snap)
