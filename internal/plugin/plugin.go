@@ -3,9 +3,10 @@
 // 300,000) and asks the admission webhook itself, by server-side dry run, what it would decide.
 //
 // This package is the root command and the commands not yet in packages of their own (top,
-// explain, suggest, plan, verify, version). What every command shares is in kit; the
-// snapshot world and the snapshot command in offline; import and restore in importer; the
-// health check in report; the weeks ahead in forecast.
+// explain, suggest, version). What every command shares is in kit; the snapshot world and the
+// snapshot command in offline; import and restore in importer; the health check in report; the
+// weeks ahead in forecast; plan and verify, which try a council's policy before it is merged, in
+// plan.
 package plugin
 
 import (
@@ -20,6 +21,7 @@ import (
 	"caseload.dev/caseload-operator/internal/plugin/importer"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
+	"caseload.dev/caseload-operator/internal/plugin/plan"
 	"caseload.dev/caseload-operator/internal/plugin/report"
 )
 
@@ -71,7 +73,7 @@ func NewCommand(streams genericiooptions.IOStreams, opts ...Option) *cobra.Comma
 	o.AddFlags(cmd)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), offline.NewSnapshotCommand(o.Flags), newPlanCommand(o), newVerifyCommand(o), forecast.NewCommand(o.Flags))
+	cmd.AddCommand(newVersionCommand(o), newTopCommand(o), newExplainCommand(o), newSuggestCommand(o), offline.NewSnapshotCommand(o.Flags), plan.NewPlanCommand(o.Flags), plan.NewVerifyCommand(o.Flags), forecast.NewCommand(o.Flags))
 	cmd.AddCommand(report.NewCommand(o.Flags), importer.NewImportCommand(o.Flags), importer.NewRestoreCommand(o.Flags))
 	return cmd
 }

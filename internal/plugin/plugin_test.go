@@ -27,6 +27,7 @@ import (
 	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/plugin"
+	"caseload.dev/caseload-operator/internal/plugin/plan"
 	"caseload.dev/caseload-operator/internal/testenv"
 	"caseload.dev/caseload-operator/internal/testenv/inprocess"
 )
@@ -438,7 +439,7 @@ spec:
 		if err != nil {
 			t.Fatal(err)
 		}
-		var suite plugin.Suite
+		var suite plan.Suite
 		if err := yaml.Unmarshal(data, &suite); err != nil {
 			t.Fatal(err)
 		}
