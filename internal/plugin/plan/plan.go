@@ -56,7 +56,8 @@ func NewPlanCommand(f *kit.Flags) *cobra.Command {
 			"shows, per team and practitioner, the violations the change would add and remove, capacity and band changes, " +
 			"and practitioners to whom a new allocation would start to be refused. It is decided by the policy engine the " +
 			"admission webhook uses, against the cluster or, with --snapshot, offline against a snapshot file, so a " +
-			"pull-request pipeline needs no cluster credentials. -o markdown writes a pull-request comment, -o json for " +
+			"pull-request pipeline needs no cluster credentials. It names the day each council's figures are for and the " +
+			"time zone its days are counted in. -o markdown writes a pull-request comment, -o json for " +
 			"bots. Exit status 0 when nothing new breaks, 2 when the change adds violations, 1 on error.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -130,12 +131,31 @@ func (t teamPlan) changed() bool {
 
 // thePlan is the whole plan, as -o json and -o yaml give it.
 type thePlan struct {
-	Against string        `json:"against"`
-	Quotas  []quotaChange `json:"quotas"`
-	Teams   []teamPlan    `json:"teams"`
+	Against string `json:"against"`
+	// Councils are the councils the change is of, with the day their figures are for and the
+	// time zone their days are counted in.
+	Councils []councilDays `json:"councils"`
+	Quotas   []quotaChange `json:"quotas"`
+	Teams    []teamPlan    `json:"teams"`
 	// Added counts the violations the change adds, over every team.
 	Added   int `json:"violationsAdded"`
 	Removed int `json:"violationsRemoved"`
+}
+
+// councilDays says which day a council is planned on, in which time zone, and where the zone
+// came from.
+type councilDays struct {
+	Namespace string `json:"namespace"`
+	Day       string `json:"day"`
+	TimeZone  string `json:"timeZone"`
+	// TimeZoneFrom says where the zone came from: the council's Namespace, --time-zone, or the
+	// default.
+	TimeZoneFrom string `json:"timeZoneFrom"`
+}
+
+// String is the council's line of the plan, worded as the health check words it.
+func (c councilDays) String() string {
+	return fmt.Sprintf("%s: figures for %s, counting days in %s (%s).", c.Namespace, c.Day, c.TimeZone, c.TimeZoneFrom)
 }
 
 // Run plans the proposed quotas against the cluster or the snapshot, prints the plan, and ends
@@ -198,6 +218,7 @@ func (o *PlanOptions) Run(ctx context.Context) error {
 			return err
 		}
 		cals[ns] = cal
+		p.Councils = append(p.Councils, councilDays{Namespace: ns, Day: cal.DayOf(at).String(), TimeZone: cal.Name(), TimeZoneFrom: cal.From})
 	}
 	for _, t := range before.Teams {
 		cal, ok := cals[t.Namespace]
@@ -378,6 +399,12 @@ func writePlan(out io.Writer, p thePlan, md bool) error {
 		}
 	}
 	h(2, fmt.Sprintf("Caseload plan against %s", p.Against))
+	for _, c := range p.Councils {
+		fmt.Fprintln(out, c)
+		if md {
+			fmt.Fprintln(out)
+		}
+	}
 	for _, q := range p.Quotas {
 		item(fmt.Sprintf("%s CaseloadQuota %s/%s", q.Change, q.Namespace, q.Name))
 	}

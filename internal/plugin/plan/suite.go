@@ -110,9 +110,11 @@ func ReadSuite(path string) (*Suite, error) {
 
 type testResult struct{ name, failure string }
 
-// suiteRun is what running a suite found: each test's result.
+// suiteRun is what running a suite found: each test's result, and the line naming each
+// council's day and time zone.
 type suiteRun struct {
-	results []testResult
+	results  []testResult
+	councils []string
 }
 
 // run decides every test of the suite at path, whose files are relative to it, on its day in
@@ -160,6 +162,7 @@ func (s *Suite) run(ctx context.Context, path string, f *kit.Flags) (*suiteRun, 
 	}
 	r := w.Reader()
 	out := &suiteRun{}
+	named := map[string]bool{}
 	for i, t := range s.Tests {
 		name := t.Name
 		if name == "" {
@@ -175,6 +178,10 @@ func (s *Suite) run(ctx context.Context, path string, f *kit.Flags) (*suiteRun, 
 		at := f.Now()
 		if !day.IsZero() {
 			at = cal.Start(day).Add(12 * time.Hour)
+		}
+		if !named[t.Namespace] {
+			named[t.Namespace] = true
+			out.councils = append(out.councils, fmt.Sprintf("%s decided on %s, counting days in %s", t.Namespace, cal.DayOf(at), cal))
 		}
 		out.results = append(out.results, testResult{name: name, failure: t.check(ctx, r, cal.Calendar, at)})
 	}

@@ -27,7 +27,9 @@ func NewVerifyCommand(f *kit.Flags) *cobra.Command {
 		Long: "kubectl caseload verify runs every suite (apiVersion " + SuiteVersion + ", kind Suite) in the YAML files under " +
 			"DIR, offline, with the policy engine the admission webhook uses: each test changes a case of the suite's " +
 			"inventory (allocates it, or moves it to another team) or creates one, under the suite's quotas, " +
-			"and says whether admission allows or refuses it as expected, with a message matching. Output like go test; exit status 1 when any test fails.",
+			"and says whether admission allows or refuses it as expected, with a message matching. Each suite names the " +
+			"day its tests are decided on and the time zone each council's days are counted in. Output like go test; " +
+			"exit status 1 when any test fails.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Complete(args)
@@ -83,6 +85,9 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 			fmt.Fprintf(out, "FAIL\t%s\t%v\n", path, err)
 			failed++
 			continue
+		}
+		for _, c := range ran.councils {
+			fmt.Fprintf(out, "%s: %s\n", s.Metadata.Name, c)
 		}
 		bad := 0
 		for _, r := range ran.results {
