@@ -21,13 +21,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/yaml"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
-	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/operator"
 	"caseload.dev/caseload-operator/internal/plugin"
-	"caseload.dev/caseload-operator/internal/plugin/plan"
 	"caseload.dev/caseload-operator/internal/testenv"
 	"caseload.dev/caseload-operator/internal/testenv/inprocess"
 )
@@ -319,158 +316,6 @@ spec:
 		}
 		return f
 	}
-
-	t.Run("plan of a tighter cap, offline: the violation it adds, and exit 2", func(t *testing.T) {
-		out, errOut, code := kubectlCaseload(t, "-n", "walsall", "plan", "-f", quota("safeguarding", "2"), "--snapshot", snap, "-o", "markdown")
-		if code != 2 {
-			t.Fatalf("exit %d, want 2 (adds violations): %s\n%s", code, errOut, out)
-		}
-		for _, want := range []string{
-			"## Caseload plan against snapshot " + snap,
-			"- update CaseloadQuota walsall/safeguarding",
-			"### Team walsall/north",
-			"- capacity 5 -> 4 for weight 3\n",
-			"- + Practitioner jo breaks practitionerCaps.maxWeight of walsall/safeguarding (Deny): jo carries 2.5 of 2 (SocialWorker cap 2 x FTE 1)",
-			"**1 violations added, 0 removed, over 2 teams.**",
-		} {
-			if !strings.Contains(out, want) {
-				t.Errorf("the plan has no line\n%s\nin\n%s", want, out)
-			}
-		}
-	})
-
-	t.Run("a JSON snapshot plans as the YAML one does", func(t *testing.T) {
-		snapJSON := filepath.Join(dir, "walsall.json")
-		if _, errOut, code := kubectlCaseload(t, "-n", "walsall", "snapshot", "-f", snapJSON); code != 0 {
-			t.Fatalf("exit %d: %s", code, errOut)
-		}
-		if data, _ := os.ReadFile(snapJSON); !strings.HasPrefix(string(data), "{") {
-			t.Fatalf("%s is not JSON: %.40s", snapJSON, data)
-		}
-		proposed := quota("safeguarding", "2")
-		yamlPlan, _, _ := kubectlCaseload(t, "-n", "walsall", "plan", "-f", proposed, "--snapshot", snap, "-o", "json")
-		jsonPlan, _, code := kubectlCaseload(t, "-n", "walsall", "plan", "-f", proposed, "--snapshot", snapJSON, "-o", "json")
-		strip := func(s string) string { // the header names the file and when it was taken
-			_, rest, _ := strings.Cut(s, "\"quotas\"")
-			return rest
-		}
-		if code != 2 || strip(yamlPlan) != strip(jsonPlan) {
-			t.Errorf("exit %d; from YAML:\n%s\nfrom JSON:\n%s", code, yamlPlan, jsonPlan)
-		}
-	})
-
-	t.Run("plan of a looser cap, live: nothing breaks, and jo could take a case again", func(t *testing.T) {
-		out, errOut, code := kubectlCaseload(t, "-n", "walsall", "plan", "-f", quota("safeguarding", "4"), "-o", "json")
-		if code != 0 {
-			t.Fatalf("exit %d, want 0: %s\n%s", code, errOut, out)
-		}
-		var p struct {
-			Against string
-			Teams   []struct {
-				Team            string
-				NoLongerRefused []string
-			}
-			ViolationsAdded int
-		}
-		if err := json.Unmarshal([]byte(out), &p); err != nil {
-			t.Fatalf("%v\n%s", err, out)
-		}
-		if p.ViolationsAdded != 0 || len(p.Teams) != 2 || p.Teams[0].Team != "north" || len(p.Teams[0].NoLongerRefused) != 1 || p.Teams[0].NoLongerRefused[0] != "jo" {
-			t.Errorf("plan %+v, want no violation added and jo no longer refused a new case in north", p)
-		}
-	})
-
-	t.Run("plan of a repository without a quota deletes it", func(t *testing.T) {
-		repo := filepath.Join(dir, "repo")
-		if err := os.MkdirAll(repo, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(quota("caps", "3"), filepath.Join(repo, "caps.yaml")); err != nil {
-			t.Fatal(err)
-		}
-		// A repository holds other things too: left alone.
-		if err := os.WriteFile(filepath.Join(repo, "kustomization.yaml"), []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [caps.yaml]\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, _, code := kubectlCaseload(t, "-n", "walsall", "plan", "-f", repo, "--snapshot", snap)
-		if code != 0 || !strings.Contains(out, "create CaseloadQuota walsall/caps") || !strings.Contains(out, "delete CaseloadQuota walsall/safeguarding") {
-			t.Errorf("exit %d:\n%s", code, out)
-		}
-	})
-
-	t.Run("verify runs the example suite, and says which tests fail and why", func(t *testing.T) {
-		out, _, code := kubectlCaseload(t, "verify", "../../examples/verify")
-		if code != 0 || strings.Count(out, "--- PASS") != 5 || !strings.Contains(out, "ok  \t../../examples/verify/suite.yaml") {
-			t.Errorf("example suite: exit %d\n%s", code, out)
-		}
-		out, _, code = kubectlCaseload(t, "verify", "testdata/failing")
-		for _, want := range []string{
-			"--- FAIL: wrong/expects a refusal that does not come\n    want refused, got allowed",
-			"--- FAIL: wrong/expects the wrong message\n    refused, but no message matches \"would take sw-0003\"; it said:\n    sw-0003 is unavailable",
-			"--- PASS: wrong/right",
-			"FAIL\ttestdata/failing/suite.yaml",
-			"(2 of 3 tests failed)",
-		} {
-			if !strings.Contains(out, want) {
-				t.Errorf("verify output has no\n%s\nin\n%s", want, out)
-			}
-		}
-		if code != 1 {
-			t.Errorf("exit %d with failing tests, want 1", code)
-		}
-	})
-
-	t.Run("the example suite decides as the webhook does", func(t *testing.T) {
-		// The same inventory and quotas in the cluster: every test of the suite that allocates a
-		// case of it gets the same answer from the admission webhook.
-		ctx := context.Background()
-		for _, f := range []string{"../../examples/verify/inventory.yaml", "../../examples/verify/quotas/caseload-caps.yaml"} {
-			objs, err := manifest.DecodeFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, o := range objs {
-				if err := env.Client.Create(ctx, o); err != nil {
-					t.Fatalf("%s %s: %v", o.GetKind(), o.GetName(), err)
-				}
-			}
-		}
-		data, err := os.ReadFile("../../examples/verify/suite.yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var suite plan.Suite
-		if err := yaml.Unmarshal(data, &suite); err != nil {
-			t.Fatal(err)
-		}
-		compared := 0
-		for _, tc := range suite.Tests {
-			if tc.Case == "" {
-				continue
-			}
-			args := []string{"-n", "brookfield", "explain", tc.Case, "--to", tc.To}
-			for _, w := range tc.CoWorkers {
-				args = append(args, "--co-worker", w)
-			}
-			want := map[string]int{"allowed": 0, "refused": 1}[tc.Expect]
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				out, errOut, code := kubectlCaseload(t, args...)
-				if code == want {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Errorf("%s: the webhook says (exit %d) %s%s; the suite expects %s", tc.Name, code, out, errOut, tc.Expect)
-					break
-				}
-				time.Sleep(200 * time.Millisecond) // the webhook's cache catching up with the objects
-			}
-			compared++
-		}
-		if compared < 3 {
-			t.Errorf("compared %d tests with the webhook", compared)
-		}
-	})
 
 	t.Run("a team manager who may read only their council", func(t *testing.T) {
 		// RBAC in the council only: no right to the cluster-scoped Namespace object.
