@@ -23,21 +23,26 @@ type Decision struct {
 
 // Decide is the webhook's decision about the change of a case from old (nil for a new case) to
 // kase, read through r on cal's day at now: who it is decided for by policy.ChangeOf, the team read
-// through package snapshot, the decision by policy.DecideChange.
+// through package snapshot, the decision by policy.DecideChange. A change decided for nobody
+// passes, as admission passes it, unless it creates a case or moves one into a team there is no
+// Team for.
 func Decide(ctx context.Context, r client.Reader, old, kase *v1alpha1.Case, cal policy.Calendar, now time.Time) (Decision, error) {
 	var out Decision
 	change := policy.ChangeOf(old, kase, cal)
-	if len(change.Joiners) == 0 {
-		return out, nil // nothing to decide: admission passes it
+	if len(change.Joiners) == 0 && old != nil && !change.MovedTeam {
+		return out, nil
 	}
 	s, err := snapshot.Load(ctx, r, cal, kase.Namespace, kase.Spec.Team, now)
 	if err != nil {
 		return out, err
 	}
-	if s.Team == nil {
+	switch {
+	case s.Team == nil:
 		out.Denials = []policy.Finding{{Kind: "Team", Name: kase.Spec.Team, Rule: policy.RuleOtherTeam, Action: v1alpha1.EnforcementDeny,
 			Message: fmt.Sprintf("there is no Team %s in namespace %s", kase.Spec.Team, kase.Namespace)}}
-	} else {
+	case len(change.Joiners) == 0:
+		return out, nil // nothing to decide: admission passes it
+	default:
 		others := map[string]policy.Practitioner{}
 		for _, j := range change.Joiners {
 			if _, member := s.View.Member(j.Name); member {
