@@ -192,6 +192,29 @@ func TestVerify(t *testing.T) {
 		suite, council := councilOfSuite(t, "../../examples/verify/suite.yaml")
 		golden(t, "verify-example-webhook.txt", webhookAgrees(t, suite, council))
 	})
+
+	t.Run("who a change is decided for: verify and the webhook agree", func(t *testing.T) {
+		// Team moves, closing, reopening, promotion, raised weight and a co-worker taken off, on
+		// a council built for them (testdata/agreement), decided today as the webhook decides.
+		suite, council := councilOfSuite(t, "testdata/agreement/suite.yaml")
+		now := time.Now()
+		today := now.In(londonTime(t)).Format(time.DateOnly)
+		out, errOut, code := kubectlCaseloadAt(t, now, "verify", "testdata/agreement")
+		if code != 0 {
+			t.Errorf("exit %d: %s", code, errOut)
+		}
+		golden(t, "verify-agreement.txt", strings.ReplaceAll(out, today, "TODAY"))
+		golden(t, "verify-agreement-webhook.txt", webhookAgrees(t, suite, council))
+	})
+}
+
+func londonTime(t *testing.T) *time.Location {
+	t.Helper()
+	l, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 // councilOfSuite creates the suite's inventory and then its quotas in the cluster, and waits

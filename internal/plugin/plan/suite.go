@@ -2,6 +2,7 @@ package plan
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -46,7 +47,7 @@ type Suite struct {
 }
 
 // SuiteTest is one change of a case and what admission should make of it. The change is made in
-// this order: the team, then the lead, then the co-workers.
+// this order: the patch, then the team, then the lead, then the co-workers.
 type SuiteTest struct {
 	Name string `json:"name"`
 	// Namespace of the case; the suite's inventory's only council when empty.
@@ -54,6 +55,11 @@ type SuiteTest struct {
 	// Case names a case of the inventory to change; NewCase is a case created allocated.
 	Case    string             `json:"case,omitempty"`
 	NewCase *v1alpha1.CaseSpec `json:"newCase,omitempty"`
+	// Patch is a JSON merge patch of the case, as `kubectl patch --type merge -p` takes it: for
+	// what team, to and coWorkers do not say, such as closing a case ({spec: {closedOn: DAY}}),
+	// reopening it ({spec: {closedOn: null}}), raising its complexity or children, or taking a
+	// co-worker off it ({spec: {coWorkers: [...]}}, the list as it is to be).
+	Patch json.RawMessage `json:"patch,omitempty"`
 	// Team moves the case to another team of the council: its new team takes it on whole.
 	Team string `json:"team,omitempty"`
 	// To leads the case (a co-worker promoted to lead leaves the co-workers); CoWorkers join it.
@@ -240,8 +246,8 @@ func (t SuiteTest) check(ctx context.Context, r client.Reader, cal policy.Calend
 }
 
 // Change is the case as the test would have it: old (a case of the inventory) changed, or, for a
-// test of a new case (old nil), the case it creates. The change is the team, then the lead and the
-// co-workers.
+// test of a new case (old nil), the case it creates. The change is the patch, then the team, the
+// lead and the co-workers.
 func (t SuiteTest) Change(old *v1alpha1.Case) (*v1alpha1.Case, error) {
 	var kase *v1alpha1.Case
 	if t.NewCase != nil {
@@ -251,6 +257,13 @@ func (t SuiteTest) Change(old *v1alpha1.Case) (*v1alpha1.Case, error) {
 			return nil, errors.New("the test names no case: case or newCase")
 		}
 		kase = old.DeepCopy()
+	}
+	if len(t.Patch) > 0 {
+		patched, err := mergePatch(kase, t.Patch)
+		if err != nil {
+			return nil, err
+		}
+		kase = patched
 	}
 	if t.Team != "" {
 		kase.Spec.Team = t.Team
@@ -265,6 +278,53 @@ func (t SuiteTest) Change(old *v1alpha1.Case) (*v1alpha1.Case, error) {
 		}
 	}
 	return kase, nil
+}
+
+// mergePatch is c patched by patch, a JSON merge patch (RFC 7386) as the apiserver applies one
+// of type application/merge-patch+json. A patch may not rename the case or move it to another
+// council.
+func mergePatch(c *v1alpha1.Case, patch json.RawMessage) (*v1alpha1.Case, error) {
+	var p any
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, fmt.Errorf("patch: %w", err)
+	}
+	if _, ok := p.(map[string]any); !ok {
+		return nil, errors.New("patch: a merge patch of a case is an object, such as {spec: {closedOn: \"2026-11-30\"}}")
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(c)
+	if err != nil {
+		return nil, err
+	}
+	merged, _ := merge(obj, p).(map[string]any)
+	var out v1alpha1.Case
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(merged, &out, true); err != nil {
+		return nil, fmt.Errorf("patch: %w", err)
+	}
+	if out.Name != c.Name || out.Namespace != c.Namespace {
+		return nil, errors.New("patch: a patch may not rename a case or move it to another council")
+	}
+	return &out, nil
+}
+
+// merge is RFC 7386's MergePatch: an object patches an object member by member, null removes a
+// member, and anything else replaces the target.
+func merge(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(map[string]any)
+	if !ok {
+		t = map[string]any{}
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(t, k)
+		} else {
+			t[k] = merge(t[k], v)
+		}
+	}
+	return t
 }
 
 // readInventory reads manifests of Namespaces, Teams, Practitioners and Cases (quotas are the

@@ -26,7 +26,7 @@ func NewVerifyCommand(f *kit.Flags) *cobra.Command {
 		Short: "Run a council's policy tests: suites of allocations and what admission should make of them",
 		Long: "kubectl caseload verify runs every suite (apiVersion " + SuiteVersion + ", kind Suite) in the YAML files under " +
 			"DIR, offline, with the policy engine the admission webhook uses: each test changes a case of the suite's " +
-			"inventory (allocates it, or moves it to another team) or creates one, under the suite's quotas, " +
+			"inventory (allocates it, moves it to another team, or patches it) or creates one, under the suite's quotas, " +
 			"and says whether admission allows or refuses it as expected, with a message matching. Each suite names the " +
 			"day its tests are decided on and the time zone each council's days are counted in. Output like go test; " +
 			"exit status 1 when any test fails.",
