@@ -17,6 +17,7 @@ import (
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
+	"caseload.dev/caseload-operator/internal/plugin/plan"
 )
 
 // generated is a seeded council of n cases in teams of 160 cases and 20 practitioners, as
@@ -93,7 +94,7 @@ func BenchmarkPlanOffline(b *testing.B) {
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
 		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != planViolations {
+		if !errors.As(err, &exit) || exit.ExitCode() != plan.ExitViolations {
 			b.Fatalf("plan: %v\n%s", err, out.String())
 		}
 		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {

@@ -2,11 +2,11 @@
 // of reading YAML. It reads the status the operator keeps (so it costs the same for 30 cases or
 // 300,000) and asks the admission webhook itself, by server-side dry run, what it would decide.
 //
-// This package is the root command and the commands not yet in packages of their own (plan,
-// verify, version). What every command shares is in kit; caseloads against capacity in top;
-// admission's answer about an allocation in explain, and who could take a case in suggest; the
-// snapshot world and the snapshot command in offline; import and restore in importer; the
-// health check in report; the weeks ahead in forecast.
+// This package is the root command only. What every command shares is in kit; caseloads against
+// capacity in top; admission's answer about an allocation in explain, and who could take a case
+// in suggest; the snapshot world and the snapshot command in offline; plan and verify, which try
+// a council's policy before it is merged, in plan; import and restore in importer; the health
+// check in report; the weeks ahead in forecast; the plugin's release in version.
 package plugin
 
 import (
@@ -22,6 +22,7 @@ import (
 	"caseload.dev/caseload-operator/internal/plugin/importer"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
+	"caseload.dev/caseload-operator/internal/plugin/plan"
 	"caseload.dev/caseload-operator/internal/plugin/report"
 	"caseload.dev/caseload-operator/internal/plugin/suggest"
 	"caseload.dev/caseload-operator/internal/plugin/top"
@@ -76,7 +77,8 @@ func NewCommand(streams genericiooptions.IOStreams, opts ...Option) *cobra.Comma
 	o.AddFlags(cmd)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
-	cmd.AddCommand(version.NewCommand(o.Flags), top.NewCommand(o.Flags), explain.NewCommand(o.Flags), suggest.NewCommand(o.Flags), offline.NewSnapshotCommand(o.Flags), newPlanCommand(o), newVerifyCommand(o), forecast.NewCommand(o.Flags))
+	cmd.AddCommand(version.NewCommand(o.Flags), top.NewCommand(o.Flags), explain.NewCommand(o.Flags), suggest.NewCommand(o.Flags), offline.NewSnapshotCommand(o.Flags),
+		plan.NewPlanCommand(o.Flags), plan.NewVerifyCommand(o.Flags), forecast.NewCommand(o.Flags))
 	cmd.AddCommand(report.NewCommand(o.Flags), importer.NewImportCommand(o.Flags), importer.NewRestoreCommand(o.Flags))
 	return cmd
 }

@@ -8,7 +8,7 @@ import (
 	"caseload.dev/caseload-operator/api/v1alpha1"
 )
 
-func TestJoiners(t *testing.T) {
+func TestSubjects(t *testing.T) {
 	lead, co := v1alpha1.RoleLead, v1alpha1.RoleCoWorker
 	with := func(to string, cws ...string) *Case {
 		c := caseOf("c-1", "ChildInNeed")
@@ -147,10 +147,10 @@ func TestAnExceptionStandsWhileItsPractitionerHoldsTheCase(t *testing.T) {
 	}
 }
 
-// TestDecideChangeDecidesForTheJoinersOnTheRebasedTeam: a lead change is decided for the new lead
+// TestDecideChangeDecidesForTheSubjectsOnTheRebasedTeam: a lead change is decided for the new lead
 // only, on the team without the case's old share, and a subject outside the team is decided as
 // one (refused as of another team).
-func TestDecideChangeDecidesForTheJoinersOnTheRebasedTeam(t *testing.T) {
+func TestDecideChangeDecidesForTheSubjectsOnTheRebasedTeam(t *testing.T) {
 	jo := Member{Practitioner: worker("jo", "SocialWorker", "1"), Holdings: led("jo", 14, "ChildInNeed")}
 	sam := Member{Practitioner: worker("sam", "SocialWorker", "1"), Holdings: led("sam", 14, "ChildInNeed")}
 	team := TeamView{Name: "north", Members: []Member{jo, sam}}

@@ -448,7 +448,7 @@ func TestReservationsCountOnceUntilTheCacheCatchesUp(t *testing.T) {
 	}
 }
 
-func TestWeigherIsTheQuotaManagersRead(t *testing.T) {
+func TestTheWeighingPolicyIsTheQuotaManagersRead(t *testing.T) {
 	trial := MustFromSpec("council/a-trial", v1alpha1.CaseloadQuotaSpec{EnforcementAction: v1alpha1.EnforcementDryRun})
 	points := wirral() // "wirral/points", Deny
 	caps := walsall()  // "walsall/children", Deny

@@ -208,7 +208,7 @@ func TestEditsThatAddWeightAreDecided(t *testing.T) {
 		{"closing decides nobody", raise(func(c *Case) { c.ClosedOn = today }), nil},
 		{"unallocating decides nobody", raise(func(c *Case) { c.AllocatedTo, c.CoWorkers = "", nil }), nil},
 	} {
-		if got := Subjects(&held, tc.after); !equalJoinings(got, tc.want) {
+		if got := Subjects(&held, tc.after); !equalSubjects(got, tc.want) {
 			t.Errorf("%s: Subjects = %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
@@ -286,7 +286,7 @@ func TestEditsThatAddWeightAreDecided(t *testing.T) {
 	}
 }
 
-func equalJoinings(a, b []Subject) bool {
+func equalSubjects(a, b []Subject) bool {
 	if len(a) != len(b) {
 		return false
 	}

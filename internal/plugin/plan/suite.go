@@ -1,7 +1,8 @@
-package plugin
+package plan
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -11,9 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -24,7 +23,6 @@ import (
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/policy"
-	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
 // SuiteVersion is the apiVersion of a policy test suite.
@@ -32,8 +30,8 @@ const SuiteVersion = "verify.caseload.dev/v1"
 
 // Suite is a council's policy tests, kept in git next to its quotas: a policy (quota files or
 // directories), an inventory (manifests of Namespaces, Teams, Practitioners and Cases, or a
-// snapshot file), and allocations with what admission should make of them. Paths are relative to
-// the suite file.
+// snapshot file), and changes of cases with what admission should make of them. Paths are
+// relative to the suite file.
 type Suite struct {
 	APIVersion string            `json:"apiVersion"`
 	Kind       string            `json:"kind"`
@@ -43,19 +41,25 @@ type Suite struct {
 	// Inventory are files or directories of manifests; Snapshot a snapshot file. One of them.
 	Inventory []string `json:"inventory,omitempty"`
 	Snapshot  string   `json:"snapshot,omitempty"`
-	// Day is the date the allocations are decided on (YYYY-MM-DD); today when empty.
+	// Day is the date the changes are decided on (YYYY-MM-DD); today when empty.
 	Day   string      `json:"day,omitempty"`
 	Tests []SuiteTest `json:"tests"`
 }
 
-// SuiteTest is one allocation and what admission should make of it.
+// SuiteTest is one change of a case and what admission should make of it. The change is made in
+// this order: the patch, then the team, then the lead, then the co-workers.
 type SuiteTest struct {
 	Name string `json:"name"`
 	// Namespace of the case; the suite's inventory's only council when empty.
 	Namespace string `json:"namespace,omitempty"`
-	// Case names a case of the inventory to allocate; NewCase is a case created allocated.
+	// Case names a case of the inventory to change; NewCase is a case created allocated.
 	Case    string             `json:"case,omitempty"`
 	NewCase *v1alpha1.CaseSpec `json:"newCase,omitempty"`
+	// Patch is a JSON merge patch of the case, as `kubectl patch --type merge -p` takes it: for
+	// what team, to and coWorkers do not say, such as closing a case ({spec: {closedOn: DAY}}),
+	// reopening it ({spec: {closedOn: null}}), raising its complexity or children, or taking a
+	// co-worker off it ({spec: {coWorkers: [...]}}, the list as it is to be).
+	Patch json.RawMessage `json:"patch,omitempty"`
 	// Team moves the case to another team of the council: its new team takes it on whole.
 	Team string `json:"team,omitempty"`
 	// To leads the case (a co-worker promoted to lead leaves the co-workers); CoWorkers join it.
@@ -66,65 +70,6 @@ type SuiteTest struct {
 	// Message, a regular expression, must match one of the reasons (refused) or warnings
 	// (allowed).
 	Message string `json:"message,omitempty"`
-}
-
-func newVerifyCommand(o *options) *cobra.Command {
-	return &cobra.Command{
-		Use:   "verify DIR",
-		Short: "Run a council's policy tests: suites of allocations and what admission should make of them",
-		Long: "kubectl caseload verify runs every suite (apiVersion " + SuiteVersion + ", kind Suite) in the YAML files under " +
-			"DIR, offline, with the policy engine the admission webhook uses: each test allocates a case of the suite's " +
-			"inventory (or a new one) to a practitioner under the suite's quotas, and says whether it is allowed or refused " +
-			"as expected, with a message matching. Output like go test; exit status 1 when any test fails.",
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return o.verify(cmd.Context(), args[0]) },
-	}
-}
-
-func (o *options) verify(ctx context.Context, dir string) error {
-	suites, err := findSuites(dir)
-	if err != nil {
-		return err
-	}
-	if len(suites) == 0 {
-		return fmt.Errorf("no suite (apiVersion %s, kind Suite) under %s", SuiteVersion, dir)
-	}
-	out := o.Streams.Out
-	failed := 0
-	for _, path := range suites {
-		start := time.Now()
-		s, err := readSuite(path)
-		var results []testResult
-		if err == nil {
-			results, err = s.run(ctx, filepath.Dir(path), o)
-		}
-		if err != nil {
-			fmt.Fprintf(out, "FAIL\t%s\t%v\n", path, err)
-			failed++
-			continue
-		}
-		bad := 0
-		for _, r := range results {
-			fmt.Fprintf(out, "=== RUN   %s/%s\n", s.Metadata.Name, r.name)
-			if r.failure == "" {
-				fmt.Fprintf(out, "--- PASS: %s/%s\n", s.Metadata.Name, r.name)
-				continue
-			}
-			bad++
-			fmt.Fprintf(out, "--- FAIL: %s/%s\n    %s\n", s.Metadata.Name, r.name, strings.ReplaceAll(r.failure, "\n", "\n    "))
-		}
-		took := time.Since(start).Seconds()
-		if bad > 0 {
-			failed++
-			fmt.Fprintf(out, "FAIL\t%s\t%.3fs (%d of %d tests failed)\n", path, took, bad, len(results))
-		} else {
-			fmt.Fprintf(out, "ok  \t%s\t%.3fs (%d tests)\n", path, took, len(results))
-		}
-	}
-	if failed > 0 {
-		return &kit.ExitError{Code: 1, Err: fmt.Errorf("%d suites failed", failed)}
-	}
-	return nil
 }
 
 // findSuites are the YAML files under dir that hold a Suite.
@@ -147,7 +92,8 @@ func findSuites(dir string) ([]string, error) {
 	return out, err
 }
 
-func readSuite(path string) (*Suite, error) {
+// ReadSuite reads the suite file at path, its name the file's when it gives none.
+func ReadSuite(path string) (*Suite, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -170,9 +116,17 @@ func readSuite(path string) (*Suite, error) {
 
 type testResult struct{ name, failure string }
 
-// run decides every test of the suite, whose files are relative to base, on its day in each
-// council's calendar (o.calendarOf).
-func (s *Suite) run(ctx context.Context, base string, o *options) ([]testResult, error) {
+// suiteRun is what running a suite found: each test's result, and the line naming each
+// council's day and time zone.
+type suiteRun struct {
+	results  []testResult
+	councils []string
+}
+
+// run decides every test of the suite at path, whose files are relative to it, on its day in
+// each council's calendar (kit's CalendarOf).
+func (s *Suite) run(ctx context.Context, path string, f *kit.Flags) (*suiteRun, error) {
+	base := filepath.Dir(path)
 	rel := func(paths []string) []string {
 		out := make([]string, len(paths))
 		for i, p := range paths {
@@ -213,7 +167,8 @@ func (s *Suite) run(ctx context.Context, base string, o *options) ([]testResult,
 		}
 	}
 	r := w.Reader()
-	var out []testResult
+	out := &suiteRun{}
+	named := map[string]bool{}
 	for i, t := range s.Tests {
 		name := t.Name
 		if name == "" {
@@ -222,33 +177,44 @@ func (s *Suite) run(ctx context.Context, base string, o *options) ([]testResult,
 		if t.Namespace == "" && len(councils) == 1 {
 			t.Namespace = councils[0]
 		}
-		cal, err := o.CalendarOf(ctx, r, t.Namespace)
+		cal, err := f.CalendarOf(ctx, r, t.Namespace)
 		if err != nil {
 			return nil, err
 		}
-		at := o.Now()
+		at := f.Now()
 		if !day.IsZero() {
 			at = cal.Start(day).Add(12 * time.Hour)
 		}
-		out = append(out, testResult{name: name, failure: t.check(ctx, r, cal.Calendar, at)})
+		if !named[t.Namespace] {
+			named[t.Namespace] = true
+			out.councils = append(out.councils, fmt.Sprintf("%s decided on %s, counting days in %s", t.Namespace, cal.DayOf(at), cal))
+		}
+		out.results = append(out.results, testResult{name: name, failure: t.check(ctx, r, cal.Calendar, at)})
 	}
 	return out, nil
 }
 
-// check decides the test's allocation and says how it failed; "" when it passed.
+// check decides the test's change and says how it failed; "" when it passed.
 func (t SuiteTest) check(ctx context.Context, r client.Reader, cal policy.Calendar, now time.Time) string {
 	if t.Expect != "allowed" && t.Expect != "refused" {
 		return fmt.Sprintf("expect is %q: allowed or refused", t.Expect)
 	}
-	old, kase, err := t.changeOf(ctx, r)
+	var old *v1alpha1.Case
+	if t.NewCase == nil {
+		old = &v1alpha1.Case{}
+		if err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Case}, old); err != nil {
+			return fmt.Sprintf("case %s: %v", t.Case, err)
+		}
+	}
+	kase, err := t.Change(old)
 	if err != nil {
 		return err.Error()
 	}
-	d, err := decideOffline(ctx, r, old, kase, cal, now)
+	d, err := offline.Decide(ctx, r, old, kase, cal, now)
 	if err != nil {
 		return err.Error()
 	}
-	allowed, reasons, warnings := d.Allowed(), d.reasons, d.Warnings
+	allowed, reasons, warnings := d.Allowed(), d.Reasons, d.Warnings
 	got := "refused"
 	if allowed {
 		got = "allowed"
@@ -279,17 +245,25 @@ func (t SuiteTest) check(ctx context.Context, r client.Reader, cal policy.Calend
 	return fmt.Sprintf("%s, but no message matches %q; it said:\n%s", got, t.Message, strings.Join(said, "\n"))
 }
 
-// changeOf is the test's change: the case of the inventory as it is (nil for a new case) and as
-// the test would have it.
-func (t SuiteTest) changeOf(ctx context.Context, r client.Reader) (old, kase *v1alpha1.Case, err error) {
+// Change is the case as the test would have it: old (a case of the inventory) changed, or, for a
+// test of a new case (old nil), the case it creates. The change is the patch, then the team, the
+// lead and the co-workers.
+func (t SuiteTest) Change(old *v1alpha1.Case) (*v1alpha1.Case, error) {
+	var kase *v1alpha1.Case
 	if t.NewCase != nil {
 		kase = &v1alpha1.Case{ObjectMeta: metav1.ObjectMeta{Namespace: t.Namespace, Name: "new-case", Generation: 1}, Spec: *t.NewCase}
 	} else {
-		old = &v1alpha1.Case{}
-		if err := r.Get(ctx, client.ObjectKey{Namespace: t.Namespace, Name: t.Case}, old); err != nil {
-			return nil, nil, fmt.Errorf("case %s: %w", t.Case, err)
+		if old == nil {
+			return nil, errors.New("the test names no case: case or newCase")
 		}
 		kase = old.DeepCopy()
+	}
+	if len(t.Patch) > 0 {
+		patched, err := mergePatch(kase, t.Patch)
+		if err != nil {
+			return nil, err
+		}
+		kase = patched
 	}
 	if t.Team != "" {
 		kase.Spec.Team = t.Team
@@ -303,52 +277,54 @@ func (t SuiteTest) changeOf(ctx context.Context, r client.Reader) (old, kase *v1
 			kase.Spec.CoWorkers = append(kase.Spec.CoWorkers, w)
 		}
 	}
-	return old, kase, nil
+	return kase, nil
 }
 
-// offlineDecision is what admission would decide about a change, decided offline by the engine,
-// with each denial as the webhook says it.
-type offlineDecision struct {
-	policy.Decision
-	reasons []string
-}
-
-// decideOffline is the webhook's decision about the change of a case from old (nil for a new
-// case) to kase, against r on cal's day at now: who it is decided for by policy.ChangeOf, the
-// team read through package snapshot, the decision by policy.DecideChange.
-func decideOffline(ctx context.Context, r client.Reader, old, kase *v1alpha1.Case, cal policy.Calendar, now time.Time) (offlineDecision, error) {
-	var out offlineDecision
-	change := policy.ChangeOf(old, kase, cal)
-	if len(change.Subjects) == 0 {
-		return out, nil // nothing to decide: admission passes it
+// mergePatch is c patched by patch, a JSON merge patch (RFC 7386) as the apiserver applies one
+// of type application/merge-patch+json. A patch may not rename the case or move it to another
+// council.
+func mergePatch(c *v1alpha1.Case, patch json.RawMessage) (*v1alpha1.Case, error) {
+	var p any
+	if err := json.Unmarshal(patch, &p); err != nil {
+		return nil, fmt.Errorf("patch: %w", err)
 	}
-	s, err := snapshot.Load(ctx, r, cal, kase.Namespace, kase.Spec.Team, now)
+	if _, ok := p.(map[string]any); !ok {
+		return nil, errors.New("patch: a merge patch of a case is an object, such as {spec: {closedOn: \"2026-11-30\"}}")
+	}
+	obj, err := runtime.DefaultUnstructuredConverter.ToUnstructured(c)
 	if err != nil {
-		return out, err
+		return nil, err
 	}
-	if s.Team == nil {
-		out.Denials = []policy.Finding{{Kind: "Team", Name: kase.Spec.Team, Rule: policy.RuleOtherTeam, Action: v1alpha1.EnforcementDeny,
-			Message: fmt.Sprintf("there is no Team %s in namespace %s", kase.Spec.Team, kase.Namespace)}}
-	} else {
-		others := map[string]policy.Practitioner{}
-		for _, j := range change.Subjects {
-			if _, member := s.View.Member(j.Name); member {
-				continue
-			}
-			var p v1alpha1.Practitioner
-			switch err := r.Get(ctx, client.ObjectKey{Namespace: kase.Namespace, Name: j.Name}, &p); {
-			case err == nil:
-				others[j.Name] = policy.PractitionerFrom(&p)
-			case !apierrors.IsNotFound(err):
-				return out, err
-			}
+	merged, _ := merge(obj, p).(map[string]any)
+	var out v1alpha1.Case
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(merged, &out, true); err != nil {
+		return nil, fmt.Errorf("patch: %w", err)
+	}
+	if out.Name != c.Name || out.Namespace != c.Namespace {
+		return nil, errors.New("patch: a patch may not rename a case or move it to another council")
+	}
+	return &out, nil
+}
+
+// merge is RFC 7386's MergePatch: an object patches an object member by member, null removes a
+// member, and anything else replaces the target.
+func merge(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, ok := target.(map[string]any)
+	if !ok {
+		t = map[string]any{}
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(t, k)
+		} else {
+			t[k] = merge(t[k], v)
 		}
-		out.Decision = policy.DecideChange(s.Policies, s.View, s.Day, change.Before, change.After, change.Subjects, others)
 	}
-	for _, f := range out.Denials {
-		out.reasons = append(out.reasons, f.String())
-	}
-	return out, nil
+	return t
 }
 
 // readInventory reads manifests of Namespaces, Teams, Practitioners and Cases (quotas are the

@@ -1,12 +1,15 @@
-package plugin
+// Package plan is the commands that try a council's policy before it is merged: `kubectl caseload
+// plan`, what a change of CaseloadQuotas would do to its teams, and `kubectl caseload verify`, a
+// council's policy tests (suites of changes of cases and what admission should make of them). Both
+// read quota files as the apiserver would validate them, and decide with the policy engine the
+// admission webhook uses, against the cluster or offline.
+package plan
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -14,26 +17,37 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
-	"caseload.dev/caseload-operator/internal/manifest"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
-// Exit codes of plan: nothing new breaks, an error, new violations.
+// Exit statuses of plan: nothing new breaks (ExitClean), or the change adds violations
+// (ExitViolations); 1 is an error.
 const (
-	planClean      = 0
-	planViolations = 2
+	ExitClean      = 0
+	ExitViolations = 2
 )
 
-func newPlanCommand(o *options) *cobra.Command {
-	var files []string
-	var snapshotFile string
+// PlanOptions are `kubectl caseload plan`'s: the proposed quotas, and the snapshot to plan against
+// instead of the cluster.
+type PlanOptions struct {
+	*kit.Flags
+	// Files are files and directories of the proposed CaseloadQuotas.
+	Files []string
+	// SnapshotFile, when given, is planned against instead of the cluster.
+	SnapshotFile string
+	// namespace is the council of a proposed quota that names none.
+	namespace string
+}
+
+// NewPlanCommand is `kubectl caseload plan`.
+func NewPlanCommand(f *kit.Flags) *cobra.Command {
+	o := &PlanOptions{Flags: f}
 	cmd := &cobra.Command{
 		Use:   "plan -f POLICY [-f POLICY]... [--snapshot FILE]",
 		Short: "What a change of CaseloadQuotas would do: violations added and removed, capacity and bands, allocations refused",
@@ -42,19 +56,38 @@ func newPlanCommand(o *options) *cobra.Command {
 			"shows, per team and practitioner, the violations the change would add and remove, capacity and band changes, " +
 			"and practitioners to whom a new allocation would start to be refused. It is decided by the policy engine the " +
 			"admission webhook uses, against the cluster or, with --snapshot, offline against a snapshot file, so a " +
-			"pull-request pipeline needs no cluster credentials. -o markdown writes a pull-request comment, -o json for " +
+			"pull-request pipeline needs no cluster credentials. It names the day each council's figures are for and the " +
+			"time zone its days are counted in. -o markdown writes a pull-request comment, -o json for " +
 			"bots. Exit status 0 when nothing new breaks, 2 when the change adds violations, 1 on error.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(files) == 0 {
-				return errors.New("name the proposed quotas: -f FILE or -f DIRECTORY")
+			if err := o.Complete(); err != nil {
+				return err
 			}
-			return o.plan(cmd.Context(), files, snapshotFile)
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringSliceVarP(&files, "filename", "f", nil, "A file or directory of CaseloadQuota manifests (repeat for more).")
-	cmd.Flags().StringVar(&snapshotFile, "snapshot", "", "Plan against this snapshot (kubectl caseload snapshot) instead of the cluster.")
+	cmd.Flags().StringSliceVarP(&o.Files, "filename", "f", nil, "A file or directory of CaseloadQuota manifests (repeat for more).")
+	cmd.Flags().StringVar(&o.SnapshotFile, "snapshot", "", "Plan against this snapshot (kubectl caseload snapshot) instead of the cluster.")
 	return cmd
+}
+
+// Complete finds the council of a proposed quota that names none: the command's namespace.
+func (o *PlanOptions) Complete() error {
+	ns, err := o.Namespace()
+	o.namespace = ns
+	return err
+}
+
+// Validate asks for the proposed quotas before anything is read.
+func (o *PlanOptions) Validate() error {
+	if len(o.Files) == 0 {
+		return errors.New("name the proposed quotas: -f FILE or -f DIRECTORY")
+	}
+	return nil
 }
 
 // quotaChange is what the change does to one quota.
@@ -98,20 +131,37 @@ func (t teamPlan) changed() bool {
 
 // thePlan is the whole plan, as -o json and -o yaml give it.
 type thePlan struct {
-	Against string        `json:"against"`
-	Quotas  []quotaChange `json:"quotas"`
-	Teams   []teamPlan    `json:"teams"`
+	Against string `json:"against"`
+	// Councils are the councils the change is of, with the day their figures are for and the
+	// time zone their days are counted in.
+	Councils []councilDays `json:"councils"`
+	Quotas   []quotaChange `json:"quotas"`
+	Teams    []teamPlan    `json:"teams"`
 	// Added counts the violations the change adds, over every team.
 	Added   int `json:"violationsAdded"`
 	Removed int `json:"violationsRemoved"`
 }
 
-func (o *options) plan(ctx context.Context, files []string, snapshotFile string) error {
-	ns, err := o.Namespace()
-	if err != nil {
-		return err
-	}
-	proposed, err := readQuotas(files, ns)
+// councilDays says which day a council is planned on, in which time zone, and where the zone
+// came from.
+type councilDays struct {
+	Namespace string `json:"namespace"`
+	Day       string `json:"day"`
+	TimeZone  string `json:"timeZone"`
+	// TimeZoneFrom says where the zone came from: the council's Namespace, --time-zone, or the
+	// default.
+	TimeZoneFrom string `json:"timeZoneFrom"`
+}
+
+// String is the council's line of the plan, worded as the health check words it.
+func (c councilDays) String() string {
+	return fmt.Sprintf("%s: figures for %s, counting days in %s (%s).", c.Namespace, c.Day, c.TimeZone, c.TimeZoneFrom)
+}
+
+// Run plans the proposed quotas against the cluster or the snapshot, prints the plan, and ends
+// with exit status 2 when the change adds violations.
+func (o *PlanOptions) Run(ctx context.Context) error {
+	proposed, err := readQuotas(o.Files, o.namespace)
 	if err != nil {
 		return err
 	}
@@ -124,19 +174,23 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 			return fmt.Errorf("CaseloadQuota %s/%s cannot be applied: %w", q.Namespace, q.Name, errs.ToAggregate())
 		}
 	}
+	slices.Sort(councils)
 	var before *offline.World
 	against := ""
-	if snapshotFile != "" {
-		if before, err = offline.ReadFile(snapshotFile); err != nil {
+	// A snapshot is judged as of when it was taken: how long its cases have waited is then.
+	at := o.Now()
+	if o.SnapshotFile != "" {
+		if before, err = offline.ReadFile(o.SnapshotFile); err != nil {
 			return err
 		}
-		against = fmt.Sprintf("snapshot %s taken %s", snapshotFile, before.TakenAt.Format(time.RFC3339))
+		at = before.TakenAt.Time
+		against = fmt.Sprintf("snapshot %s taken %s", o.SnapshotFile, before.TakenAt.Format(time.RFC3339))
 	} else {
 		c, err := o.Client()
 		if err != nil {
 			return err
 		}
-		if before, err = offline.Read(ctx, c, councils, o.Now()); err != nil {
+		if before, err = offline.Read(ctx, c, councils, at); err != nil {
 			return err
 		}
 		against = "the cluster"
@@ -156,23 +210,20 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 	after.Quotas = append(after.Quotas, proposed...)
 
 	p := thePlan{Against: against, Quotas: quotaChanges(before.Quotas, proposed, councils)}
-	// A snapshot is judged as of when it was taken: how long its cases have waited is then.
-	at := o.Now()
-	if snapshotFile != "" {
-		at = before.TakenAt.Time
-	}
 	rb, ra := before.Reader(), after.Reader()
 	cals := map[string]kit.CouncilCalendar{}
-	for _, t := range before.Teams {
-		if !slices.Contains(councils, t.Namespace) {
-			continue
+	for _, ns := range councils {
+		cal, err := o.CalendarOf(ctx, rb, ns)
+		if err != nil {
+			return err
 		}
+		cals[ns] = cal
+		p.Councils = append(p.Councils, councilDays{Namespace: ns, Day: cal.DayOf(at).String(), TimeZone: cal.Name(), TimeZoneFrom: cal.From})
+	}
+	for _, t := range before.Teams {
 		cal, ok := cals[t.Namespace]
 		if !ok {
-			if cal, err = o.CalendarOf(ctx, rb, t.Namespace); err != nil {
-				return err
-			}
-			cals[t.Namespace] = cal
+			continue
 		}
 		tp, err := planTeam(ctx, rb, ra, cal.Calendar, t.Namespace, t.Name, at)
 		if err != nil {
@@ -185,81 +236,13 @@ func (o *options) plan(ctx context.Context, files []string, snapshotFile string)
 	sort.Slice(p.Teams, func(i, j int) bool {
 		return p.Teams[i].Namespace+"/"+p.Teams[i].Team < p.Teams[j].Namespace+"/"+p.Teams[j].Team
 	})
-	if err := o.printPlan(p); err != nil {
+	if err := o.print(p); err != nil {
 		return err
 	}
 	if p.Added > 0 {
-		return &kit.ExitError{Code: planViolations, Err: fmt.Errorf("the change adds %d violations", p.Added)}
+		return &kit.ExitError{Code: ExitViolations, Err: fmt.Errorf("the change adds %d violations", p.Added)}
 	}
 	return nil
-}
-
-// readQuotas reads the CaseloadQuotas of files and directories (YAML or JSON, several documents
-// to a file), each validated offline against the CRD's schema and rules as the apiserver would. A
-// file named on its own must hold quotas only; in a directory, as a GitOps repository holds them,
-// other kinds are left alone. A quota with no namespace is of namespace.
-func readQuotas(paths []string, namespace string) ([]v1alpha1.CaseloadQuota, error) {
-	schema, err := loadQuotaSchema()
-	if err != nil {
-		return nil, err
-	}
-	quotaKind := v1alpha1.GroupVersion.WithKind("CaseloadQuota")
-	var out []v1alpha1.CaseloadQuota
-	for _, p := range paths {
-		files, err := yamlFiles(p)
-		if err != nil {
-			return nil, err
-		}
-		named := len(files) == 1 && files[0] == p
-		for _, f := range files {
-			objs, err := manifest.DecodeFile(f)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			for _, u := range objs {
-				if gvk := u.GroupVersionKind(); gvk != quotaKind {
-					if named {
-						return nil, fmt.Errorf("%s holds %s %s, not a CaseloadQuota (%s)", f, gvk.Kind, u.GetName(), quotaKind.GroupVersion())
-					}
-					continue
-				}
-				if errs := schema.validate(context.Background(), u.Object); len(errs) > 0 {
-					return nil, fmt.Errorf("%s: CaseloadQuota %s would be refused by the cluster: %w", f, u.GetName(), errs.ToAggregate())
-				}
-				var q v1alpha1.CaseloadQuota
-				if err := runtime.DefaultUnstructuredConverter.FromUnstructuredWithValidation(u.Object, &q, true); err != nil {
-					return nil, fmt.Errorf("%s: CaseloadQuota %s: %w", f, u.GetName(), err)
-				}
-				if q.Namespace == "" {
-					q.Namespace = namespace
-				}
-				out = append(out, q)
-			}
-		}
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("no CaseloadQuota in %s", strings.Join(paths, ", "))
-	}
-	return out, nil
-}
-
-// yamlFiles is path, a file, or the YAML and JSON files under path, a directory.
-func yamlFiles(path string) ([]string, error) {
-	info, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !info.IsDir() {
-		return []string{path}, nil
-	}
-	var files []string
-	err = filepath.WalkDir(path, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && slices.Contains([]string{".yaml", ".yml", ".json"}, filepath.Ext(p)) {
-			files = append(files, p)
-		}
-		return err
-	})
-	return files, err
 }
 
 // quotaChanges says which quotas of the councils the change creates, updates and deletes.
@@ -388,7 +371,8 @@ func commonest(cases []policy.Case, team string) policy.Case {
 	return policy.Case{Name: "a-new-case", Type: best, Complexity: string(v1alpha1.ComplexityStandard), Children: 1, Team: team}
 }
 
-func (o *options) printPlan(p thePlan) error {
+// print writes the plan in the format --output asks for.
+func (o *PlanOptions) print(p thePlan) error {
 	switch o.Output {
 	case "json", "yaml":
 		return o.Print(kit.Table{Items: p})
@@ -415,6 +399,12 @@ func writePlan(out io.Writer, p thePlan, md bool) error {
 		}
 	}
 	h(2, fmt.Sprintf("Caseload plan against %s", p.Against))
+	for _, c := range p.Councils {
+		fmt.Fprintln(out, c)
+		if md {
+			fmt.Fprintln(out)
+		}
+	}
 	for _, q := range p.Quotas {
 		item(fmt.Sprintf("%s CaseloadQuota %s/%s", q.Change, q.Namespace, q.Name))
 	}
