@@ -70,23 +70,22 @@ func TestGitOpsPlanGuardsAPullRequest(t *testing.T) {
 }
 
 // lowerNewlyQualifiedCap is the pull request to examples/gitops that lowers brookfield's newly
-// qualified cap from 12 to 8: a directory of the quotas as it would leave them.
+// qualified cap from 12 to 8, as the README plans it: examples/gitops/proposals holds the quotas
+// as the branch would leave them, which must be the merged quotas with only that cap changed.
 func lowerNewlyQualifiedCap(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile("../../examples/gitops/councils/brookfield/quotas/quotas.yaml")
+	const proposal = "../../examples/gitops/proposals/lower-newly-qualified-cap.yaml"
+	merged, err := os.ReadFile("../../examples/gitops/councils/brookfield/quotas/quotas.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	proposed, err := os.ReadFile(proposal)
 	if err != nil {
 		t.Fatal(err)
 	}
 	const was, now = "- grade: NewlyQualified\n      maxWeight: \"12\"", "- grade: NewlyQualified\n      maxWeight: \"8\""
-	if !strings.Contains(string(data), was) {
-		t.Fatalf("examples/gitops's quotas have no newly qualified cap of 12 to lower")
+	if !strings.Contains(string(merged), was) || !strings.HasSuffix(string(proposed), strings.Replace(string(merged), was, now, 1)) {
+		t.Fatalf("%s is no longer the merged quotas with the newly qualified cap lowered from 12 to 8", proposal)
 	}
-	dir := filepath.Join(t.TempDir(), "quotas")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "quotas.yaml"), []byte(strings.Replace(string(data), was, now, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return proposal
 }

@@ -395,6 +395,21 @@ spec:
 		}
 	})
 
+	t.Run("a team with nobody in it says where it looked, and exit 0", func(t *testing.T) {
+		out, errOut, code := kubectlCaseload(t, "-n", "walsall", "top", "practitioners", "south")
+		if code != 0 {
+			t.Errorf("exit %d, want 0", code)
+		}
+		same(t, "stdout", "", out)
+		same(t, "stderr", "No practitioners found in team south in namespace walsall.\n"+
+			"Name another council with -n NAMESPACE, or look in every council you may read with -A.\n", errOut)
+		out, _, code = kubectlCaseload(t, "-n", "walsall", "top", "practitioners", "south", "-o", "json")
+		if code != 0 {
+			t.Errorf("-o json: exit %d, want 0", code)
+		}
+		same(t, "-o json", "[]\n", out)
+	})
+
 	t.Run("bad input gets a clear message and a non-zero exit", func(t *testing.T) {
 		write := func(name, text string) string {
 			f := filepath.Join(dir, name)
@@ -425,7 +440,17 @@ spec:
 				"error: $DIR/old.snapshot.yaml is a snapshot.caseload.dev/v0 CaseloadSnapshot, not a CaseloadSnapshot of snapshot.caseload.dev/v1: " +
 					"take it again with this version of kubectl caseload\n"},
 			{"an unknown case", []string{"-n", "walsall", "suggest", "c-404"},
-				"error: cases.caseload.dev \"c-404\" not found\n"},
+				"error: there is no case c-404 in namespace walsall: name its council with -n NAMESPACE\n"},
+			{"a misspelt namespace", []string{"-n", "walsal", "top"},
+				"error: there is no namespace walsal: name a council with -n NAMESPACE, or look in every council you may read with -A\n"},
+			{"a misspelt namespace, forecast", []string{"-n", "walsal", "forecast"},
+				"error: there is no namespace walsal: name a council with -n NAMESPACE, or look in every council you may read with -A\n"},
+			{"a misspelt team", []string{"-n", "walsall", "top", "practitioners", "nrth"},
+				"error: there is no team nrth in namespace walsall: kubectl caseload top teams -n walsall lists its teams\n"},
+			{"a misspelt team, forecast", []string{"-n", "walsall", "forecast", "nrth"},
+				"error: there is no team nrth in namespace walsall: kubectl caseload top teams -n walsall lists its teams\n"},
+			{"a misspelt team in every council", []string{"-A", "top", "practitioners", "nrth"},
+				"error: there is no team nrth in any namespace you may read: kubectl caseload top teams -A lists them\n"},
 			{"an unreachable cluster", []string{"--kubeconfig", unreachable, "top", "teams"},
 				"error: failed to get server groups: Get \"https://127.0.0.1:1/api\": dial tcp 127.0.0.1:1: connect: connection refused\n"},
 		} {
@@ -538,6 +563,6 @@ spec:
 			t.Errorf("exit %d, want 1", code)
 		}
 		same(t, "stdout", "", out)
-		same(t, "stderr", "error: cases.caseload.dev \"c-404\" not found\n", errOut)
+		same(t, "stderr", "error: there is no case c-404 in namespace walsall: name its council with -n NAMESPACE\n", errOut)
 	})
 }

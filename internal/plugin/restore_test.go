@@ -173,7 +173,7 @@ func TestRestoreListsWhatAdmissionRefusesAndKeepsTheRest(t *testing.T) {
 		"  caseload quotas: 0 created, 1 already there\n",
 		"Refused by admission, not restored (1):\n  Case restore-caps/c-2: spec.allocatedTo: case c-2 (ChildInNeed, weight 1) would take jo to 4 of 3 (SocialWorker cap 3 x FTE 1): denied by CaseloadQuota restore-caps/caps\n",
 		"Already there and different from the snapshot, left as they are (1):\n  Team restore-caps/north\n",
-		"1 objects were not restored",
+		"1 object was not restored",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("restore output has no\n%s\nin\n%s%s", want, out, errOut)

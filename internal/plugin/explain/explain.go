@@ -91,7 +91,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	var kase v1alpha1.Case
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: o.Case}, &kase); err != nil {
-		return err
+		return kit.NotFoundIn(err, "case", o.Case, ns)
 	}
 	v := verdict{Namespace: ns, Case: o.Case, To: o.To, CoWorkers: o.CoWorkers}
 	changed := kase.DeepCopy()

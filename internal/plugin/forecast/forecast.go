@@ -115,7 +115,7 @@ func (o *Options) Run(ctx context.Context) error {
 		out = append(out, ws...)
 	}
 	if len(out) == 0 {
-		return o.Nothing("teams", team)
+		return o.Nothing(ctx, "teams", team)
 	}
 	tbl := kit.Table{Headers: []string{"TEAM", "WEEK OF", "CAPACITY", "WEIGHT", "ENDING", "HEADROOM", "WHAT CHANGES"}, Items: out}
 	for _, wk := range out {

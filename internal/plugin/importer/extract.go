@@ -100,6 +100,16 @@ func parseExtract(name string, in io.Reader, delimiter rune) (*extract, error) {
 		if blank(fields) {
 			continue // the empty lines spreadsheets leave at the end
 		}
+		if last := lastLine(r, fields); last > line {
+			// A quote left open takes the lines after it into one field: those rows would vanish
+			// into this one. No column an import reads holds more than a line.
+			x.malformed = append(x.malformed, rowProblem{File: name, Line: line,
+				Reason: fmt.Sprintf("a quoted field runs on to line %d: close the quote on this line (a field the import reads is one line)", last)})
+			for l := line + 1; l <= last; l++ {
+				x.malformed = append(x.malformed, rowProblem{File: name, Line: l, Reason: fmt.Sprintf("read into the quoted field that starts on line %d", line)})
+			}
+			continue
+		}
 		if len(fields) != len(x.header) {
 			x.malformed = append(x.malformed, rowProblem{File: name, Line: line,
 				Reason: fmt.Sprintf("%d fields where the header has %d: a field with the delimiter in it must be quoted", len(fields), len(x.header))})
@@ -108,6 +118,17 @@ func parseExtract(name string, in io.Reader, delimiter rune) (*extract, error) {
 		x.records = append(x.records, record{line: line, fields: fields})
 	}
 	return x, nil
+}
+
+// lastLine is the line the record r has just read ends on: the line of its last field, and of any
+// line breaks inside its fields.
+func lastLine(r *csv.Reader, fields []string) int {
+	last := 0
+	for i, f := range fields {
+		l, _ := r.FieldPos(i)
+		last = max(last, l+strings.Count(f, "\n"))
+	}
+	return last
 }
 
 func blank(fields []string) bool {

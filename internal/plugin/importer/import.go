@@ -9,14 +9,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
 	"caseload.dev/caseload-operator/internal/plugin/kit"
+	"caseload.dev/caseload-operator/internal/plugin/offline"
+	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/words"
 )
 
@@ -99,8 +103,10 @@ type importSummary struct {
 	Refused []rowProblem `json:"refused"`
 	// Rejected are the rows that were malformed, or that the cluster's validation refused.
 	Rejected []rowProblem `json:"rejected"`
-	// Undecided are rows a dry run could not ask admission about.
-	Undecided []rowProblem `json:"undecided,omitempty"`
+	// DecidedOffline counts the rows a dry run decided with the policy engine rather than by
+	// asking admission: those allocated to a practitioner the import would create, whom admission
+	// cannot find until they exist.
+	DecidedOffline int `json:"decidedOffline,omitempty"`
 	// Warnings are the admission warnings of rows that were admitted.
 	Warnings []rowProblem `json:"warnings,omitempty"`
 	// KeptFromOthers counts cases that keep a closed date, lead or co-worker someone other than
@@ -113,7 +119,7 @@ type importSummary struct {
 }
 
 func (s importSummary) incomplete() bool {
-	return len(s.Refused)+len(s.Rejected)+len(s.Undecided) > 0
+	return len(s.Refused)+len(s.Rejected) > 0
 }
 
 // Run reads the extracts, refuses them whole if they hold personal data, and writes what differs
@@ -187,8 +193,9 @@ func (o *ImportOptions) Run(ctx context.Context) error {
 		return err
 	}
 	var writes []importWrite
+	var offlineRows []offlineRow
 	var practitionerWrites, quiet, allocating []int
-	newcomers := map[string]bool{} // practitioners the import creates
+	creates := map[string]v1alpha1.PractitionerSpec{} // practitioners the import creates
 	if workers != nil {
 		s.Practitioners = &importCounts{}
 		for _, r := range wrows {
@@ -201,7 +208,7 @@ func (o *ImportOptions) Run(ctx context.Context) error {
 					continue
 				}
 			} else {
-				newcomers[r.name] = true
+				creates[r.name] = r.spec
 			}
 			practitionerWrites = append(practitionerWrites, len(writes))
 			writes = append(writes, importWrite{problemAt: at, kind: "Practitioner", create: !ok, obj: practitionerApply(ns, r.name, r.spec)})
@@ -240,19 +247,12 @@ func (o *ImportOptions) Run(ctx context.Context) error {
 		}
 		iw := importWrite{problemAt: at, kind: "Case", create: current == nil, obj: caseApply(ns, r.name, r.spec),
 			allocates: allocates(current, r.spec), lane: r.spec.Team + "/" + laneHolder(r.spec), opened: r.spec.OpenedOn}
-		if f.DryRun {
-			// A dry run creates nobody: admission would refuse a practitioner it cannot find.
-			for _, w := range append([]string{r.spec.AllocatedTo}, r.spec.CoWorkers...) {
-				if newcomers[w] {
-					at.Reason = fmt.Sprintf("not asked: %s would be created by this import, and admission can decide about them only once they exist", w)
-					s.Undecided = append(s.Undecided, at)
-					iw.obj = nil
-					break
-				}
-			}
-			if iw.obj == nil {
-				continue
-			}
+		if f.DryRun && slices.ContainsFunc(append([]string{r.spec.AllocatedTo}, r.spec.CoWorkers...), func(w string) bool { _, ok := creates[w]; return ok }) {
+			// A dry run creates nobody, and admission cannot find a practitioner who is not
+			// there: the engine decides the row instead, as admission will once they exist.
+			offlineRows = append(offlineRows, offlineRow{at: at, current: current, kase: &v1alpha1.Case{
+				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: r.name}, Spec: r.spec}})
+			continue
 		}
 		if iw.allocates {
 			allocating = append(allocating, len(writes))
@@ -316,6 +316,9 @@ func (o *ImportOptions) Run(ctx context.Context) error {
 			s.NotWritten++
 		}
 	}
+	if err := decideOffline(ctx, c, ns, cal.Calendar, o.Now(), creates, offlineRows, &s); err != nil {
+		return err
+	}
 	sortProblems(s.Refused)
 	sortProblems(s.Rejected)
 	if stopped != nil {
@@ -328,7 +331,7 @@ func (o *ImportOptions) Run(ctx context.Context) error {
 	case stopped != nil:
 		return fmt.Errorf("the import stopped, %s not made: %w", words.Count(s.NotWritten, "write"), stopped)
 	case s.incomplete():
-		return &kit.ExitError{Code: importIncomplete, Err: fmt.Errorf("%s not imported", words.Count(len(s.Refused)+len(s.Rejected)+len(s.Undecided), "row"))}
+		return &kit.ExitError{Code: importIncomplete, Err: fmt.Errorf("%s not imported", words.Count(len(s.Refused)+len(s.Rejected), "row"))}
 	}
 	return nil
 }
@@ -471,7 +474,6 @@ func (o *ImportOptions) sayImport(s importSummary) error {
 	}
 	list(refused, s.Refused)
 	list(rejected, s.Rejected)
-	list("Not decided in a dry run", s.Undecided)
 	list("Admitted with warnings", s.Warnings)
 	if s.KeptFromOthers > 0 {
 		fmt.Fprintf(out, "Left alone, as someone other than the import set them: the closed date, lead or co-worker of %s, which the extract leaves empty.\n",
@@ -484,19 +486,66 @@ func (o *ImportOptions) sayImport(s importSummary) error {
 	if s.DryRun && (len(s.Refused) > 0 || written > 0) {
 		fmt.Fprintln(out, "Admission decided each row on its own, against what the cluster holds now: allocations that fit one at a time may not all fit together, so the import itself may refuse more.")
 	}
+	if s.DecidedOffline > 0 {
+		fmt.Fprintf(out, "%s allocated to practitioners the import would create %s decided by the policy engine, on the council as it is now with them added, as admission will decide them once they exist.\n",
+			words.Count(s.DecidedOffline, "row"), words.Of(s.DecidedOffline, "was"))
+	}
 	switch {
 	case s.Stopped != "":
 		fmt.Fprintf(out, "The import stopped before %s: run it again once the error below is put right; what was written is then left as it is.\n", words.Count(s.NotWritten, "write"))
 	case s.incomplete() && s.DryRun:
 		fmt.Fprintf(out, "%s would not be imported: correct them in the extract (or make room for the allocations) first.\n",
-			words.Count(len(s.Refused)+len(s.Rejected)+len(s.Undecided), "row"))
+			words.Count(len(s.Refused)+len(s.Rejected), "row"))
 	case s.incomplete():
 		fmt.Fprintf(out, "%s not imported: correct them in the extract (or make room for the allocations) and import again; the rows imported now will then be unchanged.\n",
-			words.Count(len(s.Refused)+len(s.Rejected)+len(s.Undecided), "row")+" "+words.Of(len(s.Refused)+len(s.Rejected)+len(s.Undecided), "was"))
+			words.Count(len(s.Refused)+len(s.Rejected), "row")+" "+words.Of(len(s.Refused)+len(s.Rejected), "was"))
 	case written == 0 && !s.DryRun:
 		fmt.Fprintln(out, "Nothing changed: the cluster already holds what the extracts say.")
 	case written == 0:
 		fmt.Fprintln(out, "Nothing would change: the cluster already holds what the extracts say.")
+	}
+	return nil
+}
+
+// offlineRow is a case row a dry run decides with the engine: allocated to a practitioner the
+// import would create. current is the Case it updates; nil for a new one.
+type offlineRow struct {
+	at      rowProblem
+	current *v1alpha1.Case
+	kase    *v1alpha1.Case
+}
+
+// decideOffline decides rows, in a dry run, as admission would once the practitioners the import
+// creates exist: on the council as the cluster holds it now with them added, each row alone, by
+// the engine the webhook decides with (offline.Decide). What it admits is counted as to create
+// or update; what it refuses is listed with the webhook's words.
+func decideOffline(ctx context.Context, c client.Client, ns string, cal policy.Calendar, now time.Time, creates map[string]v1alpha1.PractitionerSpec, rows []offlineRow, s *importSummary) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	w, err := offline.Read(ctx, c, []string{ns}, now)
+	if err != nil {
+		return fmt.Errorf("read the council to decide the allocations to practitioners the import would create: %w", err)
+	}
+	for name, spec := range creates {
+		w.Practitioners = append(w.Practitioners, v1alpha1.Practitioner{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: spec})
+	}
+	r := w.Reader()
+	for _, row := range rows {
+		d, err := offline.Decide(ctx, r, row.current, row.kase, cal, now)
+		if err != nil {
+			return err
+		}
+		s.DecidedOffline++
+		switch {
+		case !d.Allowed():
+			row.at.Reason = strings.Join(d.Reasons, "; ")
+			s.Refused = append(s.Refused, row.at)
+		case row.current == nil:
+			s.Cases.Created++
+		default:
+			s.Cases.Updated++
+		}
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ func TestParseExtract(t *testing.T) {
 	for _, r := range x.records {
 		got = append(got, fmt.Sprintf("%d:%s", r.line, strings.Join(r.fields, "|")))
 	}
-	if want := []string{"2:C-1|north", "4:C-2|south, east", "6:C-4|north\nmulti", "9:C-6|north"}; !slices.Equal(got, want) {
+	if want := []string{"2:C-1|north", "4:C-2|south, east", "9:C-6|north"}; !slices.Equal(got, want) {
 		t.Errorf("records %q, want %q (blank lines skipped, lines counted from 1 with the header)", got, want)
 	}
 	var bad []string
@@ -64,9 +64,28 @@ func TestParseExtract(t *testing.T) {
 	}
 	if want := []string{
 		"cases.csv line 5: 3 fields where the header has 2: a field with the delimiter in it must be quoted",
+		"cases.csv line 6: a quoted field runs on to line 7: close the quote on this line (a field the import reads is one line)",
+		"cases.csv line 7: read into the quoted field that starts on line 6",
 		`cases.csv line 8: not a line of CSV: bare " in non-quoted-field`,
 	}; !slices.Equal(bad, want) {
 		t.Errorf("malformed %q, want %q", bad, want)
+	}
+
+	// A quote left open takes in the rows after it: each is reported, so that three rows are
+	// three rows.
+	x, err = parseExtract("cases.csv", strings.NewReader("reference,team,type\nC-1,\"north,ChildInNeed\nC-2,north\",ChildInNeed\nC-3,north,ChildInNeed\n"), ',')
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad = nil
+	for _, p := range x.malformed {
+		bad = append(bad, fmt.Sprintf("line %d: %s", p.Line, p.Reason))
+	}
+	if want := []string{
+		"line 2: a quoted field runs on to line 3: close the quote on this line (a field the import reads is one line)",
+		"line 3: read into the quoted field that starts on line 2",
+	}; len(x.records) != 1 || x.records[0].line != 4 || !slices.Equal(bad, want) {
+		t.Errorf("records %v, malformed %q; want line 4 read, and %q", x.records, bad, want)
 	}
 
 	for _, tc := range []struct{ text, err string }{

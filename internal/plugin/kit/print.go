@@ -2,13 +2,18 @@ package kit
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/printers"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"sigs.k8s.io/yaml"
 
@@ -142,19 +147,76 @@ func OrDash(s string) string {
 	return s
 }
 
-// Nothing says there is nothing to show, where a table would have been; json and yaml get an
-// empty list.
-func (f *Flags) Nothing(what, team string) error {
+// Nothing says there is nothing to show, where a table would have been, and why: a namespace or
+// team that does not exist is an error naming it, with the flags that name another; otherwise it
+// says where it looked and exits 0. json and yaml get an empty list.
+func (f *Flags) Nothing(ctx context.Context, what, team string) error {
+	if err := f.Exists(ctx, team); err != nil {
+		return err
+	}
 	if f.Output == "json" || f.Output == "yaml" {
 		return f.Print(Table{Items: []any{}})
 	}
-	where := "in this namespace"
-	if f.AllNamespaces {
-		where = "in any namespace"
+	where := "in any namespace you may read"
+	if !f.AllNamespaces {
+		ns, err := f.Namespace()
+		if err != nil {
+			return err
+		}
+		where = fmt.Sprintf("in namespace %s", ns)
 	}
 	if team != "" {
 		where = "in team " + team + " " + where
 	}
 	fmt.Fprintf(f.Streams.ErrOut, "No %s found %s.\n", what, where)
+	if !f.AllNamespaces {
+		fmt.Fprintln(f.Streams.ErrOut, "Name another council with -n NAMESPACE, or look in every council you may read with -A.")
+	}
 	return nil
+}
+
+// Exists checks that the council the command is about, and team when it is not empty, are
+// there: the namespace (unless --all-namespaces) and a Team of that name in it. One the user
+// may not read is taken as there; the apiserver then says what they may not do.
+func (f *Flags) Exists(ctx context.Context, team string) error {
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	if f.AllNamespaces {
+		if team == "" {
+			return nil
+		}
+		var teams v1alpha1.TeamList
+		if err := c.List(ctx, &teams); err != nil {
+			return nil
+		}
+		if !slices.ContainsFunc(teams.Items, func(t v1alpha1.Team) bool { return t.Name == team }) {
+			return fmt.Errorf("there is no team %s in any namespace you may read: kubectl caseload top teams -A lists them", team)
+		}
+		return nil
+	}
+	ns, err := f.Namespace()
+	if err != nil {
+		return err
+	}
+	if err := c.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{}); apierrors.IsNotFound(err) {
+		return fmt.Errorf("there is no namespace %s: name a council with -n NAMESPACE, or look in every council you may read with -A", ns)
+	}
+	if team == "" {
+		return nil
+	}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: team}, &v1alpha1.Team{}); apierrors.IsNotFound(err) {
+		return fmt.Errorf("there is no team %s in namespace %s: kubectl caseload top teams -n %s lists its teams", team, ns, ns)
+	}
+	return nil
+}
+
+// NotFoundIn is err, or, when err says the object is not there, an error naming the namespace it
+// was looked for in and how to name another.
+func NotFoundIn(err error, kind, name, namespace string) error {
+	if !apierrors.IsNotFound(err) {
+		return err
+	}
+	return fmt.Errorf("there is no %s %s in namespace %s: name its council with -n NAMESPACE", kind, name, namespace)
 }

@@ -114,6 +114,15 @@ func ReadSuite(path string) (*Suite, error) {
 	return &s, nil
 }
 
+// resolve is the file a suite names: an absolute path as it is, a relative one from the suite's
+// directory, base.
+func resolve(base, path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(base, path)
+}
+
 type testResult struct{ name, failure string }
 
 // suiteRun is what running a suite found: each test's result, and the line naming each
@@ -130,14 +139,14 @@ func (s *Suite) run(ctx context.Context, path string, f *kit.Flags) (*suiteRun, 
 	rel := func(paths []string) []string {
 		out := make([]string, len(paths))
 		for i, p := range paths {
-			out[i] = filepath.Join(base, p)
+			out[i] = resolve(base, p)
 		}
 		return out
 	}
 	var w *offline.World
 	var err error
 	if s.Snapshot != "" {
-		w, err = offline.ReadFile(filepath.Join(base, s.Snapshot))
+		w, err = offline.ReadFile(resolve(base, s.Snapshot))
 	} else {
 		w, err = readInventory(rel(s.Inventory))
 	}

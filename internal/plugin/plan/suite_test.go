@@ -56,3 +56,17 @@ func TestChange(t *testing.T) {
 		})
 	}
 }
+
+// TestASuiteNamesFilesFromItsDirectoryUnlessAbsolute: a suite's relative paths are from its own
+// directory; an absolute path is taken as it is, not joined onto that directory.
+func TestASuiteNamesFilesFromItsDirectoryUnlessAbsolute(t *testing.T) {
+	for _, tc := range []struct{ base, path, want string }{
+		{"examples/verify", "inventory.yaml", "examples/verify/inventory.yaml"},
+		{"examples/verify", "../gitops/snapshots/brookfield.snapshot.yaml", "examples/gitops/snapshots/brookfield.snapshot.yaml"},
+		{"examples/verify", "/srv/snapshots/brookfield.snapshot.yaml", "/srv/snapshots/brookfield.snapshot.yaml"},
+	} {
+		if got := resolve(tc.base, tc.path); got != tc.want {
+			t.Errorf("resolve(%q, %q) = %q, want %q", tc.base, tc.path, got, tc.want)
+		}
+	}
+}

@@ -85,7 +85,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	var kase v1alpha1.Case
 	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &kase); err != nil {
-		return err
+		return kit.NotFoundIn(err, "case", name, ns)
 	}
 	if !kase.IsOpen() {
 		return fmt.Errorf("case %s is closed: there is nobody to suggest", name)

@@ -86,7 +86,7 @@ func (o *PractitionersOptions) Run(ctx context.Context) error {
 			Headroom: kit.OrDash(string(s.Headroom)), UtilisationPercent: s.UtilisationPercent, Band: string(s.Band), Quota: s.Quota})
 	}
 	if len(rows) == 0 {
-		return o.Nothing("practitioners", o.Team)
+		return o.Nothing(ctx, "practitioners", o.Team)
 	}
 	fullestFirst(rows)
 	t := kit.Table{Headers: []string{"PRACTITIONER", "TEAM", "CASES", "CHILDREN", "WEIGHT", "CAPACITY", "HEADROOM", "UTILISATION"},

@@ -82,7 +82,7 @@ func (o *TeamsOptions) Run(ctx context.Context) error {
 			OverCapacity: s.OverCapacityPractitioners, Quota: s.Quota})
 	}
 	if len(rows) == 0 {
-		return o.Nothing("teams", "")
+		return o.Nothing(ctx, "teams", "")
 	}
 	fullestFirst(rows)
 	t := kit.Table{Headers: []string{"TEAM", "CAPACITY", "WEIGHT", "UNALLOCATED", "OLDEST UNALLOCATED", "OVERDUE", "NEEDING COVER", "UTILISATION"},
