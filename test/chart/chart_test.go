@@ -874,6 +874,21 @@ func TestNotesTellThePlatformTeamHowToCheck(t *testing.T) {
 			t.Errorf("NOTES.txt lacks %q:\n%s", want, notes)
 		}
 	}
+	// The CRDs the notes say to look for are the chart's own: as many, and each by name.
+	crds, err := filepath.Glob(filepath.Join(env.Root, chartDir, "crds", "caseload.dev_*.yaml"))
+	if err != nil || len(crds) == 0 {
+		t.Fatalf("the chart's CRDs: %v (%d files)", err, len(crds))
+	}
+	count := []string{"no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+	if want := "# " + count[len(crds)] + " CRDs:"; !strings.Contains(notes, want) {
+		t.Errorf("the chart has %d CRDs; NOTES.txt does not say %q:\n%s", len(crds), want, notes)
+	}
+	for _, f := range crds {
+		plural := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "caseload.dev_"), ".yaml")
+		if !strings.Contains(notes, plural) {
+			t.Errorf("NOTES.txt does not name CRD %s", plural)
+		}
+	}
 }
 
 // TestAlertsAndDashboardAreConfigs: the chart's PrometheusRule and dashboard ConfigMap hold what
