@@ -45,13 +45,7 @@ func NewCommand(f *kit.Flags) *cobra.Command {
 			"PRACTITIONER (and adding co-workers), by a server-side dry run of that very change: the answer is the webhook's " +
 			"own, and nothing is written. Exit status 0 when it would be allowed, 1 when refused, 2 when it could not be asked.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Complete(args)
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: kit.RunE(o),
 	}
 	cmd.Flags().StringVar(&o.To, "to", "", "The practitioner who would lead the case.")
 	cmd.Flags().StringSliceVar(&o.CoWorkers, "co-worker", nil, "A practitioner who would co-work the case (repeat for more).")
@@ -59,7 +53,7 @@ func NewCommand(f *kit.Flags) *cobra.Command {
 }
 
 // Complete takes the case from the arguments.
-func (o *Options) Complete(args []string) { o.Case = args[0] }
+func (o *Options) Complete(args []string) error { o.Case = args[0]; return nil }
 
 // Validate asks for someone to allocate the case to.
 func (o *Options) Validate() error {

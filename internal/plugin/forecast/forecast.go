@@ -40,24 +40,19 @@ func NewCommand(f *kit.Flags) *cobra.Command {
 			"exceptions), and the headroom a manager can plan allocations against. It reads the council and decides with " +
 			"the policy engine, under the quota the team's status names.",
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Complete(args)
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: kit.RunE(o),
 	}
 	cmd.Flags().IntVar(&o.Weeks, "weeks", 8, "How many weeks ahead.")
 	return cmd
 }
 
 // Complete takes the team from the arguments.
-func (o *Options) Complete(args []string) {
+func (o *Options) Complete(args []string) error {
 	o.Team = ""
 	if len(args) == 1 {
 		o.Team = args[0]
 	}
+	return nil
 }
 
 // Validate keeps the forecast to at most two years.

@@ -60,12 +60,7 @@ func NewImportCommand(f *kit.Flags) *cobra.Command {
 			"row was applied or unchanged, 2 when some were rejected or refused, 1 when an error stopped the import. " +
 			"See docs/import.md.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: kit.RunE(o),
 	}
 	cmd.Flags().StringVar(&o.Cases, "csv", "", "The extract of cases, CSV with a header line.")
 	cmd.Flags().StringVar(&o.Mapping, "mapping", "", "A mapping file (YAML) for an extract whose columns, dates or codes differ from the default.")
@@ -74,6 +69,9 @@ func NewImportCommand(f *kit.Flags) *cobra.Command {
 	cmd.Flags().IntVar(&o.Concurrency, "concurrency", 8, "How many writes to have in flight at once.")
 	return cmd
 }
+
+// Complete has nothing to take from the arguments: cobra has refused any.
+func (o *ImportOptions) Complete([]string) error { return nil }
 
 // Validate says what is missing or wrong in the flags before any file is read.
 func (o *ImportOptions) Validate() error {

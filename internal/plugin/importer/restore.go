@@ -86,18 +86,16 @@ func NewRestoreCommand(f *kit.Flags) *cobra.Command {
 			"recomputes it) and no AllocationLedger (the operator's record of allocations in flight). With -n, only that " +
 			"council of the file is restored.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: kit.RunE(o),
 	}
 	cmd.Flags().StringVarP(&o.File, "filename", "f", "", "The snapshot to restore, as `kubectl caseload snapshot` wrote it (take it with --exception-approvals for a backup).")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Say what would be created, ask admission about each object by server-side dry run where what it needs is already there, and write nothing.")
 	cmd.Flags().IntVar(&o.Concurrency, "concurrency", 8, "How many writes to have in flight at once.")
 	return cmd
 }
+
+// Complete has nothing to take from the arguments: cobra has refused any.
+func (o *RestoreOptions) Complete([]string) error { return nil }
 
 // Validate says what is missing or wrong in the flags before the snapshot is read.
 func (o *RestoreOptions) Validate() error {

@@ -161,3 +161,24 @@ func IsTerminal(out io.Writer) bool {
 	f, ok := out.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }
+
+// Command is a command's Options as kubectl's own commands shape them: completed from the
+// arguments, validated, then run.
+type Command interface {
+	Complete(args []string) error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+// RunE runs c as a cobra command's RunE: Complete, Validate, Run, stopping at the first error.
+func RunE(c Command) func(cmd *cobra.Command, args []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := c.Complete(args); err != nil {
+			return err
+		}
+		if err := c.Validate(); err != nil {
+			return err
+		}
+		return c.Run(cmd.Context())
+	}
+}

@@ -37,15 +37,7 @@ func NewSnapshotCommand(f *kit.Flags) *cobra.Command {
 			"offline, and for restore to bring back: a pull-request pipeline then needs no cluster credentials. The API holds pseudonymous references " +
 			"only, but a caseload is still sensitive: the file is readable by its owner only.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: kit.RunE(o),
 	}
 	cmd.Flags().BoolVar(&o.Approvals, "exception-approvals", false, "Also keep the councils' ExceptionApprovals, the reasons for exceptions included, so that restore brings back the exceptions cases are held under. "+
 		"Only an approver (caseload-approver) may read them; such a file is a backup, to be kept as the cluster's backups are, never in a policy repository.")
@@ -54,7 +46,7 @@ func NewSnapshotCommand(f *kit.Flags) *cobra.Command {
 }
 
 // Complete finds the councils to take: the command's namespace, or every one with -A.
-func (o *SnapshotOptions) Complete() error {
+func (o *SnapshotOptions) Complete([]string) error {
 	o.namespaces = nil
 	if o.AllNamespaces {
 		return nil

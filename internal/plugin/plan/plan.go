@@ -60,15 +60,7 @@ func NewPlanCommand(f *kit.Flags) *cobra.Command {
 			"time zone its days are counted in. -o markdown writes a pull-request comment, -o json for " +
 			"bots. Exit status 0 when nothing new breaks, 2 when the change adds violations, 1 on error.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: kit.RunE(o),
 	}
 	cmd.Flags().StringSliceVarP(&o.Files, "filename", "f", nil, "A file or directory of CaseloadQuota manifests (repeat for more).")
 	cmd.Flags().StringVar(&o.SnapshotFile, "snapshot", "", "Plan against this snapshot (kubectl caseload snapshot) instead of the cluster.")
@@ -76,7 +68,7 @@ func NewPlanCommand(f *kit.Flags) *cobra.Command {
 }
 
 // Complete finds the council of a proposed quota that names none: the command's namespace.
-func (o *PlanOptions) Complete() error {
+func (o *PlanOptions) Complete([]string) error {
 	ns, err := o.Namespace()
 	o.namespace = ns
 	return err

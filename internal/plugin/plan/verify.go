@@ -31,22 +31,17 @@ func NewVerifyCommand(f *kit.Flags) *cobra.Command {
 			"day its tests are decided on and the time zone each council's days are counted in. Output like go test; " +
 			"exit status 1 when any test fails.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Complete(args)
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: kit.RunE(o),
 	}
 }
 
 // Complete takes the directory from the arguments.
-func (o *VerifyOptions) Complete(args []string) {
+func (o *VerifyOptions) Complete(args []string) error {
 	o.Dir = ""
 	if len(args) == 1 {
 		o.Dir = args[0]
 	}
+	return nil
 }
 
 // Validate refuses a directory that is not there before any suite is looked for.

@@ -42,18 +42,12 @@ func NewCommand(f *kit.Flags) *cobra.Command {
 			"as they would for the real allocation. Those who could are ranked by the headroom they would have left. When " +
 			"nobody could, it says so, and what an exception or cover would take. Exit status 0 when someone could, 1 when nobody.",
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Complete(args)
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: kit.RunE(o),
 	}
 }
 
 // Complete takes the case from the arguments.
-func (o *Options) Complete(args []string) { o.Case = args[0] }
+func (o *Options) Complete(args []string) error { o.Case = args[0]; return nil }
 
 // Validate has nothing to check before the case is read: whether it is open is the cluster's to say.
 func (o *Options) Validate() error { return nil }

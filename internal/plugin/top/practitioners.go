@@ -28,24 +28,17 @@ func newPractitionersCommand(f *kit.Flags) *cobra.Command {
 			"fullest first, for one team or every team of the council, from the status the operator keeps. -o wide adds " +
 			"grade, FTE, availability and the quota.",
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
+		RunE: kit.RunE(o),
 	}
-}
-
-func (o *PractitionersOptions) run(cmd *cobra.Command, args []string) error {
-	o.Complete(args)
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	return o.Run(cmd.Context())
 }
 
 // Complete takes the team from the arguments.
-func (o *PractitionersOptions) Complete(args []string) {
+func (o *PractitionersOptions) Complete(args []string) error {
 	o.Team = ""
 	if len(args) == 1 {
 		o.Team = args[0]
 	}
+	return nil
 }
 
 // Validate accepts any team: one that does not exist has no practitioners, and says so.

@@ -27,18 +27,12 @@ func newTeamsCommand(f *kit.Flags) *cobra.Command {
 			"overdue cases and cases needing cover, fullest first, from the status the operator keeps. -o wide adds " +
 			"practitioners, availability, FTE, cases, headroom, practitioners over capacity and the quota.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Complete(args)
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: kit.RunE(o),
 	}
 }
 
 // Complete has nothing to take from the arguments: cobra has refused any.
-func (o *TeamsOptions) Complete([]string) {}
+func (o *TeamsOptions) Complete([]string) error { return nil }
 
 // Validate has nothing to check: every team is shown.
 func (o *TeamsOptions) Validate() error { return nil }

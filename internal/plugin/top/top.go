@@ -25,7 +25,7 @@ func NewCommand(f *kit.Flags) *cobra.Command {
 			"  kubectl caseload -n brookfield top practitioners child-protection\n" +
 			"  kubectl caseload -A top teams -o wide",
 		Args: cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return o.run(cmd, args) },
+		RunE: kit.RunE(o),
 	}
 	cmd.AddCommand(newTeamsCommand(f), newPractitionersCommand(f))
 	return cmd

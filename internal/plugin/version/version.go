@@ -4,6 +4,7 @@
 package version
 
 import (
+	"context"
 	"fmt"
 	"runtime/debug"
 
@@ -48,13 +49,19 @@ func NewCommand(f *kit.Flags) *cobra.Command {
 		Use:   "version",
 		Short: "The plugin's version, and the caseload.dev API versions the cluster serves",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return o.Run() },
+		RunE:  kit.RunE(o),
 	}
 }
 
+// Complete has nothing to take from the arguments: cobra has refused any.
+func (o *Options) Complete([]string) error { return nil }
+
+// Validate has nothing to check.
+func (o *Options) Validate() error { return nil }
+
 // Run prints the plugin's version and asks the cluster's discovery which caseload.dev versions
 // it serves, preferred first.
-func (o *Options) Run() error {
+func (o *Options) Run(context.Context) error {
 	v := versions{Plugin: version(), API: v1alpha1.GroupVersion.String()}
 	cfg, err := o.RESTConfig()
 	if err != nil {
