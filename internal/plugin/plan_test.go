@@ -74,26 +74,7 @@ func TestPlan(t *testing.T) {
 	if _, errOut, code := kubectlCaseloadAt(t, planDay, "-n", "sandwell", "snapshot", "-f", snap); code != 0 {
 		t.Fatalf("snapshot: exit %d: %s", code, errOut)
 	}
-	quota := func(name, socialWorkerCap string) string {
-		f := filepath.Join(dir, name+"-"+socialWorkerCap+".yaml")
-		doc := fmt.Sprintf(`# a council's policy, as its GitOps repository holds it
-apiVersion: caseload.dev/v1alpha1
-kind: CaseloadQuota
-metadata:
-  name: %s
-  namespace: sandwell
-spec:
-  weights:
-    caseTypes: {ChildProtection: "1.5", EarlyHelp: "0.5"}
-  practitionerCaps:
-  - {grade: SocialWorker, maxWeight: "%s"}
-  - {grade: NewlyQualified, maxWeight: "2"}
-`, name, socialWorkerCap)
-		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	quota := func(name, socialWorkerCap string) string { return quotaFile(t, dir, "sandwell", name, socialWorkerCap) }
 
 	t.Run("plan of a tighter cap, offline: the violation it adds, and exit 2", func(t *testing.T) {
 		out, errOut, code := kubectlCaseloadAt(t, planDay, "-n", "sandwell", "plan", "-f", quota("safeguarding", "2"), "--snapshot", snap, "-o", "markdown")

@@ -342,26 +342,7 @@ func TestKubectlCaseload(t *testing.T) {
 		}
 	})
 
-	quota := func(name, socialWorkerCap string) string {
-		f := filepath.Join(dir, name+"-"+socialWorkerCap+".yaml")
-		doc := fmt.Sprintf(`# a council's policy, as its GitOps repository holds it
-apiVersion: caseload.dev/v1alpha1
-kind: CaseloadQuota
-metadata:
-  name: %s
-  namespace: walsall
-spec:
-  weights:
-    caseTypes: {ChildProtection: "1.5", EarlyHelp: "0.5"}
-  practitionerCaps:
-  - {grade: SocialWorker, maxWeight: "%s"}
-  - {grade: NewlyQualified, maxWeight: "2"}
-`, name, socialWorkerCap)
-		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	quota := func(name, socialWorkerCap string) string { return quotaFile(t, dir, "walsall", name, socialWorkerCap) }
 
 	t.Run("a team manager who may read only their council", func(t *testing.T) {
 		// RBAC in the council only: no right to the cluster-scoped Namespace object.
@@ -565,4 +546,28 @@ spec:
 		same(t, "stdout", "", out)
 		same(t, "stderr", "error: there is no case c-404 in namespace walsall: name its council with -n NAMESPACE\n", errOut)
 	})
+}
+
+// quotaFile writes a council's CaseloadQuota into dir, as its GitOps repository holds it: the
+// sample weights, newly qualified capped at 2 and social workers at socialWorkerCap.
+func quotaFile(t *testing.T, dir, namespace, name, socialWorkerCap string) string {
+	t.Helper()
+	f := filepath.Join(dir, namespace+"-"+name+"-"+socialWorkerCap+".yaml")
+	doc := fmt.Sprintf(`# a council's policy, as its GitOps repository holds it
+apiVersion: caseload.dev/v1alpha1
+kind: CaseloadQuota
+metadata:
+  name: %s
+  namespace: %s
+spec:
+  weights:
+    caseTypes: {ChildProtection: "1.5", EarlyHelp: "0.5"}
+  practitionerCaps:
+  - {grade: SocialWorker, maxWeight: "%s"}
+  - {grade: NewlyQualified, maxWeight: "2"}
+`, name, namespace, socialWorkerCap)
+	if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
