@@ -38,11 +38,11 @@ import (
 	"caseload.dev/caseload-operator/internal/words"
 )
 
-// Day is the instant the operator and the plugin tell the time by: 2026-11-30, ten days after
+// day is the instant the operator and the plugin tell the time by: 2026-11-30, ten days after
 // the day the sample council describes (hack/gen-samples), so that cases have waited and some
 // are past their timescale. It is a Monday, the first day of forecast's weeks. The pages say
 // which day their outputs are for; change them with it.
-var Day = time.Date(2026, time.November, 30, 12, 0, 0, 0, time.UTC)
+var day = time.Date(2026, time.November, 30, 12, 0, 0, 0, time.UTC)
 
 // pages are the pages whose outputs are generated, from the repository's root, in the order
 // their commands run: a page may use what an earlier one left in the sandbox.
@@ -147,7 +147,7 @@ func run(ctx context.Context, o options) ([]stale, error) {
 	defer func() { _ = os.Chdir(wd) }()
 
 	var found []stale
-	say("starting the sandbox as make run does, its operator's clock set to %s (the pages' outputs are for that day)", Day.Format(time.RFC3339))
+	say("starting the sandbox as make run does, its operator's clock set to %s (the pages' outputs are for that day)", day.Format(time.RFC3339))
 	err = sandbox.Run(ctx, sandbox.Options{
 		Root:       o.Root,
 		Assets:     o.Assets,
@@ -156,13 +156,13 @@ func run(ctx context.Context, o options) ([]stale, error) {
 		LogFile:    o.LogFile,
 		// As cmd/sandbox starts it, but for the clock: metrics and probes off, days in UTC where
 		// a council names no zone.
-		Operator: operator.Options{MetricsBindAddress: "0", HealthProbeBindAddress: "0", TimeZone: "UTC", ClockOffset: time.Until(Day)},
+		Operator: operator.Options{MetricsBindAddress: "0", HealthProbeBindAddress: "0", TimeZone: "UTC", ClockOffset: time.Until(day)},
 		Out:      o.Out,
 		Then: func(ctx context.Context, kubeconfig string) error {
 			s := &session{
 				work:       work,
 				pluginArgs: []string{"--kubeconfig", kubeconfig},
-				opts:       []plugin.Option{plugin.WithClock(clocktesting.NewFakePassiveClock(Day))},
+				opts:       []plugin.Option{plugin.WithClock(clocktesting.NewFakePassiveClock(day))},
 			}
 			for _, page := range pages {
 				f, err := regenerate(ctx, o, s, page, say)
