@@ -57,8 +57,9 @@ type Options struct {
 	// names none in the caseload.dev/time-zone annotation; empty is UTC.
 	TimeZone string
 	// ClockOffset shifts the clock this process tells the time by (the reconcilers' days and
-	// timing, admission's timing of ledger entries) by a fixed amount. It exists only to test
-	// that replicas whose clocks disagree still decide exactly; 0 outside those tests.
+	// timing, admission's timing of ledger entries) by a fixed amount. It exists to test that
+	// replicas whose clocks disagree still decide exactly, and for `make docs-outputs`, which
+	// runs the sandbox's operator from a fixed day (hack/docs-outputs); 0 everywhere else.
 	ClockOffset time.Duration
 
 	// Webhooks serves the admission webhooks.

@@ -50,14 +50,20 @@ type Options struct {
 	Operator operator.Options
 	// Out receives the progress lines and the try-next text.
 	Out io.Writer
+	// Then, when set, is called once everything is up and every Team, Practitioner and quota has
+	// its status, with the path of the admin kubeconfig; Run then stops everything and returns
+	// Then's error. A status still missing after a minute is then an error, not a note. When nil,
+	// Run prints what to try and runs until ctx is done, as `make run` does.
+	Then func(ctx context.Context, kubeconfig string) error
 }
 
 // ReadyLine begins the line printed once everything is up: scripts and tests wait for it.
 const ReadyLine = "caseload-operator sandbox is ready"
 
 // Run starts the control plane and the operator, loads the samples, prints what to try, and
-// runs until ctx is done; then it stops the operator, kube-apiserver and etcd, and removes what
-// it wrote (the data directory too, unless Options.DataDir keeps it).
+// runs until ctx is done (or, with Options.Then, runs Then); then it stops the operator,
+// kube-apiserver and etcd, and removes what it wrote (the data directory too, unless
+// Options.DataDir keeps it).
 func Run(ctx context.Context, opts Options) (err error) {
 	start := time.Now()
 	say := func(format string, args ...any) { fmt.Fprintf(opts.Out, "sandbox: "+format+"\n", args...) }
@@ -185,7 +191,16 @@ func Run(ctx context.Context, opts Options) (err error) {
 	}
 	say("kubeconfig for an admin of this sandbox written to %s", opts.Kubeconfig)
 
-	reconciled(ctx, c, say)
+	done := reconciled(ctx, c, say)
+	if opts.Then != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !done {
+			return errors.New("the operator has not given every team, practitioner and quota its status")
+		}
+		return opts.Then(ctx, opts.Kubeconfig)
+	}
 	if ctx.Err() == nil {
 		// The ready line comes last, so that whoever waits for it has the whole text.
 		var b bytes.Buffer
@@ -322,8 +337,9 @@ func writeKubeconfig(env *envtest.Environment, path string) error {
 }
 
 // reconciled waits (a little) for the reconcilers to give every Team, Practitioner and quota a
-// status, and says how far they got: the try-next text reads best with the figures in place.
-func reconciled(ctx context.Context, c client.Client, say func(string, ...any)) {
+// status, says how far they got, and reports whether they all have one: the try-next text reads
+// best with the figures in place.
+func reconciled(ctx context.Context, c client.Client, say func(string, ...any)) bool {
 	lists := []struct {
 		kind string
 		list *unstructured.UnstructuredList
@@ -348,15 +364,15 @@ func reconciled(ctx context.Context, c client.Client, say func(string, ...any)) 
 		}
 		if len(pending) == 0 {
 			say("every team, practitioner and quota has its status")
-			return
+			return true
 		}
 		if time.Now().After(deadline) {
 			say("still waiting for status: %s reconciled so far", strings.Join(pending, ", "))
-			return
+			return false
 		}
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
