@@ -162,7 +162,7 @@ func (p *Policy) CapacityOf(pr Practitioner, d Day) Capacity {
 	if len(parts) > 0 {
 		fmt.Fprintf(&b, " x (1 - %s)", strings.Join(parts, " - "))
 	}
-	value := Milli(mulDivDown(int64(cp.MaxWeight)*int64(pr.FTE), int64(100-reduced), 1000*100))
+	value := effective(cp, pr, reduced)
 	if pr.PersonalMax != nil && *pr.PersonalMax < value {
 		value = *pr.PersonalMax
 		fmt.Fprintf(&b, ", lowered to the personal ceiling %s", value)
@@ -172,6 +172,31 @@ func (p *Policy) CapacityOf(pr Practitioner, d Day) Capacity {
 		b.WriteString(", 0 while " + away)
 	}
 	return Capacity{Value: value, Covered: true, Capped: true, Explanation: b.String(), Cap: cp}
+}
+
+// capacityValue is CapacityOf(pr, d).Value, without the explanation: what a team's capacity
+// sums over its members.
+func (p *Policy) capacityValue(pr Practitioner, d Day) Milli {
+	cp, ok := p.Caps[pr.Grade]
+	if !ok || !pr.AvailableOn(d) {
+		return 0
+	}
+	reduced := 0
+	for _, r := range pr.Reductions {
+		if r.ActiveOn(d) {
+			reduced += r.Percent
+		}
+	}
+	value := effective(cp, pr, min(reduced, 100))
+	if pr.PersonalMax != nil && *pr.PersonalMax < value {
+		value = *pr.PersonalMax
+	}
+	return value
+}
+
+// effective is the grade's cap x FTE x (1 - reduced%), rounded down to the thousandth.
+func effective(cp Cap, pr Practitioner, reduced int) Milli {
+	return Milli(mulDivDown(int64(cp.MaxWeight)*int64(pr.FTE), int64(100-reduced), 1000*100))
 }
 
 // BandOf places a weight against a capacity: Green below amberPercent, Amber from amberPercent

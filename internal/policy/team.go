@@ -148,31 +148,39 @@ func (p *Policy) TeamCapacityOf(members []Member, d Day) (tc TeamCapacity, ok bo
 	}
 	tc.Load = p.teamLoad(members, d)
 	tc.Value = -1
-	away := ""
-	if tc.Load.Away > 0 {
-		away = fmt.Sprintf("; %d of %s away", tc.Load.Away, words.Count(tc.Load.Members, "member"))
+	away := func() string {
+		if tc.Load.Away == 0 {
+			return ""
+		}
+		return fmt.Sprintf("; %d of %s away", tc.Load.Away, words.Count(tc.Load.Members, "member"))
 	}
-	bound := func(value Milli, source v1alpha1.CapacitySource, rule, why string) {
+	// The explanation is written for the bound that wins only: a decision asks for a team's
+	// capacity once per practitioner it weighs, and reads the explanation only in a denial.
+	var why func() string
+	bound := func(value Milli, source v1alpha1.CapacitySource, rule string, explain func() string) {
 		if tc.Value < 0 || value < tc.Value {
-			tc.Value, tc.Source, tc.Rule, tc.Explanation = value, source, rule, why
+			tc.Value, tc.Source, tc.Rule, why = value, source, rule, explain
 		}
 	}
 	if p.TeamMaxWeight != nil {
 		bound(*p.TeamMaxWeight, v1alpha1.CapacityFromTeamMaxWeight, "teamCap.maxWeight",
-			fmt.Sprintf("teamCap.maxWeight %s", *p.TeamMaxWeight))
+			func() string { return fmt.Sprintf("teamCap.maxWeight %s", *p.TeamMaxWeight) })
 	}
 	if p.TeamMaxAveragePerFTE != nil {
 		bound(Milli(mulDivDown(int64(*p.TeamMaxAveragePerFTE), int64(tc.Load.AvailableFTE), 1000)),
 			v1alpha1.CapacityFromAveragePerFTE, "teamCap.maxAveragePerFTE",
-			fmt.Sprintf("teamCap.maxAveragePerFTE %s x %s FTE available%s", *p.TeamMaxAveragePerFTE, tc.Load.AvailableFTE, away))
+			func() string {
+				return fmt.Sprintf("teamCap.maxAveragePerFTE %s x %s FTE available%s", *p.TeamMaxAveragePerFTE, tc.Load.AvailableFTE, away())
+			})
 	}
 	if p.CapsPractitioners() {
 		var sum Milli
 		for _, m := range members {
-			sum += p.CapacityOf(m.Practitioner, d).Value
+			sum += p.capacityValue(m.Practitioner, d)
 		}
-		bound(sum, v1alpha1.CapacityFromMembers, "teamCap", "the sum of the members' capacities"+away)
+		bound(sum, v1alpha1.CapacityFromMembers, "teamCap", func() string { return "the sum of the members' capacities" + away() })
 	}
+	tc.Explanation = why()
 	return tc, true
 }
 

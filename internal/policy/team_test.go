@@ -475,3 +475,23 @@ func TestAnAbsentPractitionerIsAwayNotRed(t *testing.T) {
 		}
 	}
 }
+
+// TestCapacityValueIsCapacityOfWithoutTheWords: what a team's capacity sums is each member's
+// CapacityOf value, whatever their grade, FTE, reductions, ceiling or absence.
+func TestCapacityValueIsCapacityOfWithoutTheWords(t *testing.T) {
+	p := MustFromSpec("council/caps", builders.MakeQuota("caps").Cap("SocialWorker", "15").Cap("NewlyQualified", "12").Obj().Spec)
+	for _, b := range []*builders.PractitionerWrapper{
+		builders.MakePractitioner("a", "north", "SocialWorker"),
+		builders.MakePractitioner("b", "north", "NewlyQualified").FTE("0.6"),
+		builders.MakePractitioner("c", "north", "SocialWorker").Reduction(v1alpha1.ReductionPhasedReturn, 40, "2026-12-31").Reduction(v1alpha1.ReductionPhasedReturn, 70, "2026-12-31"),
+		builders.MakePractitioner("d", "north", "SocialWorker").MaxWeight("9"),
+		builders.MakePractitioner("e", "north", "SocialWorker").Absence(v1alpha1.AbsenceSickness, "2026-11-20", "2026-11-30"),
+		builders.MakePractitioner("f", "north", "SocialWorker").Unavailable(),
+		builders.MakePractitioner("g", "north", "TeamManager"),
+	} {
+		pr := PractitionerFrom(b.Obj())
+		if got, want := p.capacityValue(pr, today), p.CapacityOf(pr, today).Value; got != want {
+			t.Errorf("%s: capacityValue %s, CapacityOf %s", pr.Name, got, want)
+		}
+	}
+}
