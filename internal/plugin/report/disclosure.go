@@ -179,21 +179,23 @@ func (r *release) exposure(cell int) exposure {
 	return exposure{cell: cell, lo: lo, hi: hi}
 }
 
-// suppressBeside suppresses one more count next to cell: the best shown non-zero count of a
-// relation it is in or, where every count beside it is already suppressed or zero, of a relation
-// of those suppressed counts, and so on outwards. False when there is none left (the cell is
-// then as protected as the report can make it).
+// suppressBeside suppresses one more count near cell. The candidates are the shown non-zero
+// counts of a sum it is in or, where every count beside it is already suppressed or zero, of a
+// sum one of those suppressed counts is in, and so on outwards; cheapest first, where a total
+// costs as much as going two sums further out (a council's total is suppressed only where
+// nothing nearer will do), a count tied to the cell only by an inequality one more, and a
+// smaller count less than a larger. Of the cheapest few, the first that protects the cell is
+// suppressed, else the one that leaves it the widest range. False when there is nothing left to
+// suppress: the cell is then as protected as the report can make it.
 func (r *release) suppressBeside(cell int) bool {
 	type candidate struct {
-		cell, value, isTotal, relSize int
+		cell, cost, value, relSize int
 	}
-	better := func(a, b candidate) bool {
-		return cmp.Or(cmp.Compare(a.isTotal, b.isTotal), cmp.Compare(a.value, b.value), cmp.Compare(a.relSize, b.relSize), cmp.Compare(a.cell, b.cell)) < 0
-	}
+	var found []candidate
+	listed := map[int]bool{}
 	reached := map[int]bool{cell: true}
 	frontier := []int{cell}
-	for len(frontier) > 0 {
-		var best *candidate
+	for level := 0; len(frontier) > 0; level++ {
 		var next []int
 		for _, rel := range r.relations {
 			members := append([]int{rel.total}, rel.parts...)
@@ -210,27 +212,46 @@ func (r *release) suppressBeside(cell int) bool {
 			for k, other := range members {
 				c := r.cells[other]
 				switch {
-				case !c.hidden && c.value > 0:
-					cand := candidate{cell: other, value: c.value, relSize: len(rel.parts)}
+				case !c.hidden && c.value > 0 && !listed[other]:
+					listed[other] = true
+					cand := candidate{cell: other, cost: level, value: c.value, relSize: len(rel.parts)}
 					if k == 0 {
-						cand.isTotal = 1
+						cand.cost += 2
 					}
-					if best == nil || better(cand, *best) {
-						best = &cand
+					if rel.atMost {
+						cand.cost++
 					}
+					found = append(found, cand)
 				case c.hidden && !reached[other]:
 					reached[other] = true
 					next = append(next, other)
 				}
 			}
 		}
-		if best != nil {
-			r.cells[best.cell].hidden = true
-			return true
-		}
 		frontier = next
 	}
-	return false
+	if len(found) == 0 {
+		return false
+	}
+	slices.SortFunc(found, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(a.cost, b.cost), cmp.Compare(a.value, b.value), cmp.Compare(a.relSize, b.relSize), cmp.Compare(a.cell, b.cell))
+	})
+	const tries = 4
+	choice, widest := found[0].cell, -1.0
+	for _, cand := range found[:min(tries, len(found))] {
+		r.cells[cand.cell].hidden = true
+		w := r.exposure(cell).width()
+		r.cells[cand.cell].hidden = false
+		if w >= protectionWidth {
+			choice = cand.cell
+			break
+		}
+		if w > widest {
+			choice, widest = cand.cell, w
+		}
+	}
+	r.cells[choice].hidden = true
+	return true
 }
 
 // keysOf are the categories of a map of counts, sorted.

@@ -27,7 +27,7 @@ var bandColours = map[string][2]string{
 var waitColours = [][2]string{{"#c6dbef", "#000000"}, {"#6baed6", "#000000"}, {"#2171b5", "#ffffff"}, {"#08306b", "#ffffff"}}
 
 const reportCSS = `
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; color: #1a1a1a; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; line-height: 1.4; overflow-wrap: break-word; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; color: #1a1a1a; margin: 2rem auto; max-width: 84rem; padding: 0 1rem; line-height: 1.4; overflow-wrap: break-word; }
 main, section, figure { min-width: 0; }
 h1 { font-size: 1.8rem; margin-bottom: 0.2rem; }
 h2 { font-size: 1.4rem; border-bottom: 2px solid #1a1a1a; margin-top: 2.5rem; }
@@ -357,8 +357,8 @@ func binsOf(bins []utilisationBin, utilisation []int) []int {
 
 // utilisationCharts are a histogram of utilisation per team, on one scale so that teams can be
 // compared. A published report leaves out a team with fewer than five practitioners measured,
-// uses fewer, wider bins, and draws a suppressed bin hatched, up to the most it could be given
-// what the report shows, labelled c.
+// uses fewer, wider bins, marks a suppressed bin c on a hatched strip with no height of its own,
+// and leaves out a team most of whose bins it would suppress.
 func utilisationCharts(c *councilReport, d disclosure) []template.HTML {
 	const w, h, left, bottom, top = 320, 190, 44, 52, 22
 	bins := utilisationBins
@@ -381,6 +381,7 @@ func utilisationCharts(c *councilReport, d disclosure) []template.HTML {
 			continue
 		}
 		var b, desc strings.Builder
+		hidden := 0
 		barW := float64(w-left-4) / float64(len(bins))
 		scale := float64(h-top-bottom) / float64(most)
 		base := h - bottom
@@ -395,8 +396,9 @@ func utilisationCharts(c *councilReport, d disclosure) []template.HTML {
 				x100 = float64(left) + float64(i+1)*barW
 			}
 			if d.hidden("chart_utilisation", t.Team, bins[i].name, n) {
-				label, fill = suppressed, "url(#"+id+"-hatch)"
-				height = min(d.most("chart_utilisation", t.Team, bins[i].name), float64(most))
+				// No height: a bar of any height would claim a figure. A hatched strip marks it.
+				label, fill, height = suppressed, "url(#"+id+"-hatch)", 6/scale
+				hidden++
 			}
 			fmt.Fprintf(&desc, "%s: %s. ", bins[i].name, label)
 			x := float64(left) + float64(i)*barW
@@ -407,6 +409,10 @@ func utilisationCharts(c *councilReport, d disclosure) []template.HTML {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x+barW/2, float64(base)-height*scale-4, html.EscapeString(label))
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="end" transform="rotate(-35 %.1f %d)" font-size="10">%s</text>`,
 				x+barW/2+4, base+14, x+barW/2+4, base+14, html.EscapeString(bins[i].name))
+		}
+		if hidden*2 > len(bins) {
+			out = append(out, template.HTML(fmt.Sprintf(`<p>%s: too few practitioners in each range of utilisation to show.</p>`, html.EscapeString(withBand(t)))))
+			continue
 		}
 		var svg strings.Builder
 		svgOpen(&svg, html.EscapeString(id), w, h, 11)

@@ -68,16 +68,6 @@ func (d disclosure) at(measure, team, category string, n int) cell {
 	return cell{Text: strconv.Itoa(n), Count: true}
 }
 
-// most is the most a suppressed count could be, as a reader of the report can bound it.
-func (d disclosure) most(measure, team, category string) float64 {
-	i, ok := d.r.index[cellKey{measure, team, category}]
-	if !ok {
-		return 0
-	}
-	e := d.r.exposure(i)
-	return math.Floor(e.hi + 1e-6)
-}
-
 // fte is a team's FTE, suppressed with its headcount: FTE is never more than the headcount, so
 // an FTE of 3.8 beside a suppressed count of practitioners would say it is 4.
 func (d disclosure) fte(t *teamReport) cell {
