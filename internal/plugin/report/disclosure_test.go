@@ -36,6 +36,12 @@ func attack(t *testing.T, hc *healthCheck) (checked int, narrowest float64, expo
 		c.published = nil
 		r := c.disclosure(true).r
 		checkRelationsHold(t, c.Namespace, r)
+		// FTE is never more than the headcount: beside a suppressed headcount it is suppressed.
+		for _, tr := range c.teamRows() {
+			if hidden, _ := r.hidden(cellKey{"practitioners", tr.Team, ""}); hidden && c.disclosure(true).fte(tr).Text != suppressed {
+				exposed = append(exposed, fmt.Sprintf("%s %s: FTE %s shown beside a suppressed headcount", c.Namespace, tr.Team, figure(tr.FTE)))
+			}
+		}
 		for _, e := range r.audit() {
 			checked++
 			narrowest = math.Min(narrowest, e.width())
@@ -267,4 +273,11 @@ func TestAttackerRecoversCountsWithoutSecondarySuppression(t *testing.T) {
 	if exact == 0 {
 		t.Error("with primary suppression alone the attacker pins down no count exactly in 20 councils")
 	}
+}
+
+// randomCouncilReport is the first seeded council's report: its quota weighs case types
+// differently, so it is on points.
+func randomCouncilReport(t *testing.T) *councilReport {
+	t.Helper()
+	return healthCheckOfWorld(t, randomCouncil(0), time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)).Councils[0]
 }

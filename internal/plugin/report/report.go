@@ -45,15 +45,17 @@ type Options struct {
 func NewCommand(f *kit.Flags) *cobra.Command {
 	o := &Options{Flags: f}
 	cmd := &cobra.Command{
-		Use:   "report [--format html|md|csv] [-o FILE] [--publish]",
+		Use:   "report [--format html|md|csv] [-o FILE] [--publish] [--compare SNAPSHOT]",
 		Short: "The caseload health check of a council (or, with -A, every council): a report to publish",
-		Long: "kubectl caseload report writes the caseload health check of a council, or with -A of every council: per " +
-			"council and team, practitioners and FTE, capacity and weighted load, how utilisation is spread (median, " +
+		Long: "kubectl caseload report writes the caseload health check of a council, or with -A of every council: a " +
+			"headline for each council (teams by band, practitioners over capacity by grade, unallocated and overdue cases, " +
+			"exceptions, and with --compare the change since an earlier snapshot), then per council and team, practitioners and FTE, capacity and weighted load, how utilisation is spread (median, " +
 			"quartiles, the share over capacity), practitioners by band and by grade, cases per FTE, unallocated cases by " +
 			"type and age, overdue cases, cases needing cover, exceptions in force and violations by rule; and a fairness " +
 			"section comparing utilisation by grade and by FTE. HTML is one self-contained file with charts, Markdown suits " +
 			"a wiki, CSV has one row per team and measure for a spreadsheet. --publish applies disclosure control for a " +
-			"public report: counts of 1 to 4 are shown as c, and nothing about an individual practitioner appears. " +
+			"public report: counts of 1 to 4 are shown as c, and so are the counts beside them that would let a reader work " +
+			"them out from the totals or the other tables; nothing about an individual practitioner appears. " +
 			"The figures come from the policy engine that sets the operator's status, on the cluster now or on a " +
 			"snapshot file as of when it was taken.",
 		Args: cobra.NoArgs,
@@ -73,7 +75,7 @@ func NewCommand(f *kit.Flags) *cobra.Command {
 	cmd.Flags().StringVarP(&o.File, "output", "o", "", "Write the report to this file (readable by its owner only) instead of standard output.")
 	cmd.Flags().StringVar(&o.SnapshotFile, "snapshot", "", "Report on a snapshot file (kubectl caseload snapshot) as of when it was taken, instead of the cluster now.")
 	cmd.Flags().StringVar(&o.CompareFile, "compare", "", "Give the headline's change since an earlier snapshot file (kubectl caseload snapshot).")
-	cmd.Flags().BoolVar(&o.Publish, "publish", false, "Apply disclosure control for publication: counts of 1 to 4 as c, no figure about an individual.")
+	cmd.Flags().BoolVar(&o.Publish, "publish", false, "Apply disclosure control for publication: counts of 1 to 4 as c, with the counts that would reveal them, and no figure about an individual.")
 	return cmd
 }
 
