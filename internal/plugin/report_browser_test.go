@@ -175,6 +175,25 @@ func checkRendersInChromium(t *testing.T, html string) {
 	}
 }
 
+// checkFitsTheScreen renders a report at 1280 and 420 px and checks only that Chromium reports
+// no problem and nothing reaches past the sides of the screen: for a published report, whose
+// charts need not hold every colour.
+func checkFitsTheScreen(t *testing.T, html string) {
+	file := filepath.Join(t.TempDir(), "report.html")
+	if err := os.WriteFile(file, []byte(html), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, width := range []int64{1280, 420} {
+		r := render(t, file, width)
+		for _, p := range append(r.problems, r.overflowing...) {
+			t.Errorf("at %d px: %s", width, p)
+		}
+		if len(r.requests) > 0 {
+			t.Errorf("the report asked for %v: it must need nothing from elsewhere", r.requests)
+		}
+	}
+}
+
 // pixels counts the pixels of img within a small distance of c (anti-aliasing aside).
 func pixels(img image.Image, c color.RGBA) int {
 	n := 0

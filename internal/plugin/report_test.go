@@ -329,6 +329,9 @@ func TestHealthCheckReport(t *testing.T) {
 			if format == "md" {
 				golden(t, "report-northshire-published.md", out)
 			}
+			if format == "html" {
+				checkFitsTheScreen(t, out)
+			}
 			for _, p := range practitioners.Items {
 				if strings.Contains(out, p.Name) {
 					t.Errorf("--publish --format %s names practitioner %s", format, p.Name)
