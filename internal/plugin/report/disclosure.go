@@ -59,6 +59,17 @@ type release struct {
 	// unknown are counts a report asked about that the release does not hold: a test fails on
 	// any, as the audit cannot have protected them.
 	unknown map[cellKey]bool
+
+	// reader is what a reader knows while which counts are hidden stays as it is: the
+	// suppressed counts numbered as variables, and the program that bounds them.
+	reader *program
+	vars   map[int]int
+}
+
+// hide suppresses a count, or shows it again; what a reader knows changes with it.
+func (r *release) hide(cell int, hidden bool) {
+	r.cells[cell].hidden = hidden
+	r.reader = nil
 }
 
 func newRelease() *release { return &release{index: map[cellKey]int{}} }
@@ -167,16 +178,35 @@ func (r *release) protect() {
 		if !r.cells[i].primary {
 			continue
 		}
-		for r.exposure(i).width() < protectionWidth && r.suppressBeside(i) {
+		for !r.protected(i) && r.suppressBeside(i) {
 		}
 	}
 }
 
 // exposure bounds one suppressed count as a reader can.
 func (r *release) exposure(cell int) exposure {
-	vars, cons := r.constraints()
-	lo, hi := feasibleRange(len(vars), cons, 1, vars[cell])
+	lo, hi := r.knowledge().rangeOf(r.vars[cell])
 	return exposure{cell: cell, lo: lo, hi: hi}
+}
+
+// protected reports whether a reader is left at least protectionWidth values for the count. The
+// count itself is one of them, and none is below 1: where the most it can be is far enough
+// above it, the least need not be sought.
+func (r *release) protected(cell int) bool {
+	p := r.knowledge()
+	if hi := p.most(r.vars[cell]); hi-float64(r.cells[cell].value) >= protectionWidth-1-1e-6 {
+		return true
+	}
+	return r.exposure(cell).width() >= protectionWidth
+}
+
+// knowledge is the program of what a reader knows, as the counts are now hidden.
+func (r *release) knowledge() *program {
+	if r.reader == nil {
+		vars, cons := r.constraints()
+		r.vars, r.reader = vars, newProgram(len(vars), cons, 1)
+	}
+	return r.reader
 }
 
 // suppressBeside suppresses one more count near cell. The candidates are the shown non-zero
@@ -239,9 +269,9 @@ func (r *release) suppressBeside(cell int) bool {
 	const tries = 4
 	choice, widest := found[0].cell, -1.0
 	for _, cand := range found[:min(tries, len(found))] {
-		r.cells[cand.cell].hidden = true
+		r.hide(cand.cell, true)
 		w := r.exposure(cell).width()
-		r.cells[cand.cell].hidden = false
+		r.hide(cand.cell, false)
 		if w >= protectionWidth {
 			choice = cand.cell
 			break
@@ -250,7 +280,7 @@ func (r *release) suppressBeside(cell int) bool {
 			choice, widest = cand.cell, w
 		}
 	}
-	r.cells[choice].hidden = true
+	r.hide(choice, true)
 	return true
 }
 
