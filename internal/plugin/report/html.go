@@ -37,7 +37,7 @@ p.note { color: #404040; font-size: 0.9rem; max-width: 60rem; }
 section.headline { border-left: 6px solid #1a1a1a; padding: 0.2rem 1rem; background: #f6f6f6; }
 section.headline ul { padding-left: 1.2rem; }
 svg.chart { display: block; width: 100%; height: auto; }
-figure > svg.chart { max-width: 48rem; }
+figure > svg.chart { max-width: 42rem; }
 .charts svg.chart { max-width: 26rem; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
 th, td { border: 1px solid #999; padding: 0.25rem 0.5rem; }
@@ -180,7 +180,7 @@ const hatchPattern = `<pattern id="%s-hatch" width="6" height="6" patternUnits="
 // (which the tables already let a reader work out); a bar whose total is suppressed is not
 // drawn.
 func stackedBars(id, title string, bars []bar, d disclosure, legend []segment) template.HTML {
-	const labelW, barW, rowH, top = 190, 420, 26, 8
+	const labelW, barW, rowH, top = 180, 320, 26, 8
 	height := top + rowH*len(bars) + 4
 	var b, desc strings.Builder
 	svgOpen(&b, id, labelW+barW+10, height, 12)
