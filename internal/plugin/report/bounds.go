@@ -22,13 +22,6 @@ type linear struct {
 	atMost bool
 }
 
-// feasibleRange is the least and the most count v can be, given the constraints and that every
-// suppressed count is at least lower (a suppressed count is never 0: zeros are shown). hi is
-// +Inf where nothing bounds the count from above.
-func feasibleRange(n int, cons []linear, lower float64, v int) (lo, hi float64) {
-	return newProgram(n, cons, lower).rangeOf(v)
-}
-
 // program is a reader's knowledge as linear constraints, split into independent parts (counts
 // tied together, directly or through others): a count's range depends only on its part. Each
 // part's first phase (a feasible starting point) is solved once and shared by every count of it.
@@ -130,12 +123,6 @@ type tableau struct {
 	n, slacks, m int
 	lower        float64
 	nonzero      []int
-}
-
-// solveLP minimises (or maximises) count v over x >= lower subject to cons; a maximum nothing
-// bounds is +Inf.
-func solveLP(n int, cons []linear, lower float64, v int, maximise bool) float64 {
-	return phaseOne(n, cons, lower).optimise(v, maximise)
 }
 
 // phaseOne finds a feasible basis for x >= lower subject to cons: with y = x - lower >= 0, a

@@ -16,8 +16,8 @@ import (
 //     count the report publishes, in every table and chart, and every sum that ties counts
 //     together, is one release; the report bounds each suppressed count by linear programming
 //     (bounds.go) and, while a primary count can be pinned down to fewer than protectionWidth
-//     values, suppresses one more count beside it: the smallest non-zero count of a sum it is
-//     part of, a row or column of its own table before a total.
+//     values, suppresses one more count beside it (suppressBeside): a small one of the same
+//     row or column before a total, the first of the cheapest few that protects it.
 //   - The FTE beside a suppressed headcount is suppressed with it (FTE never exceeds the
 //     headcount, so 3.8 FTE beside c would say 4), and a share is suppressed with either of
 //     its counts.

@@ -331,23 +331,6 @@ func (t *teamReport) unallocated() int {
 	return n
 }
 
-// waiting are the unallocated cases of a type by wait band, in order.
-func (t *teamReport) waiting(typ string) []int {
-	var out []int
-	for _, w := range waits {
-		out = append(out, t.Unallocated[typ][w.name])
-	}
-	return out
-}
-
-func pick(m map[string]int, keys []string) []int {
-	out := make([]int, len(keys))
-	for i, k := range keys {
-		out[i] = m[k]
-	}
-	return out
-}
-
 func sum(m map[string]int) int {
 	n := 0
 	for _, v := range m {
