@@ -5,6 +5,7 @@ import (
 	"html"
 	"html/template"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -207,6 +208,11 @@ func stackedBars(id, title string, bars []bar, d disclosure, legend []segment) t
 			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#404040">c: suppressed</text>`, labelW, y+15)
 			continue
 		}
+		if !slices.ContainsFunc(row.segments, func(s segment) bool { return !s.hidden && s.n > 0 }) {
+			// A bar all hatched says nothing the table does not: say so in words instead.
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#404040">%d in all, too few in each category to show</text>`, labelW, y+15, total)
+			continue
+		}
 		x := float64(labelW)
 		for _, s := range row.segments {
 			if s.hidden || s.n == 0 {
@@ -358,7 +364,7 @@ func binsOf(bins []utilisationBin, utilisation []int) []int {
 // utilisationCharts are a histogram of utilisation per team, on one scale so that teams can be
 // compared. A published report leaves out a team with fewer than five practitioners measured,
 // uses fewer, wider bins, marks a suppressed bin c on a hatched strip with no height of its own,
-// and leaves out a team most of whose bins it would suppress.
+// and leaves out a team half or more of whose bins it would suppress.
 func utilisationCharts(c *councilReport, d disclosure) []template.HTML {
 	const w, h, left, bottom, top = 320, 190, 44, 52, 22
 	bins := utilisationBins
@@ -381,7 +387,7 @@ func utilisationCharts(c *councilReport, d disclosure) []template.HTML {
 			continue
 		}
 		var b, desc strings.Builder
-		hidden := 0
+		hidden, shownBins := 0, 0
 		barW := float64(w-left-4) / float64(len(bins))
 		scale := float64(h-top-bottom) / float64(most)
 		base := h - bottom
@@ -399,6 +405,8 @@ func utilisationCharts(c *councilReport, d disclosure) []template.HTML {
 				// No height: a bar of any height would claim a figure. A hatched strip marks it.
 				label, fill, height = suppressed, "url(#"+id+"-hatch)", 6/scale
 				hidden++
+			} else if n > 0 {
+				shownBins++
 			}
 			fmt.Fprintf(&desc, "%s: %s. ", bins[i].name, label)
 			x := float64(left) + float64(i)*barW
@@ -410,7 +418,7 @@ func utilisationCharts(c *councilReport, d disclosure) []template.HTML {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="end" transform="rotate(-35 %.1f %d)" font-size="10">%s</text>`,
 				x+barW/2+4, base+14, x+barW/2+4, base+14, html.EscapeString(bins[i].name))
 		}
-		if hidden*2 > len(bins) {
+		if hidden*2 >= len(bins) || shownBins == 0 {
 			out = append(out, template.HTML(fmt.Sprintf(`<p>%s: too few practitioners in each range of utilisation to show.</p>`, html.EscapeString(withBand(t)))))
 			continue
 		}
