@@ -390,6 +390,15 @@ func (c *councilReport) releaseOf() *release {
 			parts = append(parts, at("overdue", typ))
 		}
 		r.sum(at("overdue", ""), parts...)
+		// Under one quota the audit's practitioners over their weight cap are those over
+		// capacity, and its cases past an allocation deadline are among those overdue: where
+		// that holds, a reader may know it.
+		if slices.Contains(rules, "practitionerCaps.maxWeight") && t.Violations["practitionerCaps.maxWeight"] == t.OverCapacity {
+			r.sum(at("over_capacity", ""), at("violations", "practitionerCaps.maxWeight"))
+		}
+		if slices.Contains(rules, "allocationDeadlines") && t.Violations["allocationDeadlines"] <= sum(t.Overdue) {
+			r.atMost(at("overdue", ""), at("violations", "allocationDeadlines"))
+		}
 		for _, g := range bandGroups {
 			if len(g.bands) > 1 {
 				parts = nil
