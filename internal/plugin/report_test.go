@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/offline"
 )
 
 // northshire is a council of three teams built to show everything the health check reports: each
@@ -268,6 +270,55 @@ func TestHealthCheckReport(t *testing.T) {
 		checkRendersInChromium(t, out)
 	})
 
+	t.Run("the headline gives the change since an earlier snapshot", func(t *testing.T) {
+		// An earlier snapshot: the council as it is, less the case that has waited one day.
+		w, err := offline.Read(context.Background(), env.Client, []string{"northshire"}, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Cases = slices.DeleteFunc(w.Cases, func(c v1alpha1.Case) bool {
+			return c.Spec.AllocatedTo == "" && c.Spec.OpenedOn == v1alpha1.Date(today.AddDate(0, 0, -1).Format(time.DateOnly))
+		})
+		data, err := w.Marshal(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file := filepath.Join(t.TempDir(), "last-week.yaml")
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		md := report(t, "--format", "md", "--compare", file)
+		if !strings.Contains(md, "(the snapshot compared with): Red teams 1, was 1 (+0); practitioners over capacity 3, was 3 (+0); unallocated cases 6, was 5 (+1);") {
+			t.Errorf("the headline does not give the change since the snapshot:\n%s", md[:min(len(md), 1500)])
+		}
+		// Published, a change is given only where both reports show the figure.
+		if md := report(t, "--format", "md", "--compare", file, "--publish"); !strings.Contains(md, "unallocated cases c;") {
+			t.Errorf("the published headline gives a change in a suppressed count:\n%s", md[:min(len(md), 1500)])
+		}
+	})
+
+	t.Run("the headline comes first, in words and figures", func(t *testing.T) {
+		md := report(t, "--format", "md")
+		for _, want := range []string{
+			"### Headline\n\n- 3 teams by band: 1 Red (family-support); 2 Green (duty, leaving-care).",
+			"- Practitioners over capacity: 3 of 14 measured (Senior social worker 1, Social worker 2).",
+			"- Unallocated cases: 6, the longest waiting 100 days. Overdue cases: 4.",
+			"- Weights, capacities and loads are in points.",
+			"| Newly qualified |", "| Practitioner weight cap |", "Child protection",
+		} {
+			if !strings.Contains(md, want) {
+				t.Errorf("the report lacks %q", want)
+			}
+		}
+		// Northshire's quota weighs child protection 1.5: points, not cases, so no national comparison.
+		if strings.Contains(md, "England") {
+			t.Error("a council whose quota weighs case types differently is set beside England's caseload")
+		}
+		if regexp.MustCompile(`\d\.\d{3}`).MatchString(md) {
+			t.Errorf("a figure has more than two decimals:\n%s", regexp.MustCompile(`.*\d\.\d{3}.*`).FindString(md))
+		}
+	})
+
 	t.Run("--publish names no practitioner and shows no count from 1 to 4", func(t *testing.T) {
 		var practitioners v1alpha1.PractitionerList
 		if err := env.Client.List(context.Background(), &practitioners, client.InNamespace("northshire")); err != nil {
@@ -277,6 +328,9 @@ func TestHealthCheckReport(t *testing.T) {
 			out := report(t, "--format", format, "--publish")
 			if format == "md" {
 				golden(t, "report-northshire-published.md", out)
+			}
+			if format == "html" {
+				checkFitsTheScreen(t, out)
 			}
 			for _, p := range practitioners.Items {
 				if strings.Contains(out, p.Name) {
@@ -356,7 +410,10 @@ func counted(measure string) bool {
 // percentages).
 func countColumn(header string) bool {
 	header = strings.TrimSpace(header)
-	for _, figure := range []string{"FTE", "Capacity", "Weighted load", "Utilisation", "Cases per FTE", "Weighted per FTE", "Median", "Middle half", "Range", "Share over capacity", "Team", "Type", "Grade", "Case", "Practitioner", "Expires"} {
+	if i := strings.Index(header, " ("); i > 0 {
+		header = header[:i] // "Capacity (points)": the unit aside
+	}
+	for _, figure := range []string{"FTE", "Capacity", "Weighted load", "Utilisation", "Cases per FTE", "Weighted per FTE", "Median", "Middle half", "Range", "Share over capacity", "Team", "Team band", "Band", "Type", "Grade", "Case", "Practitioner", "Expires"} {
 		if header == figure {
 			return false
 		}

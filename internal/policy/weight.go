@@ -177,3 +177,28 @@ func (p *Policy) LoadOf(holdings []Holding) Load {
 	}
 	return l
 }
+
+// CountsCases reports whether the policy weighs every case type as one case: each type it lists
+// weighs 1, and so does the default for a type it does not list. Its figures are then counts of
+// cases (made heavier only by complexity or more children), comparable with national caseload
+// statistics; otherwise they are points on the council's own scale.
+func (p *Policy) CountsCases() bool {
+	if p.DefaultWeight != One {
+		return false
+	}
+	for _, w := range p.CaseTypes {
+		if w != One {
+			return false
+		}
+	}
+	return true
+}
+
+// Unit names what the policy's weights, capacities and loads are measured in: "weighted cases"
+// where it counts cases (CountsCases), "points" where its case types weigh differently.
+func (p *Policy) Unit() string {
+	if p.CountsCases() {
+		return "weighted cases"
+	}
+	return "points"
+}

@@ -5,6 +5,8 @@ import (
 	"html"
 	"html/template"
 	"io"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -26,12 +28,18 @@ var bandColours = map[string][2]string{
 var waitColours = [][2]string{{"#c6dbef", "#000000"}, {"#6baed6", "#000000"}, {"#2171b5", "#ffffff"}, {"#08306b", "#ffffff"}}
 
 const reportCSS = `
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; color: #1a1a1a; margin: 2rem auto; max-width: 72rem; padding: 0 1rem; line-height: 1.4; }
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; color: #1a1a1a; margin: 2rem auto; max-width: 84rem; padding: 0 1rem; line-height: 1.4; overflow-wrap: break-word; }
+main, section, figure { min-width: 0; }
 h1 { font-size: 1.8rem; margin-bottom: 0.2rem; }
 h2 { font-size: 1.4rem; border-bottom: 2px solid #1a1a1a; margin-top: 2.5rem; }
 h3 { font-size: 1.1rem; margin-top: 1.8rem; }
 p.note { color: #404040; font-size: 0.9rem; max-width: 60rem; }
-.scroll { overflow-x: auto; }
+.scroll { overflow-x: auto; max-width: 100%; }
+section.headline { border-left: 6px solid #1a1a1a; padding: 0.2rem 1rem; background: #f6f6f6; }
+section.headline ul { padding-left: 1.2rem; }
+svg.chart { display: block; width: 100%; height: auto; }
+figure > svg.chart { max-width: 42rem; }
+.charts svg.chart { max-width: 26rem; }
 table { border-collapse: collapse; margin: 0.5rem 0 1rem; font-size: 0.9rem; }
 th, td { border: 1px solid #999; padding: 0.25rem 0.5rem; }
 th { background: #f0f0f0; text-align: left; }
@@ -39,7 +47,8 @@ td.count, td.figure { text-align: right; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: bold; }
 figure { margin: 1rem 0; }
 figcaption { font-size: 0.9rem; color: #404040; }
-.charts { display: flex; flex-wrap: wrap; gap: 1rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 18rem), 1fr)); gap: 1rem; }
+.legend { overflow-wrap: anywhere; }
 .legend span { display: inline-block; margin-right: 1rem; font-size: 0.85rem; }
 .legend i { display: inline-block; width: 0.9rem; height: 0.9rem; margin-right: 0.3rem; vertical-align: middle; border: 1px solid #666; }
 @media print {
@@ -69,6 +78,12 @@ var reportPage = template.Must(template.New("report").Parse(`<!DOCTYPE html>
 {{range .Councils}}<section aria-labelledby="council-{{.Namespace}}">
 <h2 id="council-{{.Namespace}}">{{.Namespace}}</h2>
 <p>{{.Calendar}}</p>
+<section class="headline" aria-labelledby="headline-{{.Namespace}}">
+<h3 id="headline-{{.Namespace}}">Headline</h3>
+<ul>
+{{range .Headline}}<li>{{.}}</li>
+{{end}}</ul>
+</section>
 {{range .Charts}}<figure>{{.}}</figure>
 {{end}}{{if .Histograms}}<figure>
 <div class="charts">
@@ -108,6 +123,7 @@ type htmlTable struct {
 type htmlCouncil struct {
 	Namespace  string
 	Calendar   string
+	Headline   []string
 	Charts     []template.HTML
 	Histograms []template.HTML
 	Tables     []htmlTable
@@ -115,14 +131,14 @@ type htmlCouncil struct {
 
 func writeReportHTML(w io.Writer, h *healthCheck) error {
 	title, subtitle := h.heading()
-	d := disclosure{publish: h.Publish}
 	page := struct {
 		Title, Subtitle, Prefix string
 		CSS                     template.CSS
 		Councils                []htmlCouncil
 	}{Title: title, Subtitle: subtitle, Prefix: "t-", CSS: template.CSS(reportCSS)}
 	for _, c := range h.Councils {
-		hc := htmlCouncil{Namespace: c.Namespace, Calendar: c.calendarLine(), Charts: []template.HTML{bandChart(c, d), waitChart(c, d)}, Histograms: utilisationCharts(c, d)}
+		d := c.disclosure(h.Publish)
+		hc := htmlCouncil{Namespace: c.Namespace, Calendar: c.calendarLine(), Headline: c.headline(d, h.Publish), Charts: []template.HTML{bandChart(c, d), waitChart(c, d)}, Histograms: utilisationCharts(c, d)}
 		for _, t := range c.sections(d) {
 			ht := htmlTable{reportTable: t, Council: c.Namespace}
 			for _, r := range t.Rows {
@@ -135,49 +151,71 @@ func writeReportHTML(w io.Writer, h *healthCheck) error {
 	return reportPage.Execute(w, page)
 }
 
-// segment is a part of a stacked bar.
+// segment is a part of a stacked bar: a count, and whether a published report suppresses it.
 type segment struct {
 	label  string
 	n      int
 	colour [2]string
+	hidden bool
 }
+
+// bar is one team's stacked bar: its segments, and whether its total is suppressed.
+type bar struct {
+	label       string
+	segments    []segment
+	totalHidden bool
+}
+
+// svgOpen starts a chart that scales to the space it is given: a viewBox and no fixed size, so
+// that at phone width it shrinks rather than running off the page.
+func svgOpen(b *strings.Builder, id string, w, h int, fontSize int) {
+	fmt.Fprintf(b, `<svg xmlns="http://www.w3.org/2000/svg" role="img" class="chart" aria-labelledby="%[1]s-title %[1]s-desc" viewBox="0 0 %[2]d %[3]d" preserveAspectRatio="xMinYMin meet" font-family="system-ui, Arial, sans-serif" font-size="%[4]d">`,
+		id, w, h, fontSize)
+}
+
+const hatchPattern = `<pattern id="%s-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#555555" stroke-width="2"/></pattern>`
 
 // stackedBars draws one horizontal bar per team, each split into segments whose widths are
 // their share of the bar's total. In a published report a suppressed count has no width of its
-// own: the suppressed segments of a bar are drawn together, hatched, as what the total leaves.
-func stackedBars(id, title string, rows []string, segments [][]segment, d disclosure, legend []segment) template.HTML {
-	const labelW, barW, rowH, top = 150, 420, 26, 8
-	height := top + rowH*len(rows) + 4
+// own: the suppressed segments of a bar are drawn together, hatched, as what the total leaves
+// (which the tables already let a reader work out); a bar whose total is suppressed is not
+// drawn.
+func stackedBars(id, title string, bars []bar, d disclosure, legend []segment) template.HTML {
+	const labelW, barW, rowH, top = 180, 320, 26, 8
+	height := top + rowH*len(bars) + 4
 	var b, desc strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="%[1]s-title %[1]s-desc" width="%[2]d" height="%[3]d" viewBox="0 0 %[2]d %[3]d" font-family="system-ui, Arial, sans-serif" font-size="12">`,
-		id, labelW+barW+10, height)
-	b.WriteString(`<defs><pattern id="` + id + `-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#555555" stroke-width="2"/></pattern></defs>`)
-	for i, team := range rows {
+	svgOpen(&b, id, labelW+barW+10, height, 12)
+	b.WriteString(`<defs>` + fmt.Sprintf(hatchPattern, id) + `</defs>`)
+	for i, row := range bars {
 		y := top + i*rowH
-		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-6, y+15, html.EscapeString(team))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="end">%s</text>`, labelW-6, y+15, html.EscapeString(row.label))
 		total, shown, hidden := 0, 0, false
 		var parts []string
-		for _, s := range segments[i] {
+		for _, s := range row.segments {
 			total += s.n
-			c := d.count(s.n)
-			parts = append(parts, s.label+" "+c.Text)
-			if c.Text == suppressed {
-				hidden = true
+			v := strconv.Itoa(s.n)
+			if s.hidden {
+				v, hidden = suppressed, true
 			}
+			parts = append(parts, s.label+" "+v)
 		}
-		cells := d.counts(counts(segments[i]))
-		fmt.Fprintf(&desc, "%s: %s. ", team, strings.Join(parts, ", "))
+		fmt.Fprintf(&desc, "%s: %s. ", row.label, strings.Join(parts, ", "))
 		if total == 0 {
 			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#404040">none</text>`, labelW, y+15)
 			continue
 		}
-		if d.publish && d.count(total).Text == suppressed {
-			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#404040">c (1 to 4 in all)</text>`, labelW, y+15)
+		if row.totalHidden {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#404040">c: suppressed</text>`, labelW, y+15)
+			continue
+		}
+		if !slices.ContainsFunc(row.segments, func(s segment) bool { return !s.hidden && s.n > 0 }) {
+			// A bar all hatched says nothing the table does not: say so in words instead.
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#404040">%d in all, too few in each category to show</text>`, labelW, y+15, total)
 			continue
 		}
 		x := float64(labelW)
-		for j, s := range segments[i] {
-			if cells[j].Text == suppressed || s.n == 0 {
+		for _, s := range row.segments {
+			if s.hidden || s.n == 0 {
 				continue
 			}
 			shown += s.n
@@ -212,66 +250,108 @@ func stackedBars(id, title string, rows []string, segments [][]segment, d disclo
 	return template.HTML(svg + legendHTML.String() + `<figcaption>` + html.EscapeString(title) + `</figcaption>`)
 }
 
-func counts(ss []segment) []int {
-	out := make([]int, len(ss))
-	for i, s := range ss {
-		out[i] = s.n
+// withBand is a team's name with the band its status shows, as charts label a team.
+func withBand(t *teamReport) string {
+	if t.Band == "" {
+		return t.Team
 	}
-	return out
+	return t.Team + " (" + t.Band + ")"
 }
 
-// bandChart shows each team's practitioners by band.
+// bandChart shows each team's practitioners by band: every band, or in a published report the
+// wider groups of bandGroups, so that small counts add up to something that can be shown.
 func bandChart(c *councilReport, d disclosure) template.HTML {
-	var rows []string
-	var segs [][]segment
-	var legend []segment
-	for _, b := range bandOrder {
-		legend = append(legend, segment{label: b, colour: bandColours[b]})
+	type category struct {
+		name, measure string
+		bands         []string
+		colour        [2]string
 	}
-	for _, t := range c.teamRows() {
-		rows = append(rows, t.Team)
-		var s []segment
-		for _, b := range bandOrder {
-			s = append(s, segment{label: b, n: t.Bands[b], colour: bandColours[b]})
-		}
-		segs = append(segs, s)
-	}
-	return stackedBars("bands-"+c.Namespace, "Practitioners by band, "+c.Namespace, rows, segs, d, legend)
-}
-
-// waitChart shows each team's unallocated cases by how long they have waited.
-func waitChart(c *councilReport, d disclosure) template.HTML {
-	var rows []string
-	var segs [][]segment
-	var legend []segment
-	for i, w := range waits {
-		legend = append(legend, segment{label: w.name, colour: waitColours[i]})
-	}
-	for _, t := range c.teamRows() {
-		rows = append(rows, t.Team)
-		var s []segment
-		for i, w := range waits {
-			n := 0
-			for _, byAge := range t.Unallocated {
-				n += byAge[w.name]
+	var cats []category
+	if d.publish {
+		for _, g := range bandGroups {
+			measure := "chart_bands"
+			if len(g.bands) == 1 {
+				measure = "practitioners_by_band"
 			}
-			s = append(s, segment{label: w.name, n: n, colour: waitColours[i]})
+			cats = append(cats, category{g.name, measure, g.bands, bandColours[g.bands[0]]})
 		}
-		segs = append(segs, s)
+	} else {
+		for _, b := range bandOrder {
+			cats = append(cats, category{humanName(b), "practitioners_by_band", []string{b}, bandColours[b]})
+		}
 	}
-	return stackedBars("waits-"+c.Namespace, "Unallocated cases by wait, "+c.Namespace, rows, segs, d, legend)
+	var legend []segment
+	for _, k := range cats {
+		legend = append(legend, segment{label: k.name, colour: k.colour})
+	}
+	var bars []bar
+	for _, t := range c.teamRows() {
+		row := bar{label: withBand(t), totalHidden: d.hidden("practitioners", t.Team, "", t.Practitioners)}
+		for _, k := range cats {
+			n := sumOf(t.Bands, k.bands)
+			category := k.name
+			if len(k.bands) == 1 {
+				category = k.bands[0]
+			}
+			row.segments = append(row.segments, segment{label: k.name, n: n, colour: k.colour, hidden: d.hidden(k.measure, t.Team, category, n)})
+		}
+		bars = append(bars, row)
+	}
+	return stackedBars("bands-"+c.Namespace, "Practitioners by band, "+c.Namespace, bars, d, legend)
 }
 
-// utilisationBins are the histogram's bins of utilisation, in percent.
-var utilisationBins = []struct {
-	name     string
-	from, to int // to is exclusive; -1 is open-ended
-}{{"under 50%", -1 << 31, 50}, {"50-69%", 50, 70}, {"70-89%", 70, 90}, {"90-100%", 90, 101}, {"101-110%", 101, 111}, {"111-130%", 111, 131}, {"over 130%", 131, -1}}
+// waitChart shows each team's unallocated cases by how long they have waited: every wait band,
+// or in a published report the wider groups of waitGroups.
+func waitChart(c *councilReport, d disclosure) template.HTML {
+	type category struct {
+		name   string
+		waits  []string
+		colour [2]string
+	}
+	var cats []category
+	if d.publish {
+		for i, g := range waitGroups {
+			cats = append(cats, category{g.name, g.waits, waitColours[i*2]})
+		}
+	} else {
+		for i, w := range waits {
+			cats = append(cats, category{w.name, []string{w.name}, waitColours[i]})
+		}
+	}
+	var legend []segment
+	for _, k := range cats {
+		legend = append(legend, segment{label: k.name, colour: k.colour})
+	}
+	var bars []bar
+	for _, t := range c.teamRows() {
+		row := bar{label: withBand(t), totalHidden: d.hidden("unallocated", t.Team, "", t.unallocated())}
+		for _, k := range cats {
+			n := t.waitedIn(k.waits)
+			row.segments = append(row.segments, segment{label: k.name, n: n, colour: k.colour, hidden: d.hidden("chart_waits", t.Team, k.name, n)})
+		}
+		bars = append(bars, row)
+	}
+	return stackedBars("waits-"+c.Namespace, "Unallocated cases by wait, "+c.Namespace, bars, d, legend)
+}
 
-func binsOf(utilisation []int) []int {
-	out := make([]int, len(utilisationBins))
+// utilisationBin is a bin of a histogram of utilisation, in percent: from is inclusive, to
+// exclusive (-1: open-ended).
+type utilisationBin struct {
+	name     string
+	from, to int
+}
+
+// utilisationBins are the histogram's bins; publishedBins the fewer, wider ones of a published
+// report, so that fewer of them are small counts.
+var (
+	utilisationBins = []utilisationBin{{"under 50%", -1 << 31, 50}, {"50-69%", 50, 70}, {"70-89%", 70, 90}, {"90-100%", 90, 101}, {"101-110%", 101, 111}, {"111-130%", 111, 131}, {"over 130%", 131, -1}}
+	publishedBins   = []utilisationBin{{"under 70%", -1 << 31, 70}, {"70-89%", 70, 90}, {"90-100%", 90, 101}, {"over 100%", 101, -1}}
+)
+
+func binsOf(bins []utilisationBin, utilisation []int) []int {
+	out := make([]int, len(bins))
 	for _, u := range utilisation {
-		for i, b := range utilisationBins {
+		for i, b := range bins {
 			if u >= b.from && (b.to < 0 || u < b.to) {
 				out[i]++
 				break
@@ -282,63 +362,77 @@ func binsOf(utilisation []int) []int {
 }
 
 // utilisationCharts are a histogram of utilisation per team, on one scale so that teams can be
-// compared. A published report leaves out a team with fewer than five practitioners measured and
-// draws a suppressed bin as a hatched bar of the height of 4, labelled c.
+// compared. A published report leaves out a team with fewer than five practitioners measured,
+// uses fewer, wider bins, marks a suppressed bin c on a hatched strip with no height of its own,
+// and leaves out a team half or more of whose bins it would suppress.
 func utilisationCharts(c *councilReport, d disclosure) []template.HTML {
 	const w, h, left, bottom, top = 320, 190, 44, 52, 22
+	bins := utilisationBins
+	if d.publish {
+		bins = publishedBins
+	}
 	most := 5
 	for _, t := range c.Teams {
-		for _, n := range binsOf(t.Utilisation) {
+		for _, n := range binsOf(bins, t.Utilisation) {
 			most = max(most, n)
 		}
 	}
 	var out []template.HTML
 	for _, t := range c.Teams {
 		id := "utilisation-" + c.Namespace + "-" + t.Team
-		title := fmt.Sprintf("Utilisation of %s's practitioners", t.Team)
-		bins := binsOf(t.Utilisation)
+		title := fmt.Sprintf("Utilisation of %s's practitioners", withBand(t))
+		counts := binsOf(bins, t.Utilisation)
 		if d.publish && len(t.Utilisation) < minGroup {
-			out = append(out, template.HTML(fmt.Sprintf(`<p>%s: fewer than %d practitioners measured, not shown.</p>`, html.EscapeString(t.Team), minGroup)))
+			out = append(out, template.HTML(fmt.Sprintf(`<p>%s: fewer than %d practitioners measured, not shown.</p>`, html.EscapeString(withBand(t)), minGroup)))
 			continue
 		}
 		var b, desc strings.Builder
+		hidden, shownBins := 0, 0
 		barW := float64(w-left-4) / float64(len(bins))
 		scale := float64(h-top-bottom) / float64(most)
 		base := h - bottom
-		for i, n := range bins {
-			c := d.count(n)
-			fmt.Fprintf(&desc, "%s: %s. ", utilisationBins[i].name, c.Text)
-			x := float64(left) + float64(i)*barW
-			hatch, label, bar := "", c.Text, n
-			if c.Text == suppressed {
-				hatch, bar = "url(#"+id+"-hatch)", 4
-			}
-			fill := "#0072b2"
-			if utilisationBins[i].from > 100 {
+		x100 := float64(left)
+		for i, n := range counts {
+			label := strconv.Itoa(n)
+			fill, height := "#0072b2", float64(n)
+			if bins[i].from > 100 {
 				fill = bandColours["Red"][0]
 			}
-			if hatch != "" {
-				fill = hatch
+			if bins[i].to == 101 {
+				x100 = float64(left) + float64(i+1)*barW
 			}
-			if bar > 0 {
+			if d.hidden("chart_utilisation", t.Team, bins[i].name, n) {
+				// No height: a bar of any height would claim a figure. A hatched strip marks it.
+				label, fill, height = suppressed, "url(#"+id+"-hatch)", 6/scale
+				hidden++
+			} else if n > 0 {
+				shownBins++
+			}
+			fmt.Fprintf(&desc, "%s: %s. ", bins[i].name, label)
+			x := float64(left) + float64(i)*barW
+			if height > 0 {
 				fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" stroke="#333333"><title>%s: %s</title></rect>`,
-					x+2, float64(base)-float64(bar)*scale, barW-4, float64(bar)*scale, fill, utilisationBins[i].name, c.Text)
+					x+2, float64(base)-height*scale, barW-4, height*scale, fill, bins[i].name, label)
 			}
-			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x+barW/2, float64(base)-float64(bar)*scale-4, html.EscapeString(label))
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x+barW/2, float64(base)-height*scale-4, html.EscapeString(label))
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="end" transform="rotate(-35 %.1f %d)" font-size="10">%s</text>`,
-				x+barW/2+4, base+14, x+barW/2+4, base+14, html.EscapeString(utilisationBins[i].name))
+				x+barW/2+4, base+14, x+barW/2+4, base+14, html.EscapeString(bins[i].name))
 		}
-		// The line at 100%: capacity.
-		x100 := float64(left) + 4*barW
-		svg := fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-labelledby="%[1]s-title %[1]s-desc" width="%[2]d" height="%[3]d" viewBox="0 0 %[2]d %[3]d" font-family="system-ui, Arial, sans-serif" font-size="11">`+
-			`<title id="%[1]s-title">%[4]s</title><desc id="%[1]s-desc">%[5]s</desc>`+
-			`<defs><pattern id="%[1]s-hatch" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#555555" stroke-width="2"/></pattern></defs>`+
-			`<text x="%[6]d" y="14" font-weight="bold">%[7]s</text>`+
-			`<line x1="%[6]d" y1="%[8]d" x2="%[2]d" y2="%[8]d" stroke="#333333"/>`+
-			`<line x1="%.1[9]f" y1="%[10]d" x2="%.1[9]f" y2="%[8]d" stroke="#000000" stroke-dasharray="4 3"/>%[11]s</svg>`,
-			html.EscapeString(id), w, h, html.EscapeString(title), html.EscapeString(strings.TrimSpace(desc.String())), left, html.EscapeString(t.Team),
-			base, x100, top, b.String())
-		out = append(out, template.HTML(svg))
+		if hidden*2 >= len(bins) || shownBins == 0 {
+			out = append(out, template.HTML(fmt.Sprintf(`<p>%s: too few practitioners in each range of utilisation to show.</p>`, html.EscapeString(withBand(t)))))
+			continue
+		}
+		var svg strings.Builder
+		svgOpen(&svg, html.EscapeString(id), w, h, 11)
+		// The dashed line at 100%: capacity.
+		fmt.Fprintf(&svg, `<title id="%[1]s-title">%[2]s</title><desc id="%[1]s-desc">%[3]s</desc>`+
+			`<defs>%[11]s</defs>`+
+			`<text x="%[4]d" y="14" font-weight="bold">%[5]s</text>`+
+			`<line x1="%[4]d" y1="%[6]d" x2="%[7]d" y2="%[6]d" stroke="#333333"/>`+
+			`<line x1="%.1[8]f" y1="%[9]d" x2="%.1[8]f" y2="%[6]d" stroke="#000000" stroke-dasharray="4 3"/>%[10]s</svg>`,
+			html.EscapeString(id), html.EscapeString(title), html.EscapeString(strings.TrimSpace(desc.String())), left, html.EscapeString(withBand(t)),
+			base, w, x100, top, b.String(), fmt.Sprintf(hatchPattern, html.EscapeString(id)))
+		out = append(out, template.HTML(svg.String()))
 	}
 	return out
 }

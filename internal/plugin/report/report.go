@@ -35,6 +35,8 @@ type Options struct {
 	SnapshotFile string
 	// Publish applies disclosure control for a public report.
 	Publish bool
+	// CompareFile, if given, is an earlier snapshot the headline gives the change since.
+	CompareFile string
 
 	render func(io.Writer, *healthCheck) error
 }
@@ -43,15 +45,17 @@ type Options struct {
 func NewCommand(f *kit.Flags) *cobra.Command {
 	o := &Options{Flags: f}
 	cmd := &cobra.Command{
-		Use:   "report [--format html|md|csv] [-o FILE] [--publish]",
+		Use:   "report [--format html|md|csv] [-o FILE] [--publish] [--compare SNAPSHOT]",
 		Short: "The caseload health check of a council (or, with -A, every council): a report to publish",
-		Long: "kubectl caseload report writes the caseload health check of a council, or with -A of every council: per " +
-			"council and team, practitioners and FTE, capacity and weighted load, how utilisation is spread (median, " +
+		Long: "kubectl caseload report writes the caseload health check of a council, or with -A of every council: a " +
+			"headline for each council (teams by band, practitioners over capacity by grade, unallocated and overdue cases, " +
+			"exceptions, and with --compare the change since an earlier snapshot), then per council and team, practitioners and FTE, capacity and weighted load, how utilisation is spread (median, " +
 			"quartiles, the share over capacity), practitioners by band and by grade, cases per FTE, unallocated cases by " +
 			"type and age, overdue cases, cases needing cover, exceptions in force and violations by rule; and a fairness " +
 			"section comparing utilisation by grade and by FTE. HTML is one self-contained file with charts, Markdown suits " +
 			"a wiki, CSV has one row per team and measure for a spreadsheet. --publish applies disclosure control for a " +
-			"public report: counts of 1 to 4 are shown as c, and nothing about an individual practitioner appears. " +
+			"public report: counts of 1 to 4 are shown as c, and so are the counts beside them that would let a reader work " +
+			"them out from the totals or the other tables; nothing about an individual practitioner appears. " +
 			"The figures come from the policy engine that sets the operator's status, on the cluster now or on a " +
 			"snapshot file as of when it was taken.",
 		Args: cobra.NoArgs,
@@ -70,7 +74,8 @@ func NewCommand(f *kit.Flags) *cobra.Command {
 	// --output takes the place of the format flag of the others.
 	cmd.Flags().StringVarP(&o.File, "output", "o", "", "Write the report to this file (readable by its owner only) instead of standard output.")
 	cmd.Flags().StringVar(&o.SnapshotFile, "snapshot", "", "Report on a snapshot file (kubectl caseload snapshot) as of when it was taken, instead of the cluster now.")
-	cmd.Flags().BoolVar(&o.Publish, "publish", false, "Apply disclosure control for publication: counts of 1 to 4 as c, no figure about an individual.")
+	cmd.Flags().StringVar(&o.CompareFile, "compare", "", "Give the headline's change since an earlier snapshot file (kubectl caseload snapshot).")
+	cmd.Flags().BoolVar(&o.Publish, "publish", false, "Apply disclosure control for publication: counts of 1 to 4 as c, with the counts that would reveal them, and no figure about an individual.")
 	return cmd
 }
 
@@ -97,6 +102,11 @@ func (o *Options) Run(ctx context.Context) error {
 	hc, err := o.healthCheck(ctx, o.SnapshotFile, o.Publish)
 	if err != nil {
 		return err
+	}
+	if o.CompareFile != "" {
+		if err := o.compareWith(ctx, hc, o.CompareFile); err != nil {
+			return err
+		}
 	}
 	out := o.Streams.Out
 	if o.File != "" {
@@ -151,6 +161,17 @@ type councilReport struct {
 	Total *teamReport
 	// ByGrade and ByFTE compare utilisation across the council's practitioners.
 	ByGrade, ByFTE []group
+	// Unit is what the council's weights are measured in, as its quotas name it ("points" or
+	// "weighted cases"); empty where its teams' quotas differ. CountsCases is true where every
+	// team's quota counts cases, so that its caseload compares with the national figure.
+	Unit        string
+	CountsCases bool
+	// Earlier is the same council in the snapshot given with --compare, if it holds it.
+	Earlier *councilReport
+	// EarlierAsAt is when that snapshot was taken.
+	EarlierAsAt time.Time
+
+	published *release
 }
 
 // teamReport are a team's figures (or, as a council's Total, the sum of its teams').
@@ -158,7 +179,12 @@ type teamReport struct {
 	Team  string
 	Quota string
 	// Capped is false where no quota gives the team a capacity.
-	Capped        bool
+	Capped bool
+	// Band is the team's band as its status shows it; empty where no quota caps it.
+	Band string
+	// Unit and CountsCases are those of the quota the figures come from (policy.Policy.Unit).
+	Unit          string
+	CountsCases   bool
 	Practitioners int
 	FTE           policy.Milli
 	Capacity      policy.Milli
@@ -180,9 +206,12 @@ type teamReport struct {
 	// Unallocated counts open cases without a lead by type and by how long they have waited.
 	Unallocated map[string]map[string]int
 	Overdue     map[string]int
-	// NeedingCover are open cases held by members who are away.
-	NeedingCover int
-	Exceptions   []exceptionInForce
+	// NeedingCover are open cases held by members who are away; CoverHolders, how many
+	// members hold them.
+	NeedingCover, CoverHolders int
+	// OldestWait is how many days the longest-waiting unallocated case has waited.
+	OldestWait int
+	Exceptions []exceptionInForce
 	// Violations count what the audit of the quota the figures come from finds, by rule.
 	Violations map[string]int
 	// members are the practitioners, for the council's fairness section; never printed.
@@ -326,9 +355,49 @@ func (o *Options) healthCheckOf(ctx context.Context, w *offline.World, councils 
 			cr.Total.add(tr)
 		}
 		cr.ByGrade, cr.ByFTE = fairness(cr.Total.members)
+		cr.CountsCases = len(cr.Teams) > 0
+		for i, t := range cr.Teams {
+			cr.CountsCases = cr.CountsCases && t.CountsCases
+			if i == 0 {
+				cr.Unit = t.Unit
+			} else if cr.Unit != t.Unit {
+				cr.Unit = ""
+			}
+		}
 		hc.Councils = append(hc.Councils, cr)
 	}
 	return hc, nil
+}
+
+// compareWith reads an earlier snapshot and computes, for each council of hc it holds, the same
+// figures as of when it was taken, for the headline's change.
+func (o *Options) compareWith(ctx context.Context, hc *healthCheck, file string) error {
+	w, err := offline.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	held := w.Councils()
+	var councils []string
+	for _, c := range hc.Councils {
+		if slices.Contains(held, c.Namespace) {
+			councils = append(councils, c.Namespace)
+		}
+	}
+	if len(councils) == 0 {
+		return fmt.Errorf("%s holds none of the councils reported on: nothing to compare with", file)
+	}
+	earlier, err := o.healthCheckOf(ctx, w, councils, w.TakenAt.Time)
+	if err != nil {
+		return err
+	}
+	for _, c := range hc.Councils {
+		for _, e := range earlier.Councils {
+			if e.Namespace == c.Namespace {
+				c.Earlier, c.EarlierAsAt = e, w.TakenAt.Time
+			}
+		}
+	}
+	return nil
 }
 
 func newTeamReport(team string) *teamReport {
@@ -345,7 +414,10 @@ func teamReportOf(s *snapshot.Snapshot, at time.Time, exception func(caseName st
 	ts := set.Team(s.View, day)
 	tr.Quota, tr.Capped = ts.Policy.QuotaName(), ts.Capped
 	tr.Practitioners, tr.Weight, tr.NeedingCover = ts.Practitioners, ts.Weight, ts.CasesNeedingCover
+	tr.OldestWait = ts.OldestUnallocatedDays
+	tr.Unit, tr.CountsCases = ts.Policy.Unit(), ts.Policy.CountsCases()
 	if ts.Capped {
+		tr.Band = string(ts.Band)
 		tr.Capacity = ts.Capacity
 		for _, f := range ts.Policy.Audit(s.View, day) {
 			tr.Violations[f.Rule]++
@@ -360,6 +432,9 @@ func teamReportOf(s *snapshot.Snapshot, at time.Time, exception func(caseName st
 		mf := memberFigures{grade: pr.Grade, fte: pr.FTE, over: ps.OverCapacity}
 		if ps.OverCapacity {
 			tr.OverCapacity++
+		}
+		if ps.Away != "" && ps.Figures.Cases > 0 {
+			tr.CoverHolders++
 		}
 		if ps.Capped && ps.Away == "" && ps.Figures.Capacity > 0 {
 			mf.utilisation, mf.measured = int(ps.Figures.UtilisationPercent), true
@@ -433,6 +508,8 @@ func (t *teamReport) add(o *teamReport) {
 		t.Overdue[k] += v
 	}
 	t.NeedingCover += o.NeedingCover
+	t.CoverHolders += o.CoverHolders
+	t.OldestWait = max(t.OldestWait, o.OldestWait)
 	t.Exceptions = append(t.Exceptions, o.Exceptions...)
 	for k, v := range o.Violations {
 		t.Violations[k] += v
