@@ -31,6 +31,7 @@ func TestRestoreGivesBackTheSampleCouncil(t *testing.T) {
 	// The sample's councils under names of their own, so that this test shares the control plane
 	// with the others.
 	councils := loadSample(t, "restore-")
+	leaveNoCouncil(t, councils...)
 	brookfield := "restore-brookfield"
 	waitSettled(t, councils)
 
@@ -114,6 +115,7 @@ func TestRestoreGivesBackTheSampleCouncil(t *testing.T) {
 func TestRestoreListsWhatAdmissionRefusesAndKeepsTheRest(t *testing.T) {
 	ctx := context.Background()
 	const ns = "restore-caps"
+	leaveNoCouncil(t, ns)
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		&v1alpha1.Team{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "north", Labels: map[string]string{"caseload.dev/service": "safeguarding"}}},
