@@ -162,7 +162,7 @@ func writeFile(t testing.TB, name, text string) string {
 
 // A run's output, as runOutput leaves it comparable from one run to the next.
 var (
-	testDir    = regexp.MustCompile(regexp.QuoteMeta(os.TempDir()) + `/[^/\s]+/\d+`)
+	testDir    = regexp.MustCompile(regexp.QuoteMeta(filepath.Clean(os.TempDir())) + `/[^/\s]+/\d+`)
 	writesTook = regexp.MustCompile(`(?m)( (written|asked) \(\d+%\).*) in (\d+h)?(\d+m)?\d+s$`)
 	takenAt    = regexp.MustCompile(`\(taken \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)`)
 )
