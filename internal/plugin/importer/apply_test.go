@@ -165,7 +165,7 @@ func TestProgress(t *testing.T) {
 	now := func() time.Time { clock = clock.Add(time.Second); return clock }
 	t.Run("a line at every tenth when not on a terminal", func(t *testing.T) {
 		var out bytes.Buffer
-		p := newProgress(&out, now)
+		p := newProgress(&out, now, false)
 		p.begin("cases", 20)
 		for i := range 20 {
 			o := outcomeApplied
@@ -186,7 +186,7 @@ func TestProgress(t *testing.T) {
 	})
 	t.Run("a bar redrawn in place on a terminal", func(t *testing.T) {
 		var out terminal
-		p := newProgress(&out, now)
+		p := newProgress(&out, now, false)
 		p.begin("cases", 4)
 		for range 4 {
 			p.step(outcomeApplied)
@@ -198,9 +198,22 @@ func TestProgress(t *testing.T) {
 			t.Errorf("bar %q", s)
 		}
 	})
+	t.Run("a dry run counts what admission was asked about", func(t *testing.T) {
+		var out bytes.Buffer
+		p := newProgress(&out, now, true)
+		p.begin("cases", 2)
+		p.step(outcomeApplied)
+		p.step(outcomeRefused)
+		p.end()
+		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+		if len(lines) != 3 || lines[0] != "cases: asking admission about 2" || !strings.HasPrefix(lines[1], "cases: 1 of 2 asked (50%) in ") ||
+			!strings.HasPrefix(lines[2], "cases: 2 of 2 asked (100%), 1 refused by admission in ") {
+			t.Errorf("progress lines:\n%s", out.String())
+		}
+	})
 	t.Run("nothing to write, nothing said", func(t *testing.T) {
 		var out bytes.Buffer
-		p := newProgress(&out, now)
+		p := newProgress(&out, now, false)
 		p.begin("practitioners", 0)
 		p.end()
 		if out.Len() != 0 {

@@ -265,7 +265,7 @@ func (o *ImportOptions) Run(ctx context.Context) error {
 	// Practitioners first, for cases to be allocated to; then the writes that allocate nothing
 	// (closing cases frees room); then the allocations, each practitioner's in turn.
 	results := make([]writeResult, len(writes))
-	w := &writer{client: c, dryRun: f.DryRun, concurrency: f.Concurrency, progress: newProgress(o.Streams.ErrOut, o.Now), retryWait: 200 * time.Millisecond}
+	w := &writer{client: c, dryRun: f.DryRun, concurrency: f.Concurrency, progress: newProgress(o.Streams.ErrOut, o.Now, f.DryRun), retryWait: 200 * time.Millisecond}
 	var stopped error
 	for _, phase := range []struct {
 		what  string
@@ -419,6 +419,14 @@ func (o *ImportOptions) sayImportPlan(s importSummary, cases, workers *extract, 
 		created[1], updated[1], verb, s.Cases.Unchanged, countIn(s.Rejected, cases.file))
 }
 
+// them is the pronoun of n rows or objects: "correct it" of one, "correct them" of more.
+func them(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
+}
+
 func countIn(ps []rowProblem, file string) int {
 	n := 0
 	for _, p := range ps {
@@ -492,11 +500,11 @@ func (o *ImportOptions) sayImport(s importSummary) error {
 	case s.Stopped != "":
 		fmt.Fprintf(out, "The import stopped before %s: run it again once the error below is put right; what was written is then left as it is.\n", words.Count(s.NotWritten, "write"))
 	case s.incomplete() && s.DryRun:
-		fmt.Fprintf(out, "%s would not be imported: correct them in the extract (or make room for the allocations) first.\n",
-			words.Count(len(s.Refused)+len(s.Rejected), "row"))
+		fmt.Fprintf(out, "%s would not be imported: correct %s in the extract (or make room for the allocations) first.\n",
+			words.Count(len(s.Refused)+len(s.Rejected), "row"), them(len(s.Refused)+len(s.Rejected)))
 	case s.incomplete():
-		fmt.Fprintf(out, "%s not imported: correct them in the extract (or make room for the allocations) and import again; the rows imported now will then be unchanged.\n",
-			words.Count(len(s.Refused)+len(s.Rejected), "row")+" "+words.Of(len(s.Refused)+len(s.Rejected), "was"))
+		fmt.Fprintf(out, "%s not imported: correct %s in the extract (or make room for the allocations) and import again; the rows imported now will then be unchanged.\n",
+			words.Count(len(s.Refused)+len(s.Rejected), "row")+" "+words.Of(len(s.Refused)+len(s.Rejected), "was"), them(len(s.Refused)+len(s.Rejected)))
 	case written == 0 && !s.DryRun:
 		fmt.Fprintln(out, "Nothing changed: the cluster already holds what the extracts say.")
 	case written == 0:

@@ -11,23 +11,25 @@ import (
 )
 
 // progress shows how far the writes of an import have gone: a bar redrawn in place on a
-// terminal, otherwise a line at every tenth (for a log that a person reads later).
+// terminal, otherwise a line at every tenth (for a log that a person reads later). In a dry run
+// nothing is written: it counts the objects admission was asked about.
 type progress struct {
-	out   io.Writer
-	tty   bool
-	now   func() time.Time
-	mu    sync.Mutex
-	what  string
-	total int
-	done  int
+	out    io.Writer
+	tty    bool
+	now    func() time.Time
+	dryRun bool
+	mu     sync.Mutex
+	what   string
+	total  int
+	done   int
 	// refused and rejected count the writes the cluster did not take.
 	refused, rejected int
 	start, drawn      time.Time
 	tenth             int
 }
 
-func newProgress(out io.Writer, now func() time.Time) *progress {
-	return &progress{out: out, tty: kit.IsTerminal(out), now: now}
+func newProgress(out io.Writer, now func() time.Time, dryRun bool) *progress {
+	return &progress{out: out, tty: kit.IsTerminal(out), now: now, dryRun: dryRun}
 }
 
 // begin starts counting total writes of what ("practitioners", "cases").
@@ -37,7 +39,11 @@ func (p *progress) begin(what string, total int) {
 	p.what, p.total, p.done, p.refused, p.rejected, p.tenth = what, total, 0, 0, 0, 0
 	p.start = p.now()
 	if total > 0 && !p.tty {
-		fmt.Fprintf(p.out, "%s: writing %d\n", what, total)
+		verb := "writing"
+		if p.dryRun {
+			verb = "asking admission about"
+		}
+		fmt.Fprintf(p.out, "%s: %s %d\n", what, verb, total)
 	}
 }
 
@@ -80,7 +86,11 @@ func (p *progress) end() {
 }
 
 func (p *progress) counts() string {
-	s := fmt.Sprintf("%d of %d written (%d%%)", p.done, p.total, p.done*100/max(p.total, 1))
+	done := "written"
+	if p.dryRun {
+		done = "asked"
+	}
+	s := fmt.Sprintf("%d of %d %s (%d%%)", p.done, p.total, done, p.done*100/max(p.total, 1))
 	if p.refused > 0 {
 		s += fmt.Sprintf(", %d refused by admission", p.refused)
 	}

@@ -32,6 +32,9 @@ const restoreIncomplete = 2
 type restoreStep struct {
 	what string
 	kind string
+	// away marks the step that gives practitioners held back their absences and availability:
+	// its progress is shown, but it is said apart from the counts of what was created.
+	away bool
 	// lanes are the writes of the step (indexes into the restore's writes), each lane in turn.
 	lanes [][]int
 	// What became of the step's objects; notAsked counts, in a dry run, those admission could not
@@ -138,7 +141,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	fmt.Fprintf(out, "%s of %s (taken %s) into %s:\n", verb, file, w.TakenAt.UTC().Format(time.RFC3339), strings.Join(w.NamespaceNames(), ", "))
 
 	results := make([]writeResult, len(plan.writes))
-	wr := &writer{client: c, dryRun: dryRun, concurrency: concurrency, progress: newProgress(o.Streams.ErrOut, o.Now),
+	wr := &writer{client: c, dryRun: dryRun, concurrency: concurrency, progress: newProgress(o.Streams.ErrOut, o.Now, dryRun),
 		retryWait: 200 * time.Millisecond, fieldManager: RestoreFieldManager}
 	writes := make([]importWrite, len(plan.writes))
 	for i := range plan.writes {
@@ -184,7 +187,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		created = "would be created"
 	}
 	for _, step := range plan.steps {
-		if step.what == "" {
+		if step.away {
 			continue
 		}
 		line := fmt.Sprintf("  %s: %d %s, %d already there", step.what, step.created, created, step.existing)
@@ -200,7 +203,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		fmt.Fprintln(out, line)
 	}
 	if n := plan.skipped.heldBack; n > 0 {
-		given := "were given"
+		given := words.Of(n, "was") + " given"
 		if dryRun {
 			given = "would be given"
 		}
@@ -215,7 +218,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		return fmt.Errorf("the restore stopped with %s not written (run it again: what it created is left as it is): %w", words.Count(notWritten, "object"), stopped)
 	case len(refused)+len(rejected) > 0:
 		n := len(refused) + len(rejected)
-		fmt.Fprintf(out, "%s %s not restored: make room for them (or correct them) and run the restore again; what it created now is then left as it is.\n", words.Count(n, "object"), words.Of(n, "was"))
+		fmt.Fprintf(out, "%s %s not restored: make room for %s (or correct %[3]s) and run the restore again; what it created now is then left as it is.\n", words.Count(n, "object"), words.Of(n, "was"), them(n))
 		return &kit.ExitError{Code: restoreIncomplete, Err: fmt.Errorf("%s not restored", words.Count(n, "object"))}
 	}
 	return nil
@@ -250,7 +253,7 @@ func planRestore(ctx context.Context, c client.Client, w *offline.World, dryRun 
 	p := &restorePlan{steps: []restoreStep{
 		{what: "namespaces", kind: "Namespace"}, {what: "teams", kind: "Team"}, {what: "practitioners", kind: "Practitioner"},
 		{what: "exception approvals", kind: "ExceptionApproval"}, {what: "cases", kind: "Case"},
-		{what: "caseload quotas", kind: "CaseloadQuota"}, {kind: "Practitioner"},
+		{what: "caseload quotas", kind: "CaseloadQuota"}, {what: "practitioners away", kind: "Practitioner", away: true},
 	}}
 	const (
 		stepNamespaces = iota
