@@ -204,7 +204,7 @@ func (c *councilReport) sections(d disclosure) []reportTable {
 	}
 
 	bands := reportTable{ID: "bands", Title: "Practitioners by band",
-		Note:    "Green, Amber and Red against each practitioner's capacity under their quota's thresholds, as their status shows: one absent or unavailable who still holds cases is Red, their cases needing cover; Away are absent or unavailable and hold none; Not capped are of a grade no quota caps.",
+		Note:    "Green, Amber and Red against each practitioner's capacity under their quota's thresholds, as their status shows; Away are absent or unavailable, and the cases they hold need cover; Not capped are of a grade no quota caps.",
 		Headers: append([]string{"Team", "Team band"}, humanNames(bandOrder)...)}
 	grades := reportTable{ID: "grades", Title: "Practitioners by grade", Headers: []string{"Team", "Team band"}}
 	allGrades := slices.Sorted(maps.Keys(c.Total.Grades))

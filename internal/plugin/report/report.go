@@ -20,6 +20,7 @@ import (
 	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/policy"
 	"caseload.dev/caseload-operator/internal/snapshot"
+	"caseload.dev/caseload-operator/internal/words"
 )
 
 // Options are `kubectl caseload report`'s: the format, where to write, what to report on, and
@@ -121,7 +122,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	if o.File != "" {
-		fmt.Fprintf(o.Streams.ErrOut, "health check of %d councils (%d teams) written to %s\n", len(hc.Councils), hc.teams(), o.File)
+		fmt.Fprintf(o.Streams.ErrOut, "health check of %s (%s) written to %s\n", words.Count(len(hc.Councils), "council"), words.Count(hc.teams(), "team"), o.File)
 	}
 	return nil
 }
@@ -195,8 +196,8 @@ type teamReport struct {
 	Utilisation  []int
 	OverCapacity int
 	// Bands counts practitioners by the band their status shows, as the engine counts them
-	// (policy.BandCounts): one away who holds cases is Red, one away who holds none is Away,
-	// and None are of a grade no quota caps.
+	// (policy.BandCounts): Away for one absent or unavailable, whether or not they hold cases,
+	// and None for a grade no quota caps.
 	Bands  map[string]int
 	Grades map[string]int
 	// OpenCases are the team's open cases; LeadCases those held as lead, over CaseHoldingFTE,
