@@ -13,6 +13,7 @@ package planner
 
 import (
 	"cmp"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -647,7 +648,7 @@ func (s *state) plan(waiting []policy.Case, left []policy.Case) Plan {
 	out := Plan{Team: s.view.Name}
 	// The proposals are decided again in order, each on the team as those before it leave it:
 	// the figures a manager reads are those admission will see.
-	final := maps(s.lead)
+	final := maps.Clone(s.lead)
 	for _, c := range waiting {
 		if _, placed := final[c.Name]; placed {
 			s.take(c)
@@ -691,14 +692,6 @@ func (s *state) room() policy.Milli {
 		room = min(room, max(0, ts.Capacity-ts.Weight))
 	}
 	return room
-}
-
-func maps(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // unplaced says why nobody could take c, and the nearest remedy.
