@@ -70,6 +70,7 @@ func TestFindBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []block{
+		{line: 2, first: 2, end: 4, steps: []step{{command: []string{"$ kubectl -n brookfield get tm"}, output: []string{"NAME"}}}},
 		{line: 7, first: 7, end: 9, skip: true, steps: []step{{command: []string{"$ kubectl caseload restore -f walsall.snapshot.yaml"}, output: []string{"old"}}}},
 		{line: 11, first: 11, end: 18, steps: []step{
 			{command: []string{`$ export PATH="$PWD/bin:$PATH"`}},
