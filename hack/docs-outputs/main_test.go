@@ -123,3 +123,24 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+func TestKeepSeparator(t *testing.T) {
+	for _, c := range []struct{ printed, shown, want []string }{
+		{[]string{"a"}, []string{"old", ""}, []string{"a", ""}},
+		{[]string{"a", ""}, []string{"old", ""}, []string{"a", ""}},
+		{[]string{"a"}, []string{"old"}, []string{"a"}},
+		{nil, []string{""}, []string{""}},
+	} {
+		if diff := cmp.Diff(c.want, keepSeparator(c.printed, c.shown)); diff != "" {
+			t.Errorf("keepSeparator(%q, %q) (-want +got):\n%s", c.printed, c.shown, diff)
+		}
+	}
+}
+
+func TestCommands(t *testing.T) {
+	got := commands(`kubectl get case c-2090 -o jsonpath='{.a};{"\n"}'; echo`)
+	want := []string{`kubectl get case c-2090 -o jsonpath='{.a};{"\n"}'`, " echo"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("commands (-want +got):\n%s", diff)
+	}
+}
