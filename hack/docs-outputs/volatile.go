@@ -7,8 +7,9 @@ import (
 
 // Some of what the commands print differs from run to run however fixed the day: kubectl tells
 // an object's age by the real clock, and the operator's clock, set to the fixed instant when the
-// sandbox starts, runs on from it, so what admission stamps carries the time it happened. The
-// page shows what the last run printed; a check compares with these, and only these, masked:
+// sandbox starts, runs on from it, so what admission stamps carries the time it happened. A page
+// shows what a run printed; the check, and a run that writes (which leaves a block alone when
+// only these differ), compare with these, and only these, masked:
 //
 //   - a cell of an AGE column (kubectl's tables: the header names the column);
 //   - the time of day of an RFC 3339 timestamp (its date stays: the fixed day's);
