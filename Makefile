@@ -186,7 +186,7 @@ sandbox: ## Start the local control plane, the operator and the sample council (
 	KUBEBUILDER_ASSETS="$$assets" exec $(LOCALBIN)/sandbox --kubeconfig-out=$(SANDBOX_KUBECONFIG) \
 		--data-dir=$(SANDBOX_DATA_DIR) --samples=$(SANDBOX_SAMPLES) --log=$(SANDBOX_LOG)
 
-# `make docs-outputs` keeps the `$ kubectl caseload` outputs of README.md and docs/plugin.md true:
+# `make docs-outputs` keeps the `$ kubectl` outputs (the plugin's and kubectl's) of README.md and docs/plugin.md true:
 # it starts what `make run` starts, on the fixed day hack/docs-outputs names, runs every such
 # command of the pages in order and writes what it printed under it. CHECK=1 changes nothing and
 # fails listing the blocks that differ (hack/docs-outputs' test does the same under make test).
@@ -194,7 +194,7 @@ CHECK ?=
 DOCS_OUTPUTS_LOG ?= bin/docs-outputs.log
 
 .PHONY: docs-outputs
-docs-outputs: ## Regenerate the output of every `$ kubectl caseload` command in README.md and docs/plugin.md from the sandbox and the sample council on a fixed day (CHECK=1: list the blocks that differ and fail, writing nothing).
+docs-outputs: ## Regenerate the output of every `$ kubectl` command (the plugin's and kubectl's) in README.md and docs/plugin.md from the sandbox and the sample council on a fixed day (CHECK=1: list the blocks that differ and fail, writing nothing).
 	@echo "docs-outputs: [1/3] kube-apiserver and etcd $(ENVTEST_K8S_VERSION) from hack/setup-envtest.sh (a first run may build them: 10 to 13 minutes on 2 cores)"
 	@assets=$$($(SETUP_ENVTEST)); \
 	echo "docs-outputs: [2/3] building hack/docs-outputs (the sandbox, the plugin and the pages' commands) into $(LOCALBIN)/docs-outputs"; \

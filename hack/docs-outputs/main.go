@@ -1,11 +1,13 @@
-// Command docs-outputs is `make docs-outputs`: it keeps the output shown after every
-// `$ kubectl caseload` command in README.md and docs/plugin.md true. It starts what `make run`
-// starts (internal/sandbox: a local control plane, the CRDs, the sample council, the operator
-// with its TLS webhook), waits until the operator has given everything its status, runs each
-// page's commands in order with the plugin in this process, and writes what they printed under
-// them. The operator and the plugin both tell the time by one fixed day, so the outputs are the
-// same on every run, whatever the date. With -check it changes nothing: it lists the blocks whose
-// output differs and exits 1.
+// Command docs-outputs is `make docs-outputs`: it keeps the output shown after every `$ kubectl`
+// command (the plugin's, `kubectl caseload`, and kubectl's own) in README.md and docs/plugin.md
+// true. It starts what `make run` starts (internal/sandbox: a local control plane, the CRDs, the
+// sample council, the operator with its TLS webhook), waits until the operator has given
+// everything its status, runs each page's commands in page order with the plugin and kubectl in
+// this process, on the sandbox's kubeconfig, and writes what they printed under them: a change a
+// page makes (a patch) is there for the commands after it, as for a reader following the page.
+// The operator and the plugin both tell the time by one fixed day, so the outputs are the same
+// on every run, whatever the date, but for the few things volatile.go masks. With -check it
+// changes nothing: it lists the blocks whose output differs and exits 1.
 //
 // Other blocks and all prose are left as they are, and so is a block marked with the line
 // "<!-- docs-outputs: skip: WHY -->" before its fence: a session the sandbox cannot replay.
@@ -159,10 +161,18 @@ func run(ctx context.Context, o options) ([]stale, error) {
 		Operator: operator.Options{MetricsBindAddress: "0", HealthProbeBindAddress: "0", TimeZone: "UTC", ClockOffset: time.Until(day)},
 		Out:      o.Out,
 		Then: func(ctx context.Context, kubeconfig string) error {
+			settler, err := newSettler(kubeconfig)
+			if err != nil {
+				return err
+			}
 			s := &session{
+				ctx:        ctx,
+				settler:    settler,
 				work:       work,
 				pluginArgs: []string{"--kubeconfig", kubeconfig},
-				opts:       []plugin.Option{plugin.WithClock(clocktesting.NewFakePassiveClock(day))},
+				// kubectl's discovery cache stays with the sandbox, out of the user's ~/.kube.
+				kubectlArgs: []string{"--kubeconfig", kubeconfig, "--cache-dir", filepath.Join(tmp, "kube-cache")},
+				opts:        []plugin.Option{plugin.WithClock(clocktesting.NewFakePassiveClock(day))},
 			}
 			for _, page := range pages {
 				f, err := regenerate(ctx, o, s, page, say)
@@ -211,10 +221,13 @@ func regenerate(ctx context.Context, o options, s *session, page string, say fun
 			if err != nil {
 				return nil, fmt.Errorf("%s:%d: %s: %w", page, b.line, st.text(), err)
 			}
-			outputs[i] = outputLines(printed)
+			outputs[i] = keepSeparator(outputLines(printed), st.output)
 		}
 		shown, now := lines[b.first:b.end], body(b.steps, outputs)
-		if slices.Equal(shown, now) {
+		// A block that differs only in what varies from run to run (volatile.go) is left as it
+		// is: what it shows was printed by a run, and rewriting it would change the page for
+		// nothing.
+		if slices.Equal(masked(shown), masked(now)) {
 			say("%s:%d: %s, output as shown", page, b.line, words.Count(len(b.steps), "command"))
 			continue
 		}
@@ -236,6 +249,24 @@ func regenerate(ctx context.Context, o options, s *session, page string, say fun
 		return nil, err
 	}
 	return nil, os.Rename(tmp, path)
+}
+
+// keepSeparator is what a command printed followed by the blank lines that end what the page
+// shows of it: the page's space between one command's output and the next.
+func keepSeparator(printed, shown []string) []string {
+	for trailingBlanks(shown) > trailingBlanks(printed) {
+		printed = append(printed, "")
+	}
+	return printed
+}
+
+// trailingBlanks is how many blank lines lines end with.
+func trailingBlanks(lines []string) int {
+	n := 0
+	for n < len(lines) && lines[len(lines)-1-n] == "" {
+		n++
+	}
+	return n
 }
 
 // copyRepository copies the repository's files (not .git, not bin/) to dir.

@@ -70,6 +70,7 @@ func TestFindBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []block{
+		{line: 2, first: 2, end: 4, steps: []step{{command: []string{"$ kubectl -n brookfield get tm"}, output: []string{"NAME"}}}},
 		{line: 7, first: 7, end: 9, skip: true, steps: []step{{command: []string{"$ kubectl caseload restore -f walsall.snapshot.yaml"}, output: []string{"old"}}}},
 		{line: 11, first: 11, end: 18, steps: []step{
 			{command: []string{`$ export PATH="$PWD/bin:$PATH"`}},
@@ -120,5 +121,26 @@ func TestParse(t *testing.T) {
 		if _, err := parse(bad); err == nil {
 			t.Errorf("%q: no error", bad)
 		}
+	}
+}
+
+func TestKeepSeparator(t *testing.T) {
+	for _, c := range []struct{ printed, shown, want []string }{
+		{[]string{"a"}, []string{"old", ""}, []string{"a", ""}},
+		{[]string{"a", ""}, []string{"old", ""}, []string{"a", ""}},
+		{[]string{"a"}, []string{"old"}, []string{"a"}},
+		{nil, []string{""}, []string{""}},
+	} {
+		if diff := cmp.Diff(c.want, keepSeparator(c.printed, c.shown)); diff != "" {
+			t.Errorf("keepSeparator(%q, %q) (-want +got):\n%s", c.printed, c.shown, diff)
+		}
+	}
+}
+
+func TestCommands(t *testing.T) {
+	got := commands(`kubectl get case c-2090 -o jsonpath='{.a};{"\n"}'; echo`)
+	want := []string{`kubectl get case c-2090 -o jsonpath='{.a};{"\n"}'`, " echo"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("commands (-want +got):\n%s", diff)
 	}
 }

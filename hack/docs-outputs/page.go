@@ -10,13 +10,15 @@ import (
 // The rest of the comment says why, for whoever reads the page's source.
 const skipMarker = "<!-- docs-outputs: skip"
 
-// prompt begins a command line in a block; a command of the plugin begins with pluginPrompt.
+// prompt begins a command line in a block; a kubectl command (the plugin's too) begins with
+// kubectlPrompt.
 const (
-	prompt       = "$ "
-	pluginPrompt = "$ kubectl caseload"
+	prompt        = "$ "
+	kubectlPrompt = "$ kubectl"
 )
 
-// block is a fenced block of a page that shows `kubectl caseload` commands and what they print.
+// block is a fenced block of a page that shows kubectl commands (`kubectl caseload` or plain
+// kubectl) and what they print.
 type block struct {
 	// line is the opening fence's line number (from 1), to name the block in messages.
 	line int
@@ -40,8 +42,7 @@ func (s step) text() string {
 	return strings.TrimPrefix(strings.Join(s.command, "\n"), prompt)
 }
 
-// findBlocks returns the fenced blocks of a page (its lines) that show a `kubectl caseload`
-// command. A block whose first line is not a command, or an unclosed fence, is an error: the
+// findBlocks returns the fenced blocks of a page (its lines) that show a kubectl command. A block whose first line is not a command, or an unclosed fence, is an error: the
 // page would be rewritten wrongly.
 func findBlocks(page string, lines []string) ([]block, error) {
 	var blocks []block
@@ -58,7 +59,7 @@ func findBlocks(page string, lines []string) ([]block, error) {
 			return nil, fmt.Errorf("%s:%d: this fence is never closed", page, open+1)
 		}
 		b := block{line: open + 1, first: open + 1, end: i, skip: open > 0 && strings.HasPrefix(strings.TrimSpace(lines[open-1]), skipMarker)}
-		if !showsPlugin(lines[b.first:b.end]) {
+		if !showsKubectl(lines[b.first:b.end]) {
 			continue
 		}
 		steps, err := splitSteps(lines[b.first:b.end])
@@ -71,10 +72,10 @@ func findBlocks(page string, lines []string) ([]block, error) {
 	return blocks, nil
 }
 
-// showsPlugin reports whether a block's body runs `kubectl caseload`.
-func showsPlugin(body []string) bool {
+// showsKubectl reports whether a block's body runs kubectl, the plugin or kubectl's own commands.
+func showsKubectl(body []string) bool {
 	for _, l := range body {
-		if l == pluginPrompt || strings.HasPrefix(l, pluginPrompt+" ") {
+		if l == kubectlPrompt || strings.HasPrefix(l, kubectlPrompt+" ") {
 			return true
 		}
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -21,14 +22,18 @@ import (
 // The pages' commands are read as a shell reads them, for the little shell they use:
 //
 //	kubectl caseload ARGS... [2>/dev/null] [| FILTER ARGS...]...
+//	kubectl ARGS...    [2>/dev/null] [| FILTER ARGS...]...
 //	echo $?            the last command's exit status
 //	cat FILE           the file; one the page shows but nobody has is written from the page
 //	cd DIR             for the rest of the block (each block starts at the repository's root)
-//	export ...         prints nothing (the plugin runs in process, on the sandbox, whatever PATH says)
+//	export ...         prints nothing (the plugin runs in process, on the sandbox, whatever PATH says);
+//	                   KUBECONFIG may be set only to bin/sandbox.kubeconfig, the sandbox's
+//	COMMAND; COMMAND   one after the other
 //
 // with words quoted '...' or "...", and a backslash ending a line going on to the next. The
-// plugin runs in this process, on the sandbox and the fixed clock; a filter is one of filters,
-// run as a program. Anything else is an error naming the command, not a guess.
+// plugin runs in this process, on the sandbox and the fixed clock; so does kubectl, with its own
+// command and the sandbox's kubeconfig; a filter is one of filters, run as a program. Anything
+// else is an error naming the command, not a guess.
 
 // filters are the programs a pipeline may send the plugin's output through.
 var filters = map[string]bool{"head": true, "tail": true, "grep": true, "sed": true, "sort": true, "wc": true, "cut": true}
@@ -71,7 +76,7 @@ func parse(line string) (pipeline, error) {
 			case w.text == "2>/dev/null" && len(p.stages) == 0 && i > 0:
 				p.dropStderr = true
 			case w.special:
-				return fmt.Errorf("%q: only 2>/dev/null after the plugin's command is understood", w.text)
+				return fmt.Errorf("%q: only 2>/dev/null after a kubectl command is understood", w.text)
 			default:
 				words = append(words, w.text)
 			}
@@ -144,11 +149,15 @@ func parse(line string) (pipeline, error) {
 // session runs a page's commands one after another, as a terminal at the repository's root
 // would: in work, a copy of the repository, so that what the commands write stays out of it.
 type session struct {
+	ctx context.Context
+	// settler waits for the operator after a kubectl command that changed something.
+	settler *settler
 	// work is the copy of the repository the commands run in; dir is where the block has cd'd.
 	work, dir string
-	// pluginArgs go before every command's own: the sandbox's kubeconfig.
-	pluginArgs []string
-	opts       []plugin.Option
+	// pluginArgs go before every plugin command's own: the sandbox's kubeconfig; kubectlArgs
+	// before every kubectl command's: the sandbox's kubeconfig and a discovery cache of its own.
+	pluginArgs, kubectlArgs []string
+	opts                    []plugin.Option
 	// status is the last command's exit status, for echo $?.
 	status int
 }
@@ -157,10 +166,47 @@ type session struct {
 // step, which `cat` writes when the page shows a file nobody has yet.
 func (s *session) run(text string, shown []string) (string, error) {
 	if strings.HasPrefix(text, "export ") {
-		// Setting the environment (PATH, for kubectl to find the plugin): nothing to print.
+		// Setting the environment (PATH, for kubectl to find the plugin; KUBECONFIG, for the
+		// sandbox's, which every command here is given anyway): nothing to print.
+		if v, ok := strings.CutPrefix(text, "export KUBECONFIG="); ok && v != sandboxKubeconfig {
+			return "", fmt.Errorf("KUBECONFIG=%s: the commands here run on the sandbox, whose kubeconfig is %s", v, sandboxKubeconfig)
+		}
 		s.status = 0
 		return "", nil
 	}
+	var printed strings.Builder
+	for _, c := range commands(text) {
+		out, err := s.command(c, shown)
+		if err != nil {
+			return "", err
+		}
+		printed.WriteString(out)
+	}
+	return printed.String(), nil
+}
+
+// commands cuts a line at each unquoted ";" into the commands it runs one after the other.
+func commands(line string) []string {
+	var out []string
+	start, quote := 0, rune(0)
+	for i, c := range line {
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '\'', c == '"':
+			quote = c
+		case c == ';':
+			out = append(out, line[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, line[start:])
+}
+
+// command runs one command of a line.
+func (s *session) command(text string, shown []string) (string, error) {
 	p, err := parse(text)
 	if err != nil {
 		return "", err
@@ -170,8 +216,10 @@ func (s *session) run(text string, shown []string) (string, error) {
 	switch {
 	case len(first) >= 2 && first[0] == "kubectl" && first[1] == "caseload":
 		return s.plugin(first[2:], p)
+	case first[0] == "kubectl":
+		return s.kubectl(first[1:], p)
 	case !simple:
-		return "", fmt.Errorf("only the plugin's output is piped or redirected here, not %s's", first[0])
+		return "", fmt.Errorf("only kubectl's output is piped or redirected here, not %s's", first[0])
 	case first[0] == "echo":
 		out := strings.Join(first[1:], " ")
 		out = strings.ReplaceAll(out, "$?", strconv.Itoa(s.status))
@@ -190,7 +238,7 @@ func (s *session) run(text string, shown []string) (string, error) {
 		s.dir, s.status = dir, 0
 		return "", nil
 	}
-	return "", fmt.Errorf("%s: not a command this tool runs (kubectl caseload, echo, cat, cd, export)", first[0])
+	return "", fmt.Errorf("%s: not a command this tool runs (kubectl caseload, kubectl, echo, cat, cd, export)", first[0])
 }
 
 // plugin runs `kubectl caseload args` in process, then the filters of the pipeline over its
@@ -211,16 +259,21 @@ func (s *session) plugin(args []string, p pipeline) (string, error) {
 	if len(p.stages) == 1 {
 		return terminal.String(), nil
 	}
-	in := stdout.Bytes()
+	return s.filter(p, stdout.Bytes(), &terminal)
+}
+
+// filter runs the filters of the pipeline after its first stage over in, what that stage wrote to
+// standard output, and returns the terminal with the last filter's output after it.
+func (s *session) filter(p pipeline, in []byte, terminal *bytes.Buffer) (string, error) {
 	for _, f := range p.stages[1:] {
 		if !filters[f[0]] {
-			return "", fmt.Errorf("%s: the plugin's output may be piped only through %s", f[0], strings.Join(slices.Sorted(maps.Keys(filters)), ", "))
+			return "", fmt.Errorf("%s: a command's output may be piped only through %s", f[0], strings.Join(slices.Sorted(maps.Keys(filters)), ", "))
 		}
 		cmd := exec.Command(f[0], f[1:]...)
 		cmd.Dir, cmd.Stdin = s.dir, bytes.NewReader(in)
 		cmd.Env = append(os.Environ(), "LC_ALL=C")
 		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &terminal
+		cmd.Stdout, cmd.Stderr = &out, terminal
 		err := cmd.Run()
 		var exit *exec.ExitError
 		switch {
