@@ -5,12 +5,9 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	_ "time/tzdata" // councils' time zones, whatever the machine holds
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -41,19 +38,8 @@ func main() {
 
 // run runs the operator on its own local control plane until SIGINT or SIGTERM.
 func run(sb sandbox.Options, opts operator.Options, zapOpts zap.Options) int {
-	// The first SIGINT or SIGTERM stops everything in order, even during start-up. Later ones do
-	// not cut that short: exiting early would leave kube-apiserver and etcd running.
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := sandbox.SignalContext("sandbox")
 	defer cancel()
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-signals
-		cancel()
-		for range signals {
-			fmt.Fprintln(os.Stderr, "sandbox: still stopping kube-apiserver and etcd, one moment")
-		}
-	}()
 
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "sandbox:", err); return 1 }
 	logTo := os.Stderr

@@ -21,11 +21,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 	_ "time/tzdata" // councils' time zones, whatever the machine holds
 
@@ -81,19 +79,8 @@ func main() {
 }
 
 func exitCode(check bool, logFile string) int {
-	// The first SIGINT or SIGTERM stops everything in order; later ones do not cut that short,
-	// which would leave kube-apiserver and etcd running.
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := sandbox.SignalContext("docs-outputs")
 	defer cancel()
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-signals
-		cancel()
-		for range signals {
-			fmt.Fprintln(os.Stderr, "docs-outputs: still stopping kube-apiserver and etcd, one moment")
-		}
-	}()
 
 	fail := func(err error) int { fmt.Fprintln(os.Stderr, "docs-outputs:", err); return 1 }
 	if err := os.MkdirAll(filepath.Dir(logFile), 0o755); err != nil {
