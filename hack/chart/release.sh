@@ -30,7 +30,10 @@ echo "chart-release: packaging caseload-operator $chart_version with image.diges
 package=$dist/caseload-operator-$chart_version.tgz
 # What a council installs with the defaults must run the pinned image.
 repository=$(sed -n 's/^  repository: //p' "$values")
-if ! "$helm" template caseload-operator "$package" | grep -q "image: \"$repository@$digest\""; then
+# Render to a file first: under pipefail, grep -q leaving early would kill helm with SIGPIPE and
+# fail a correct chart.
+"$helm" template caseload-operator "$package" >"$work/rendered.yaml"
+if ! grep -q "image: \"$repository@$digest\"" "$work/rendered.yaml"; then
   echo "chart-release: $package does not run $repository@$digest with its defaults" >&2
   exit 1
 fi
