@@ -143,6 +143,14 @@ func Eligible(t policy.TeamView, day policy.Day, opts Options) []string {
 	return out
 }
 
+// Given is waiting case c given to lead, as the allocation is written: lead allocated, and no
+// longer among its co-workers if they were one.
+func Given(c policy.Case, lead string) policy.Case {
+	c.AllocatedTo = lead
+	c.CoWorkers = slices.DeleteFunc(slices.Clone(c.CoWorkers), func(w string) bool { return w == lead })
+	return c
+}
+
 // state is the team as the proposals so far leave it.
 type state struct {
 	policies []*policy.Policy
@@ -159,8 +167,7 @@ type state struct {
 // band and utilisation after, with the engine's decision.
 func (s *state) try(c policy.Case, lead string) (tried, policy.Decision) {
 	s.budget--
-	after := c
-	after.AllocatedTo = lead
+	after := Given(c, lead)
 	d := s.decide(c, after, lead)
 	out := tried{lead: lead, allowed: d.Allowed()}
 	if !out.allowed {
@@ -241,8 +248,7 @@ func ratio(ps policy.PractitionerState) float64 {
 
 // give records the proposal of c to lead in the state's team.
 func (s *state) give(c policy.Case, lead string) {
-	after := c
-	after.AllocatedTo = lead
+	after := Given(c, lead)
 	s.lead[c.Name] = lead
 	if len(c.CoWorkers) > 0 {
 		s.view = applied(s.view, c, after)
@@ -265,9 +271,7 @@ func (s *state) take(c policy.Case) {
 	lead := s.lead[c.Name]
 	delete(s.lead, c.Name)
 	if len(c.CoWorkers) > 0 {
-		proposed := c
-		proposed.AllocatedTo = lead
-		s.view = applied(s.view, proposed, c)
+		s.view = applied(s.view, Given(c, lead), c)
 		return
 	}
 	for i, m := range s.view.Members {
@@ -704,9 +708,7 @@ func (s *state) unplaced(c policy.Case) Unplaced {
 		_, d := s.try(c, name)
 		m, _ := s.view.Member(name)
 		ps := set.Practitioner(m, s.day)
-		after := c
-		after.AllocatedTo = name
-		w := ps.Policy.Carried(after, v1alpha1.RoleLead)
+		w := ps.Policy.Carried(Given(c, name), v1alpha1.RoleLead)
 		out.Weight = max(out.Weight, w)
 		if headroom := ps.Figures.Capacity - ps.Figures.Weight; ps.Capped && headroom > room {
 			room, nearest = headroom, nil

@@ -143,8 +143,7 @@ func TestThePlannersDecisionIsAdmissions(t *testing.T) {
 		waiting := Waiting(policies, team, today)
 		for i, c := range waiting {
 			for _, m := range team.Members {
-				after := c
-				after.AllocatedTo = m.Practitioner.Name
+				after := Given(c, m.Practitioner.Name)
 				got := s.decide(c, after, m.Practitioner.Name)
 				want := policy.DecideChange(policies, s.view, today, &c, after, policy.Subjects(&c, after), nil)
 				if fmt.Sprint(got.Denials, got.Warnings) != fmt.Sprint(want.Denials, want.Warnings) {
@@ -163,7 +162,7 @@ func TestThePlannersDecisionIsAdmissions(t *testing.T) {
 			var cases []policy.Case
 			for _, k := range team.Cases {
 				if lead, ok := s.lead[k.Name]; ok {
-					k.AllocatedTo = lead
+					k = Given(k, lead)
 				}
 				cases = append(cases, k)
 			}
