@@ -173,8 +173,10 @@ func (s *state) try(c policy.Case, lead string) (tried, policy.Decision) {
 	if !out.allowed {
 		return out, d
 	}
+	// Their figures once they lead the case: any share of it they hold as its co-worker given up.
 	m, _ := s.view.Member(lead)
-	m.Holdings = append(slices.Clip(m.Holdings), policy.Holding{Case: after, Role: v1alpha1.RoleLead})
+	m.Holdings = append(slices.DeleteFunc(slices.Clone(m.Holdings), func(h policy.Holding) bool { return h.Case.Name == c.Name }),
+		policy.Holding{Case: after, Role: v1alpha1.RoleLead})
 	ps := policy.Set(s.policies).Practitioner(m, s.day)
 	out.band, out.util, out.ratio = ps.Figures.Band, ps.Figures.UtilisationPercent, ratio(ps)
 	out.weight = ps.Policy.Carried(after, v1alpha1.RoleLead)

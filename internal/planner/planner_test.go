@@ -184,3 +184,38 @@ func holdings(members []policy.Member) string {
 	slices.Sort(out)
 	return strings.Join(out, "\n")
 }
+
+// TestAProposalShowsTheLeadAsAdmissionWillLeaveThem: on seeded registers, some with cases
+// co-worked while they wait, each proposal's band and utilisation are the engine's figures for
+// its lead on the team built afresh with that proposal and those before it made, and it is
+// marked past the highest band allowed exactly when that band is past it.
+func TestAProposalShowsTheLeadAsAdmissionWillLeaveThem(t *testing.T) {
+	coWorked := 0
+	for seed := range uint64(100) {
+		policies, team := register(seed)
+		p := For(policies, team, today, Options{})
+		var prs []policy.Practitioner
+		for _, m := range team.Members {
+			prs = append(prs, m.Practitioner)
+		}
+		cases := slices.Clone(team.Cases)
+		for _, pr := range p.Proposals {
+			i := slices.IndexFunc(cases, func(c policy.Case) bool { return c.Name == pr.Case })
+			if len(cases[i].CoWorkers) > 0 {
+				coWorked++
+			}
+			cases[i] = Given(cases[i], pr.Lead)
+			m, _ := policy.TeamView{Members: policy.MembersOf(prs, cases)}.Member(pr.Lead)
+			f := policy.Set(policies).Practitioner(m, today).Figures
+			if f.Band != pr.Band || f.UtilisationPercent != pr.Utilisation {
+				t.Errorf("seed %d, %s to %s: proposed at %d%% %s, the engine has them at %d%% %s", seed, pr.Case, pr.Lead, pr.Utilisation, pr.Band, f.UtilisationPercent, f.Band)
+			}
+			if past := rank(f.Band) > rank(v1alpha1.BandAmber); past != pr.PastMaxBand {
+				t.Errorf("seed %d, %s to %s at %s: marked past Amber %v", seed, pr.Case, pr.Lead, f.Band, pr.PastMaxBand)
+			}
+		}
+	}
+	if coWorked == 0 {
+		t.Fatal("no proposal of a co-worked case: the registers test nothing of them")
+	}
+}
