@@ -684,7 +684,8 @@ func (s *state) plan(waiting []policy.Case, left []policy.Case) Plan {
 }
 
 // room is what the team could still take on: the room its eligible members have under their
-// caps, and no more than its own capacity leaves where the team is capped.
+// caps, and no more than its own capacity leaves where the team is capped. A team already past
+// its own cap has less than none: what it carries beyond the cap must go before anything fits.
 func (s *state) room() policy.Milli {
 	set := policy.Set(s.policies)
 	var room policy.Milli
@@ -695,7 +696,7 @@ func (s *state) room() policy.Milli {
 		}
 	}
 	if ts := set.Team(s.view, s.day); ts.Capped {
-		room = min(room, max(0, ts.Capacity-ts.Weight))
+		room = min(room, ts.Capacity-ts.Weight)
 	}
 	return room
 }

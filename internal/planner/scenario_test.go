@@ -141,6 +141,19 @@ func TestPlansForCouncilsBuiltToExerciseEachRule(t *testing.T) {
 		}
 	})
 
+	t.Run("a team already past its cap is short of what it carries beyond it too", func(t *testing.T) {
+		// The team may carry 9 and carries 10: a case of 2 needs 3 more before it fits.
+		policies, team := council(caps().TeamMaxWeight("9"), []*builders.PractitionerWrapper{sw("hal"), sw("ivy")},
+			append(append(holding("hal", 5), holding("ivy", 5)...), waiting("new", "ChildProtection", "2026-12-06"))...)
+		p := For(policies, team, today, Options{})
+		if len(p.Proposals) != 0 || len(p.Unplaced) != 1 {
+			t.Fatalf("proposals %s, %d left over; want none and one", proposals(p), len(p.Unplaced))
+		}
+		if p.Short != 3*policy.One || p.Unplaced[0].Short != 3*policy.One {
+			t.Errorf("short of %s (the case %s), want 3", p.Short, p.Unplaced[0].Short)
+		}
+	})
+
 	t.Run("past the band only when nobody could take the case within it, and said", func(t *testing.T) {
 		// Red is above 80%. jon at 7 of 10 and kim at 5 of 10: the first case goes to kim (60%),
 		// the second to kim again (70%), the third to whoever it takes least far, past Amber.
