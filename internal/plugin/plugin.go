@@ -6,7 +6,8 @@
 // capacity in top; admission's answer about an allocation in explain, and who could take a case
 // in suggest; the snapshot world and the snapshot command in offline; plan and verify, which try
 // a council's policy before it is merged, in plan; import and restore in importer; the health
-// check in report; the weeks ahead in forecast; the plugin's release in version.
+// check in report; the weeks ahead in forecast; who takes each waiting case in allocate; the
+// plugin's release in version.
 package plugin
 
 import (
@@ -17,6 +18,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/utils/clock"
 
+	"caseload.dev/caseload-operator/internal/plugin/allocate"
 	"caseload.dev/caseload-operator/internal/plugin/explain"
 	"caseload.dev/caseload-operator/internal/plugin/forecast"
 	"caseload.dev/caseload-operator/internal/plugin/importer"
@@ -78,7 +80,7 @@ func NewCommand(streams genericiooptions.IOStreams, opts ...Option) *cobra.Comma
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
 	cmd.AddCommand(version.NewCommand(o.Flags), top.NewCommand(o.Flags), explain.NewCommand(o.Flags), suggest.NewCommand(o.Flags), offline.NewSnapshotCommand(o.Flags),
-		plan.NewPlanCommand(o.Flags), plan.NewVerifyCommand(o.Flags), forecast.NewCommand(o.Flags))
+		plan.NewPlanCommand(o.Flags), plan.NewVerifyCommand(o.Flags), forecast.NewCommand(o.Flags), allocate.NewCommand(o.Flags))
 	cmd.AddCommand(report.NewCommand(o.Flags), importer.NewImportCommand(o.Flags), importer.NewRestoreCommand(o.Flags))
 	return cmd
 }

@@ -2,7 +2,8 @@
 // decide about allocating a case, asked by a server-side dry run of that very change, with every
 // reason and its figures in the webhook's own words. Nothing is written.
 //
-// Ask is that question, for the commands that put it for several practitioners (suggest).
+// Ask is that question, for the commands that put it for several practitioners (suggest) or
+// several cases (allocate); Put makes the change for real (allocate --apply).
 package explain
 
 import (
@@ -123,12 +124,24 @@ type Answer struct {
 // Case changed meanwhile (the operator writes its status), the latest version is allocated so
 // and asked again. An error is a question that could not be asked (the webhook down, say).
 func Ask(ctx context.Context, f *kit.Flags, c client.Client, changed *v1alpha1.Case) (Answer, error) {
+	allocatedTo, coWorkers := changed.Spec.AllocatedTo, changed.Spec.CoWorkers
+	return Put(ctx, f, c, changed, func(latest *v1alpha1.Case) error {
+		latest.Spec.AllocatedTo, latest.Spec.CoWorkers = allocatedTo, coWorkers
+		return nil
+	}, client.DryRunAll)
+}
+
+// Put updates the Case to changed through admission, as the user, with opts (client.DryRunAll
+// to ask only), and gives admission's answer. If the Case changed since changed was read (the
+// operator writes its status), redo makes the change again on the latest version, or says why
+// it no longer can, and the update is tried again. An error is an update that could not be
+// made or asked about: the webhook down, say, or redo's reason.
+func Put(ctx context.Context, f *kit.Flags, c client.Client, changed *v1alpha1.Case, redo func(latest *v1alpha1.Case) error, opts ...client.UpdateOption) (Answer, error) {
 	var a Answer
 	var err error
-	allocatedTo, coWorkers := changed.Spec.AllocatedTo, changed.Spec.CoWorkers
 	for range 5 {
 		f.Warnings.Take()
-		err = c.Update(ctx, changed, client.DryRunAll)
+		err = c.Update(ctx, changed, opts...)
 		a.Warnings = f.Warnings.Take()
 		if !apierrors.IsConflict(err) {
 			break
@@ -137,7 +150,9 @@ func Ask(ctx context.Context, f *kit.Flags, c client.Client, changed *v1alpha1.C
 		if err := c.Get(ctx, client.ObjectKeyFromObject(changed), latest); err != nil {
 			return a, err
 		}
-		latest.Spec.AllocatedTo, latest.Spec.CoWorkers = allocatedTo, coWorkers
+		if err := redo(latest); err != nil {
+			return a, err
+		}
 		changed = latest
 	}
 	if err == nil {
