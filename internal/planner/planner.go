@@ -155,6 +155,7 @@ type state struct {
 	need     map[string]int    // a case's place in the order of need
 	chains   bool              // whether improvement gives proposals up to place others by chains
 	stuck    []policy.Case     // the cases left over when no chain could place them
+	ceiling  float64           // when above 0, the load over capacity no proposal may take its lead to
 }
 
 // try decides giving c to lead on the state's team, as admission would: allowed, and the lead's
@@ -168,8 +169,15 @@ func (s *state) try(c policy.Case, lead string) (tried, policy.Decision) {
 	if !out.allowed {
 		return out, d
 	}
-	m, _ := s.view.Member(lead)
-	m.Holdings = append(slices.Clip(m.Holdings), policy.Holding{Case: after, Role: v1alpha1.RoleLead})
+	// The lead's holdings as admission leaves them: a co-worker who becomes the lead holds the
+	// case as its lead alone, not as both.
+	var m policy.Member
+	if len(c.CoWorkers) > 0 {
+		m, _ = applied(s.view, c, after).Member(lead)
+	} else {
+		m, _ = s.view.Member(lead)
+		m.Holdings = append(slices.Clip(m.Holdings), policy.Holding{Case: after, Role: v1alpha1.RoleLead})
+	}
 	ps := policy.Set(s.policies).Practitioner(m, s.day)
 	out.band, out.util, out.ratio = ps.Figures.Band, ps.Figures.UtilisationPercent, ratio(ps)
 	out.weight = ps.Policy.Carried(after, v1alpha1.RoleLead)
@@ -291,7 +299,7 @@ func (s *state) best(c policy.Case) (t tried, ok bool) {
 	var inBand, any *tried
 	for _, name := range s.eligible {
 		got, _ := s.try(c, name)
-		if !got.allowed {
+		if !got.allowed || s.ceiling > 0 && got.ratio >= s.ceiling {
 			continue
 		}
 		if any == nil || less(got, *any) {
@@ -372,8 +380,9 @@ func (s *state) score() score {
 // (the order of need, the heaviest first, and a few shuffles of it), each placed on the least
 // full and then improved by moves and swaps, and keeps the one that places most, leaving the
 // neediest cases least often, most fairly. Where that plan leaves cases over, it is improved once
-// more by giving proposals up so that more, or needier, cases are placed in their stead. The
-// proposals come in the order of need.
+// more by giving proposals up so that more, or needier, cases are placed in their stead; a small
+// register's plan, also so that its fullest members are left less full. The proposals come in
+// the order of need.
 func For(policies []*policy.Policy, t policy.TeamView, day policy.Day, opts Options) Plan {
 	waiting := Waiting(policies, t, day)
 	need := make(map[string]int, len(waiting))
@@ -406,11 +415,11 @@ func For(policies []*policy.Policy, t policy.TeamView, day policy.Day, opts Opti
 			best, bestLeft = s, left
 		}
 	}
-	// Where the best plan still leaves cases over, it is improved once more with chains, which
-	// are costlier: proposals given up so that needier cases can be placed in their stead.
-	if len(bestLeft) > 0 {
-		best.chains = true
-		_, best.budget = chains(len(waiting), len(eligible))
+	// Where the best plan still leaves cases over, or the register is small, it is improved once
+	// more with chains, which are costlier: proposals given up so that needier cases can be
+	// placed in their stead, or so that the fullest members are left less full.
+	if depth, decisions := chains(len(waiting), len(eligible)); len(bestLeft) > 0 || depth > 1 {
+		best.chains, best.budget = true, decisions
 		for best.budget > 0 && best.improve(waiting, &bestLeft) {
 		}
 	}
@@ -629,6 +638,38 @@ func (s *state) improve(waiting []policy.Case, left *[]policy.Case) bool {
 			}
 		}
 	}
+	// On a small register, where improvement may use chains: every proposal of the fullest
+	// members given up and placed again, the heaviest first, each on someone who is left less
+	// full than the fullest were, as it is or by moving other proposals on in a chain one move
+	// deeper than for a case left over. Where the fullest are level, no one move or swap can
+	// bring them all down; this can.
+	if depth, _ := chains(len(waiting), len(s.eligible)); s.chains && depth > 1 && s.budget > 0 && now.max > 0 {
+		set := policy.Set(s.policies)
+		before := s.save()
+		var qs []policy.Case
+		for _, x := range byLoad {
+			m, _ := s.view.Member(x)
+			if ratio(set.Practitioner(m, s.day)) < now.max-1e-9 {
+				break
+			}
+			qs = append(qs, s.proposalsOf(waiting, x)...)
+		}
+		for _, q := range qs {
+			s.take(q)
+		}
+		s.ceiling = now.max - 1e-9
+		placed := true
+		for _, q := range heaviestFirst(s.policies, qs) {
+			if placed = s.place(q, waiting, depth+1); !placed {
+				break // the fullest stay as full
+			}
+		}
+		s.ceiling = 0
+		if placed && len(qs) > 0 && s.score().better(now) {
+			return true
+		}
+		s.restore(before)
+	}
 	return false
 }
 
@@ -677,7 +718,7 @@ func (s *state) place(c policy.Case, cases []policy.Case, depth int) bool {
 			}
 			before := s.save()
 			s.take(p)
-			if got, _ := s.try(c, x); got.allowed && s.allowedBand(c, got) {
+			if got, _ := s.try(c, x); got.allowed && (s.ceiling == 0 || got.ratio < s.ceiling) && s.allowedBand(c, got) {
 				s.give(c, x)
 				if s.place(p, cases, depth-1) {
 					return true
