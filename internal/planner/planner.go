@@ -641,35 +641,49 @@ func (s *state) improve(waiting []policy.Case, left *[]policy.Case) bool {
 	// On a small register, where improvement may use chains: every proposal of the fullest
 	// members given up and placed again, the heaviest first, each on someone who is left less
 	// full than the fullest were, as it is or by moving other proposals on in a chain one move
-	// deeper than for a case left over. Where the fullest are level, no one move or swap can
-	// bring them all down; this can.
+	// deeper than for a case left over; failing that, every proposal given up and placed again
+	// so. Where the fullest are level, no one move or swap can bring them all down; this can.
 	if depth, _ := chains(len(waiting), len(s.eligible)); s.chains && depth > 1 && s.budget > 0 && now.max > 0 {
 		set := policy.Set(s.policies)
-		before := s.save()
-		var qs []policy.Case
+		var fullest []policy.Case
 		for _, x := range byLoad {
 			m, _ := s.view.Member(x)
 			if ratio(set.Practitioner(m, s.day)) < now.max-1e-9 {
 				break
 			}
-			qs = append(qs, s.proposalsOf(waiting, x)...)
+			fullest = append(fullest, s.proposalsOf(waiting, x)...)
 		}
-		for _, q := range qs {
-			s.take(q)
-		}
-		s.ceiling = now.max - 1e-9
-		placed := true
-		for _, q := range heaviestFirst(s.policies, qs) {
-			if placed = s.place(q, waiting, depth+1); !placed {
-				break // the fullest stay as full
-			}
-		}
-		s.ceiling = 0
-		if placed && len(qs) > 0 && s.score().better(now) {
+		if s.lower(waiting, fullest, depth+1, now) || s.lower(waiting, s.placedByNeed(waiting), depth+1, now) {
 			return true
 		}
-		s.restore(before)
 	}
+	return false
+}
+
+// lower takes back the proposals of qs and places them again, the heaviest first, each on
+// someone left less full than now's fullest member, by place up to depth moves deep. It keeps
+// the result and reports true when the loads are fairer than now; otherwise the state is as it
+// was.
+func (s *state) lower(waiting, qs []policy.Case, depth int, now score) bool {
+	if len(qs) == 0 || s.budget <= 0 {
+		return false
+	}
+	before := s.save()
+	for _, q := range qs {
+		s.take(q)
+	}
+	s.ceiling = now.max - 1e-9
+	placed := true
+	for _, q := range heaviestFirst(s.policies, qs) {
+		if placed = s.place(q, waiting, depth); !placed {
+			break // the fullest stay as full
+		}
+	}
+	s.ceiling = 0
+	if placed && s.score().better(now) {
+		return true
+	}
+	s.restore(before)
 	return false
 }
 
