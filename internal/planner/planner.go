@@ -161,6 +161,9 @@ type state struct {
 	lead     map[string]string // case -> proposed lead
 	budget   int               // decisions left for improvement
 	need     map[string]int    // a case's place in the order of need
+	chains   bool              // whether improvement gives proposals up to place others by chains
+	stuck    []policy.Case     // the cases left over when no chain could place them
+	ceiling  float64           // when above 0, the load over capacity no proposal may take its lead to
 }
 
 // try decides giving c to lead on the state's team, as admission would: allowed, and the lead's
@@ -173,10 +176,15 @@ func (s *state) try(c policy.Case, lead string) (tried, policy.Decision) {
 	if !out.allowed {
 		return out, d
 	}
-	// Their figures once they lead the case: any share of it they hold as its co-worker given up.
-	m, _ := s.view.Member(lead)
-	m.Holdings = append(slices.DeleteFunc(slices.Clone(m.Holdings), func(h policy.Holding) bool { return h.Case.Name == c.Name }),
-		policy.Holding{Case: after, Role: v1alpha1.RoleLead})
+	// The lead's holdings as admission leaves them: a co-worker who becomes the lead holds the
+	// case as its lead alone, not as both.
+	var m policy.Member
+	if len(c.CoWorkers) > 0 {
+		m, _ = applied(s.view, c, after).Member(lead)
+	} else {
+		m, _ = s.view.Member(lead)
+		m.Holdings = append(slices.Clip(m.Holdings), policy.Holding{Case: after, Role: v1alpha1.RoleLead})
+	}
 	ps := policy.Set(s.policies).Practitioner(m, s.day)
 	out.band, out.util, out.ratio = ps.Figures.Band, ps.Figures.UtilisationPercent, ratio(ps)
 	out.weight = ps.Policy.Carried(after, v1alpha1.RoleLead)
@@ -295,7 +303,7 @@ func (s *state) best(c policy.Case) (t tried, ok bool) {
 	var inBand, any *tried
 	for _, name := range s.eligible {
 		got, _ := s.try(c, name)
-		if !got.allowed {
+		if !got.allowed || s.ceiling > 0 && got.ratio >= s.ceiling {
 			continue
 		}
 		if any == nil || less(got, *any) {
@@ -375,7 +383,10 @@ func (s *state) score() score {
 // For plans the team's waiting cases on day. It builds plans from several orders of the cases
 // (the order of need, the heaviest first, and a few shuffles of it), each placed on the least
 // full and then improved by moves and swaps, and keeps the one that places most, leaving the
-// neediest cases least often, most fairly. The proposals come in the order of need.
+// neediest cases least often, most fairly. Where that plan leaves cases over, it is improved once
+// more by giving proposals up so that more, or needier, cases are placed in their stead; a small
+// register's plan, also so that its fullest members are left less full. The proposals come in
+// the order of need.
 func For(policies []*policy.Policy, t policy.TeamView, day policy.Day, opts Options) Plan {
 	waiting := Waiting(policies, t, day)
 	need := make(map[string]int, len(waiting))
@@ -404,8 +415,16 @@ func For(policies []*policy.Policy, t policy.TeamView, day policy.Day, opts Opti
 		}
 		for s.budget > 0 && s.improve(order, &left) {
 		}
-		if best == nil || s.beats(left, best, bestLeft, need) {
+		if best == nil || s.beats(left, best, bestLeft) {
 			best, bestLeft = s, left
+		}
+	}
+	// Where the best plan still leaves cases over, or the register is small, it is improved once
+	// more with chains, which are costlier: proposals given up so that needier cases can be
+	// placed in their stead, or so that the fullest members are left less full.
+	if depth, decisions := chains(len(waiting), len(eligible)); len(bestLeft) > 0 || depth > 1 {
+		best.chains, best.budget = true, decisions
+		for best.budget > 0 && best.improve(waiting, &bestLeft) {
 		}
 	}
 	slices.SortFunc(bestLeft, func(a, b policy.Case) int { return cmp.Compare(need[a.Name], need[b.Name]) })
@@ -414,20 +433,12 @@ func For(policies []*policy.Policy, t policy.TeamView, day policy.Day, opts Opti
 
 // beats reports whether s, leaving left, is a better plan than o, leaving oLeft: it places more,
 // or as many leaving less needy cases, or as many of the same more fairly.
-func (s *state) beats(left []policy.Case, o *state, oLeft []policy.Case, need map[string]int) bool {
-	if len(left) != len(oLeft) {
-		return len(left) < len(oLeft)
-	}
-	ranks := func(cs []policy.Case) []int {
-		out := make([]int, len(cs))
-		for i, c := range cs {
-			out[i] = need[c.Name]
-		}
-		slices.Sort(out)
-		return out
-	}
-	if c := slices.Compare(ranks(oLeft), ranks(left)); c != 0 {
-		return c < 0 // o leaves a needier case
+func (s *state) beats(left []policy.Case, o *state, oLeft []policy.Case) bool {
+	switch {
+	case s.lessNeedy(left, oLeft):
+		return true
+	case s.lessNeedy(oLeft, left):
+		return false
 	}
 	return s.score().better(o.score())
 }
@@ -555,6 +566,34 @@ func (s *state) improve(waiting []policy.Case, left *[]policy.Case) bool {
 			s.give(q, from)
 		}
 	}
+	// Where improvement may use chains: one proposal given up, or on a small register two, the
+	// cases left over placed in their stead and the ones given up again if they can be, each as
+	// it is or by moving other proposals on in a chain; kept when fewer cases are left over, or
+	// as many and less needy ones. A case the others can only be placed around by giving up two
+	// is found this way, where a trade of one for one cannot find it.
+	if s.chains && len(*left) > 0 && !slices.EqualFunc(*left, s.stuck, func(a, b policy.Case) bool { return a.Name == b.Name }) {
+		depth, _ := chains(len(waiting), len(s.eligible))
+		placed := s.placedByNeed(waiting)
+		for i := range slices.Backward(placed) {
+			if s.budget <= 0 {
+				return false
+			}
+			if s.giveUp(waiting, left, depth, placed[i]) {
+				return true
+			}
+		}
+		for i := range slices.Backward(placed) {
+			for j := i - 1; j >= 0 && depth > 1; j-- {
+				if s.budget <= 0 {
+					return false
+				}
+				if s.giveUp(waiting, left, depth, placed[i], placed[j]) {
+					return true
+				}
+			}
+		}
+		s.stuck = *left
+	}
 	// Fairer loads: a proposal of one of the fullest members moved to someone else, or swapped
 	// with one of theirs.
 	now := s.score()
@@ -603,8 +642,165 @@ func (s *state) improve(waiting []policy.Case, left *[]policy.Case) bool {
 			}
 		}
 	}
+	// On a small register, where improvement may use chains: every proposal of the fullest
+	// members given up and placed again, the heaviest first, each on someone who is left less
+	// full than the fullest were, as it is or by moving other proposals on in a chain one move
+	// deeper than for a case left over; failing that, every proposal given up and placed again
+	// so. Where the fullest are level, no one move or swap can bring them all down; this can.
+	if depth, _ := chains(len(waiting), len(s.eligible)); s.chains && depth > 1 && s.budget > 0 && now.max > 0 {
+		set := policy.Set(s.policies)
+		var fullest []policy.Case
+		for _, x := range byLoad {
+			m, _ := s.view.Member(x)
+			if ratio(set.Practitioner(m, s.day)) < now.max-1e-9 {
+				break
+			}
+			fullest = append(fullest, s.proposalsOf(waiting, x)...)
+		}
+		if s.lower(waiting, fullest, depth+1, now) || s.lower(waiting, s.placedByNeed(waiting), depth+1, now) {
+			return true
+		}
+	}
 	return false
 }
+
+// lower takes back the proposals of qs and places them again, the heaviest first, each on
+// someone left less full than now's fullest member, by place up to depth moves deep. It keeps
+// the result and reports true when the loads are fairer than now; otherwise the state is as it
+// was.
+func (s *state) lower(waiting, qs []policy.Case, depth int, now score) bool {
+	if len(qs) == 0 || s.budget <= 0 {
+		return false
+	}
+	before := s.save()
+	for _, q := range qs {
+		s.take(q)
+	}
+	s.ceiling = now.max - 1e-9
+	placed := true
+	for _, q := range heaviestFirst(s.policies, qs) {
+		if placed = s.place(q, waiting, depth); !placed {
+			break // the fullest stay as full
+		}
+	}
+	s.ceiling = 0
+	if placed && s.score().better(now) {
+		return true
+	}
+	s.restore(before)
+	return false
+}
+
+// giveUp takes back the proposals of qs, then places the cases left over, the neediest first,
+// and qs after them, each by place. It keeps the result and reports true when it leaves fewer
+// cases over, or as many and less needy ones; otherwise the state is as it was.
+func (s *state) giveUp(waiting []policy.Case, left *[]policy.Case, depth int, qs ...policy.Case) bool {
+	before := s.save()
+	for _, q := range qs {
+		s.take(q)
+	}
+	byNeed := func(a, b policy.Case) int { return cmp.Compare(s.need[a.Name], s.need[b.Name]) }
+	pool := append(slices.SortedFunc(slices.Values(*left), byNeed), slices.SortedFunc(slices.Values(qs), byNeed)...)
+	var out []policy.Case
+	for _, c := range pool {
+		if len(out) > len(*left) {
+			break // leaves more over whatever follows
+		}
+		if !s.place(c, waiting, depth) {
+			out = append(out, c)
+		}
+	}
+	if s.lessNeedy(out, *left) {
+		*left = out
+		return true
+	}
+	s.restore(before)
+	return false
+}
+
+// place gives c to whoever best may take it; failing that, it makes room for c on a member by
+// moving one of their proposals on, placed in turn the same way, up to depth moves down the
+// chain. It reports whether c is placed; when not, the state is as it was.
+func (s *state) place(c policy.Case, cases []policy.Case, depth int) bool {
+	if got, ok := s.best(c); ok {
+		s.give(c, got.lead)
+		return true
+	}
+	if depth == 0 {
+		return false
+	}
+	for _, x := range slices.Backward(s.byLoad()) {
+		for _, p := range s.proposalsOf(cases, x) {
+			if s.budget <= 0 {
+				return false
+			}
+			before := s.save()
+			s.take(p)
+			if got, _ := s.try(c, x); got.allowed && (s.ceiling == 0 || got.ratio < s.ceiling) && s.allowedBand(c, got) {
+				s.give(c, x)
+				if s.place(p, cases, depth-1) {
+					return true
+				}
+			}
+			s.restore(before)
+		}
+	}
+	return false
+}
+
+// chains is how many moves deep place looks to make room for a case, and how many decisions
+// improving a plan with chains may make, on a register of n cases over m eligible members: two
+// moves deep on a small register, one on a larger, and on a council's a fifth of the budget,
+// so that a team which cannot take all its waiting cases is still planned in well under a
+// second more.
+func chains(n, m int) (depth, decisions int) {
+	switch {
+	case n*m <= 64:
+		return 2, budget
+	case n*m <= 400:
+		return 1, budget
+	}
+	return 1, budget / 5
+}
+
+// placedByNeed are the cases of waiting with a proposal, neediest first.
+func (s *state) placedByNeed(waiting []policy.Case) []policy.Case {
+	var out []policy.Case
+	for _, c := range waiting {
+		if _, ok := s.lead[c.Name]; ok {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b policy.Case) int { return cmp.Compare(s.need[a.Name], s.need[b.Name]) })
+	return out
+}
+
+// lessNeedy reports whether leaving a over is better than leaving b: fewer cases, or as many
+// with the neediest of them less needy.
+func (s *state) lessNeedy(a, b []policy.Case) bool {
+	if len(a) != len(b) {
+		return len(a) < len(b)
+	}
+	ranks := func(cs []policy.Case) []int {
+		out := make([]int, len(cs))
+		for i, c := range cs {
+			out[i] = s.need[c.Name]
+		}
+		slices.Sort(out)
+		return out
+	}
+	return slices.Compare(ranks(a), ranks(b)) > 0
+}
+
+// snapshot is a state's team and proposals, to go back to.
+type snapshot struct {
+	view policy.TeamView
+	lead map[string]string
+}
+
+func (s *state) save() snapshot { return snapshot{view: clone(s.view), lead: maps.Clone(s.lead)} }
+
+func (s *state) restore(v snapshot) { s.view, s.lead = v.view, v.lead }
 
 // reach is how many of the fullest members a move for fairness starts from.
 const reach = 3

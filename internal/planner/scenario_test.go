@@ -197,6 +197,21 @@ func TestPlansForCouncilsBuiltToExerciseEachRule(t *testing.T) {
 		}
 	})
 
+	t.Run("a co-worker who becomes the lead carries the case as its lead alone", func(t *testing.T) {
+		// pam co-works the child protection case (2, her share 1) and is the only one to lead
+		// it: once she does, she carries 2 of 10, not her share and the case both.
+		q := caps().CoWorkerShare("0.5")
+		policies, team := council(q, []*builders.PractitionerWrapper{sw("pam")},
+			waiting("cp", "ChildProtection", "2026-12-01").CoWorkers("pam"))
+		p := For(policies, team, today, Options{})
+		if got, want := proposals(p), "cp->pam"; got != want {
+			t.Fatalf("proposals %s, want %s", got, want)
+		}
+		if u := p.Proposals[0].Utilisation; u != 20 || p.MaxUtilisation != 20 {
+			t.Errorf("pam at %d%% in the proposal, the plan's fullest %.2f%%; want 20%% for both", u, p.MaxUtilisation)
+		}
+	})
+
 	t.Run("what a case left over would take: an exception, cover, or capacity", func(t *testing.T) {
 		// nia is at 9 of 10 and the case weighs 2: refused, but within the exceptions the
 		// quota allows (up to 120%); oli is away until the 14th.
