@@ -13,6 +13,7 @@ package ledger
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -81,16 +82,27 @@ func Entries(id string, c policy.Case, subjects []policy.Subject, weighing *poli
 // Add is the ledger's entries with added appended. Nothing is removed: an entry stands for a
 // change that may yet be stored until a cache shows otherwise, whatever is admitted after it.
 // The only entry added ones replace is one for the same version of the same case and holder
-// (a request the apiserver sent again): it records the same change.
+// (a request the apiserver sent again, as it does when the Case changed under the write): it
+// records the same change. Where both carry an exception approved by the same person for the
+// same reason, it is the same approval, and keeps the moment it was first given: the operator
+// may have recorded it already, under a name made from that moment, and records it once.
 func Add(current, added []v1alpha1.Reservation) []v1alpha1.Reservation {
 	same := func(a, b v1alpha1.Reservation) bool {
 		return a.CaseUID == b.CaseUID && a.Generation == b.Generation && a.Practitioner == b.Practitioner && a.Role == b.Role
 	}
+	added = slices.Clone(added)
 	next := make([]v1alpha1.Reservation, 0, len(current)+len(added))
 	for _, r := range current {
 		replaced := false
-		for _, a := range added {
-			replaced = replaced || same(r, a)
+		for i, a := range added {
+			if !same(r, a) {
+				continue
+			}
+			replaced = true
+			if r.Exception != nil && a.Exception != nil && r.Exception.ApprovedBy == a.Exception.ApprovedBy &&
+				r.Exception.Reason == a.Exception.Reason && r.Exception.Practitioner == a.Exception.Practitioner {
+				added[i].Exception = r.Exception
+			}
 		}
 		if !replaced {
 			next = append(next, r)

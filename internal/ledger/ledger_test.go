@@ -46,6 +46,39 @@ func TestAddNeverRemovesAnotherChange(t *testing.T) {
 	}
 }
 
+// TestASentAgainRequestKeepsItsApproval: the apiserver sends a request again when the Case
+// changed under its write. Its exception, approved by the same person for the same reason, is
+// the approval first given, so the operator records it once; another person's approval of the
+// same change, or another reason, is a new one.
+func TestASentAgainRequestKeepsItsApproval(t *testing.T) {
+	approval := func(by, reason string, at time.Time) *v1alpha1.CaseException {
+		return &v1alpha1.CaseException{Practitioner: "sam", ApprovedBy: by, Reason: reason, ApprovedAt: metav1.NewTime(at), ExpiresAt: metav1.NewTime(at.Add(14 * 24 * time.Hour))}
+	}
+	first, again := entry("first", "sam", "c-3", 2), entry("again", "sam", "c-3", 2)
+	first.Exception = approval("lee", "continuity", now)
+	for _, tc := range []struct {
+		name      string
+		exception *v1alpha1.CaseException
+		want      time.Time
+	}{
+		{"sent again", approval("lee", "continuity", now.Add(2*time.Second)), now},
+		{"approved by another", approval("kim", "continuity", now.Add(2*time.Second)), now.Add(2 * time.Second)},
+		{"another reason", approval("lee", "the family asked", now.Add(2*time.Second)), now.Add(2 * time.Second)},
+	} {
+		again.Exception = tc.exception
+		next := Add([]v1alpha1.Reservation{first}, []v1alpha1.Reservation{again})
+		if len(next) != 1 || next[0].ID != "again" {
+			t.Fatalf("%s: Add = %v, want the entry sent again alone", tc.name, ids(next))
+		}
+		if got := next[0].Exception; !got.ApprovedAt.Time.Equal(tc.want) || got.ApprovedBy != tc.exception.ApprovedBy || got.Reason != tc.exception.Reason {
+			t.Errorf("%s: exception approved by %s at %s for %q, want by %s at %s", tc.name, got.ApprovedBy, got.ApprovedAt, got.Reason, tc.exception.ApprovedBy, tc.want)
+		}
+		if !tc.exception.ApprovedAt.Time.Equal(now.Add(2 * time.Second)) {
+			t.Errorf("%s: Add changed the entry it was given", tc.name)
+		}
+	}
+}
+
 func TestEntriesRecordWhatEveryQuotaNeeds(t *testing.T) {
 	p := policy.MustFromSpec("walsall/points", v1alpha1.CaseloadQuotaSpec{Weights: v1alpha1.Weights{
 		CaseTypes: map[string]v1alpha1.CaseWeight{"ChildProtection": "1.5"}, CoWorkerShare: "0.5",

@@ -96,8 +96,8 @@ func (o *Options) Validate() error {
 	return fmt.Errorf("allocate prints -o table, yaml (patches) or json, not %q", o.Output)
 }
 
-// council is a council's plan, as -o json gives it.
-type council struct {
+// councilPlan is a council's plan, as -o json gives it.
+type councilPlan struct {
 	Namespace string `json:"namespace"`
 	// TimeZone and Day are the council's calendar and the day planned for.
 	TimeZone    string     `json:"timeZone"`
@@ -174,13 +174,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := o.Exists(ctx, o.Team); err != nil {
 		return err
 	}
-	at := o.Now()
-	w, err := offline.Read(ctx, c, []string{ns}, at)
-	if err != nil {
-		return err
-	}
-	r := w.Reader()
-	cal, err := o.CalendarOf(ctx, r, ns)
+	council, err := offline.ReadCouncil(ctx, o.Flags, c, ns)
 	if err != nil {
 		return err
 	}
@@ -189,12 +183,12 @@ func (o *Options) Run(ctx context.Context) error {
 	if err := c.List(ctx, &teams, client.InNamespace(ns)); err != nil {
 		return err
 	}
-	out := council{Namespace: ns, TimeZone: cal.Name(), MaxBand: o.MaxBand, HorizonDays: o.Horizon, Applied: o.Apply}
+	out := councilPlan{Namespace: ns, TimeZone: council.Calendar.Name(), MaxBand: o.MaxBand, HorizonDays: o.Horizon, Applied: o.Apply}
 	for _, t := range teams.Items {
 		if o.Team != "" && t.Name != o.Team {
 			continue
 		}
-		s, err := snapshot.Load(ctx, r, cal.Calendar, ns, t.Name, at)
+		s, err := council.Team(ctx, t.Name)
 		if err != nil {
 			return err
 		}
@@ -309,7 +303,7 @@ func give(c *v1alpha1.Case, lead string) {
 // ask asks admission about every proposal, in order, by server-side dry run, and reports whether
 // it refused any. A dry run does not see the proposals before it: admission decides each on the
 // council as it is, and the plan's own decisions account for the rest.
-func (o *Options) ask(ctx context.Context, c client.Client, out council) (refused bool, err error) {
+func (o *Options) ask(ctx context.Context, c client.Client, out councilPlan) (refused bool, err error) {
 	for ti := range out.Teams {
 		for pi := range out.Teams[ti].Proposals {
 			p := &out.Teams[ti].Proposals[pi]
@@ -333,7 +327,7 @@ func (o *Options) ask(ctx context.Context, c client.Client, out council) (refuse
 // apply makes each proposal, in order, through admission and as the user, saying how far it has
 // gone on standard error. It stops at the first refusal, and reports whether there was one, or
 // at the first allocation it could not make, and says why (the case allocated meanwhile, say).
-func (o *Options) apply(ctx context.Context, c client.Client, out council) (refused bool, err error) {
+func (o *Options) apply(ctx context.Context, c client.Client, out councilPlan) (refused bool, err error) {
 	total, done := 0, 0
 	for _, t := range out.Teams {
 		total += len(t.Proposals)

@@ -15,7 +15,7 @@ import (
 
 // print writes the plan in the format --output names: a table of proposals with what is left
 // over after it, YAML patches, or JSON.
-func (o *Options) print(out council) error {
+func (o *Options) print(out councilPlan) error {
 	switch o.Output {
 	case "json":
 		return o.Print(kit.Table{Items: out})
@@ -141,7 +141,7 @@ func remedy(tp teamPlan, u unplaced, namespace string) string {
 // merge patch of its Case (a merge patch replaces the co-workers of a case whose co-worker it
 // makes the lead; server-side apply would keep them, the list being a set owned by its writer);
 // the cases left over are comments.
-func (o *Options) patches(out council) error {
+func (o *Options) patches(out councilPlan) error {
 	w := o.Streams.Out
 	fmt.Fprintf(w, "# kubectl caseload allocate: namespace %s, planned for %s in %s.\n", out.Namespace, out.Day, out.TimeZone)
 	fmt.Fprintf(w, "# A document per allocation, in the order to make them, each a merge patch of its Case\n")

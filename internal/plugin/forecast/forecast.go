@@ -84,16 +84,11 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	at := o.Now()
-	w, err := offline.Read(ctx, c, []string{ns}, at)
+	council, err := offline.ReadCouncil(ctx, o.Flags, c, ns)
 	if err != nil {
 		return err
 	}
-	r := w.Reader()
-	cal, err := o.CalendarOf(ctx, r, ns)
-	if err != nil {
-		return err
-	}
+	cal := council.Calendar
 	var teams v1alpha1.TeamList
 	if err := c.List(ctx, &teams, client.InNamespace(ns)); err != nil {
 		return err
@@ -103,7 +98,7 @@ func (o *Options) Run(ctx context.Context) error {
 		if team != "" && t.Name != team {
 			continue
 		}
-		ws, err := forecastTeam(ctx, r, w, cal, ns, t.Name, t.Status.Quota, weeks, at)
+		ws, err := forecastTeam(ctx, council, t.Name, t.Status.Quota, weeks)
 		if err != nil {
 			return err
 		}
@@ -125,10 +120,10 @@ func (o *Options) Run(ctx context.Context) error {
 	return nil
 }
 
-// forecastTeam is the team's forecast for weeks from now, read through r, on the council's
+// forecastTeam is the team's forecast for weeks from when the council was read, on its
 // calendar.
-func forecastTeam(ctx context.Context, r client.Reader, w *offline.World, cal kit.CouncilCalendar, namespace, team, quota string, weeks int, now time.Time) ([]week, error) {
-	s, err := snapshot.Load(ctx, r, cal.Calendar, namespace, team, now)
+func forecastTeam(ctx context.Context, council *offline.Council, team, quota string, weeks int) ([]week, error) {
+	s, err := council.Team(ctx, team)
 	if err != nil {
 		return nil, err
 	}
@@ -138,11 +133,11 @@ func forecastTeam(ctx context.Context, r client.Reader, w *offline.World, cal ki
 	}
 	var out []week
 	for _, pw := range policy.Set(s.Policies).Weeks(p, s.View, s.Day, weeks) {
-		wk := week{Namespace: namespace, Team: team, From: pw.From.String(), TimeZone: cal.Name(), Capacity: "-", Weight: "-", Headroom: "-", Ending: pw.Ending.String()}
+		wk := week{Namespace: council.Namespace, Team: team, From: pw.From.String(), TimeZone: council.Calendar.Name(), Capacity: "-", Weight: "-", Headroom: "-", Ending: pw.Ending.String()}
 		if tc := pw.Capacity; pw.Capped {
 			wk.Capacity, wk.Weight, wk.Headroom = tc.Value.String(), tc.Load.Weight.String(), tc.Headroom().String()
 		}
-		wk.Events = eventsBetween(s, w, namespace, pw.From, pw.From.AddDays(7), now)
+		wk.Events = eventsBetween(s, council.World, council.Namespace, pw.From, pw.From.AddDays(7), council.At)
 		out = append(out, wk)
 	}
 	return out, nil

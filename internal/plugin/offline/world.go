@@ -22,6 +22,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"caseload.dev/caseload-operator/api/v1alpha1"
+	"caseload.dev/caseload-operator/internal/plugin/kit"
+	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
 // SnapshotVersion is the apiVersion of a snapshot file. A file of another version is refused
@@ -281,4 +283,36 @@ func (w *World) NamespaceNames() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Council is one council as it is now, read once for the engine: its objects, a Reader serving
+// them through the operator's indexes, the calendar its days are counted on, and when it was
+// read. forecast, suggest and allocate decide on it as admission would, without asking the
+// cluster again.
+type Council struct {
+	*World
+	Namespace string
+	Reader    client.Reader
+	Calendar  kit.CouncilCalendar
+	At        time.Time
+}
+
+// ReadCouncil reads council namespace through c, as at f's clock, on the council's calendar.
+func ReadCouncil(ctx context.Context, f *kit.Flags, c client.Client, namespace string) (*Council, error) {
+	at := f.Now()
+	w, err := Read(ctx, c, []string{namespace}, at)
+	if err != nil {
+		return nil, err
+	}
+	r := w.Reader()
+	cal, err := f.CalendarOf(ctx, r, namespace)
+	if err != nil {
+		return nil, err
+	}
+	return &Council{World: w, Namespace: namespace, Reader: r, Calendar: cal, At: at}, nil
+}
+
+// Team is one of the council's teams as the webhook loads it to decide an allocation.
+func (c *Council) Team(ctx context.Context, name string) (*snapshot.Snapshot, error) {
+	return snapshot.Load(ctx, c.Reader, c.Calendar.Calendar, c.Namespace, name, c.At)
 }

@@ -19,7 +19,6 @@ import (
 	"caseload.dev/caseload-operator/internal/plugin/kit"
 	"caseload.dev/caseload-operator/internal/plugin/offline"
 	"caseload.dev/caseload-operator/internal/policy"
-	"caseload.dev/caseload-operator/internal/snapshot"
 )
 
 // exitNobody is suggest's exit status when nobody in the team could take the case.
@@ -86,17 +85,12 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	// The council read once: the engine says what each candidate would carry, and why a refusal
 	// could or could not be answered by an exception, as the webhook decides it.
-	at := o.Now()
-	w, err := offline.Read(ctx, c, []string{ns}, at)
+	council, err := offline.ReadCouncil(ctx, o.Flags, c, ns)
 	if err != nil {
 		return err
 	}
-	r := w.Reader()
-	cal, err := o.CalendarOf(ctx, r, ns)
-	if err != nil {
-		return err
-	}
-	team, err := snapshot.Load(ctx, r, cal.Calendar, ns, kase.Spec.Team, at)
+	cal := council.Calendar
+	team, err := council.Team(ctx, kase.Spec.Team)
 	if err != nil {
 		return err
 	}
