@@ -170,6 +170,15 @@ type Command interface {
 	Run(ctx context.Context) error
 }
 
+// TeamArg is the optional TEAM argument of a command that shows one team or every team: ""
+// (every team) when it is not given.
+func TeamArg(args []string) string {
+	if len(args) == 1 {
+		return args[0]
+	}
+	return ""
+}
+
 // RunE runs c as a cobra command's RunE: Complete, Validate, Run, stopping at the first error.
 func RunE(c Command) func(cmd *cobra.Command, args []string) error {
 	return func(cmd *cobra.Command, args []string) error {

@@ -34,10 +34,7 @@ func newPractitionersCommand(f *kit.Flags) *cobra.Command {
 
 // Complete takes the team from the arguments.
 func (o *PractitionersOptions) Complete(args []string) error {
-	o.Team = ""
-	if len(args) == 1 {
-		o.Team = args[0]
-	}
+	o.Team = kit.TeamArg(args)
 	return nil
 }
 
