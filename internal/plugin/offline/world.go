@@ -287,8 +287,8 @@ func (w *World) NamespaceNames() []string {
 
 // Council is one council as it is now, read once for the engine: its objects, a Reader serving
 // them through the operator's indexes, the calendar its days are counted on, and when it was
-// read. forecast, suggest and allocate decide on it as admission would, without asking the
-// cluster again.
+// read. forecast, suggest and allocate work out their figures on it with the engine, as
+// admission would, from one read; suggest and allocate then ask admission itself by dry run.
 type Council struct {
 	*World
 	Namespace string
